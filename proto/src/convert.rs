@@ -1,0 +1,360 @@
+//! Conversions between wire types ([`crate::pb`]) and domain types. Incoming messages are
+//! checked here, once: a malformed message becomes a [`WireError`] naming the field.
+
+use std::time::Duration;
+
+use whetstone_tasks::{Digest, GradeId, RunId, TestResult, TestStatus, Verdict, VerdictStatus};
+
+use crate::job::{
+    Assignment, Capability, GradeAssignment, GradeReport, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits,
+};
+use crate::pb;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("message is missing {0}")]
+    Missing(&'static str),
+    #[error("field {field} is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl From<WireError> for tonic::Status {
+    fn from(error: WireError) -> Self {
+        tonic::Status::invalid_argument(error.to_string())
+    }
+}
+
+pub fn parse_digest(field: &'static str, text: &str) -> Result<Digest, WireError> {
+    text.parse().map_err(|e: whetstone_tasks::digest::InvalidDigest| WireError::Invalid { field, reason: e.to_string() })
+}
+
+fn non_empty(field: &'static str, text: String) -> Result<String, WireError> {
+    if text.is_empty() { Err(WireError::Missing(field)) } else { Ok(text) }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+// --- capabilities --------------------------------------------------------------------------
+
+impl From<Capability> for pb::Capability {
+    fn from(value: Capability) -> Self {
+        match value {
+            Capability::RunAgent => Self::RunAgent,
+            Capability::Grade => Self::Grade,
+        }
+    }
+}
+
+pub fn capability_from_wire(value: i32) -> Option<Capability> {
+    match pb::Capability::try_from(value).ok()? {
+        pb::Capability::RunAgent => Some(Capability::RunAgent),
+        pb::Capability::Grade => Some(Capability::Grade),
+        pb::Capability::Unspecified => None,
+    }
+}
+
+// --- limits --------------------------------------------------------------------------------
+
+impl From<SandboxLimits> for pb::SandboxLimits {
+    fn from(value: SandboxLimits) -> Self {
+        Self {
+            timeout_secs: value.timeout.as_secs(),
+            memory_mib: value.memory_mib,
+            cpu_millis: value.cpu_millis,
+            pids: value.pids,
+        }
+    }
+}
+
+impl TryFrom<Option<pb::SandboxLimits>> for SandboxLimits {
+    type Error = WireError;
+
+    fn try_from(value: Option<pb::SandboxLimits>) -> Result<Self, Self::Error> {
+        let value = value.ok_or(WireError::Missing("limits"))?;
+        let positive = |field, v: u64| {
+            if v == 0 { Err(WireError::Invalid { field, reason: "must be positive".into() }) } else { Ok(v) }
+        };
+        Ok(Self {
+            timeout: Duration::from_secs(positive("limits.timeout_secs", value.timeout_secs)?),
+            memory_mib: positive("limits.memory_mib", value.memory_mib)?,
+            cpu_millis: positive("limits.cpu_millis", value.cpu_millis)?,
+            pids: positive("limits.pids", value.pids)?,
+        })
+    }
+}
+
+// --- assignments ---------------------------------------------------------------------------
+
+/// The coordinator's side: an assignment with its lease deadline, as sent.
+pub fn assignment_to_wire(assignment: &Assignment, lease_expires_at_ms: u64) -> pb::CoordinatorMessage {
+    let kind = match assignment {
+        Assignment::Run(run) => pb::coordinator_message::Kind::Run(pb::RunAssignment {
+            run_id: run.run_id.to_string(),
+            agent_digest: run.agent.to_string(),
+            task_digest: run.task.to_string(),
+            limits: Some(run.limits.into()),
+            lease_expires_at_ms,
+            attempt: run.attempt,
+        }),
+        Assignment::Grade(grade) => pb::coordinator_message::Kind::Grade(pb::GradeAssignment {
+            grade_id: grade.grade_id.to_string(),
+            run_id: grade.run_id.to_string(),
+            task_digest: grade.task.to_string(),
+            patch: grade.patch.clone(),
+            limits: Some(grade.limits.into()),
+            lease_expires_at_ms,
+            attempt: grade.attempt,
+        }),
+    };
+    pb::CoordinatorMessage { kind: Some(kind) }
+}
+
+impl TryFrom<pb::RunAssignment> for RunAssignment {
+    type Error = WireError;
+
+    fn try_from(value: pb::RunAssignment) -> Result<Self, Self::Error> {
+        Ok(Self {
+            run_id: RunId::new(non_empty("run_id", value.run_id)?),
+            agent: parse_digest("agent_digest", &value.agent_digest)?,
+            task: parse_digest("task_digest", &value.task_digest)?,
+            limits: value.limits.try_into()?,
+            attempt: value.attempt,
+        })
+    }
+}
+
+impl TryFrom<pb::GradeAssignment> for GradeAssignment {
+    type Error = WireError;
+
+    fn try_from(value: pb::GradeAssignment) -> Result<Self, Self::Error> {
+        Ok(Self {
+            grade_id: GradeId::new(non_empty("grade_id", value.grade_id)?),
+            run_id: RunId::new(non_empty("run_id", value.run_id)?),
+            task: parse_digest("task_digest", &value.task_digest)?,
+            patch: value.patch,
+            limits: value.limits.try_into()?,
+            attempt: value.attempt,
+        })
+    }
+}
+
+// --- run reports ---------------------------------------------------------------------------
+
+impl From<RunOutcome> for pb::RunOutcome {
+    fn from(value: RunOutcome) -> Self {
+        match value {
+            RunOutcome::Completed => Self::Completed,
+            RunOutcome::TimedOut => Self::TimedOut,
+            RunOutcome::AgentError => Self::AgentError,
+            RunOutcome::InfraError => Self::InfraError,
+        }
+    }
+}
+
+impl From<RunReport> for pb::RunReport {
+    fn from(value: RunReport) -> Self {
+        Self {
+            run_id: value.run_id.to_string(),
+            outcome: pb::RunOutcome::from(value.outcome).into(),
+            patch: value.patch,
+            exit_code: value.exit_code,
+            log: value.log,
+            duration_ms: millis(value.duration),
+            error: value.error,
+        }
+    }
+}
+
+impl TryFrom<pb::RunReport> for RunReport {
+    type Error = WireError;
+
+    fn try_from(value: pb::RunReport) -> Result<Self, Self::Error> {
+        let outcome = match pb::RunOutcome::try_from(value.outcome) {
+            Ok(pb::RunOutcome::Completed) => RunOutcome::Completed,
+            Ok(pb::RunOutcome::TimedOut) => RunOutcome::TimedOut,
+            Ok(pb::RunOutcome::AgentError) => RunOutcome::AgentError,
+            Ok(pb::RunOutcome::InfraError) => RunOutcome::InfraError,
+            _ => return Err(WireError::Invalid { field: "outcome", reason: format!("unknown value {}", value.outcome) }),
+        };
+        Ok(Self {
+            run_id: RunId::new(non_empty("run_id", value.run_id)?),
+            outcome,
+            patch: value.patch,
+            exit_code: value.exit_code,
+            log: value.log,
+            duration: Duration::from_millis(value.duration_ms),
+            error: value.error,
+        })
+    }
+}
+
+// --- verdicts ------------------------------------------------------------------------------
+
+fn status_to_wire(status: VerdictStatus) -> pb::VerdictStatus {
+    match status {
+        VerdictStatus::Resolved => pb::VerdictStatus::Resolved,
+        VerdictStatus::Unresolved => pb::VerdictStatus::Unresolved,
+        VerdictStatus::PatchRejected => pb::VerdictStatus::PatchRejected,
+        VerdictStatus::InfraError => pb::VerdictStatus::InfraError,
+    }
+}
+
+fn test_status_to_wire(status: TestStatus) -> pb::TestStatus {
+    match status {
+        TestStatus::Passed => pb::TestStatus::Passed,
+        TestStatus::Failed => pb::TestStatus::Failed,
+        TestStatus::Error => pb::TestStatus::Error,
+        TestStatus::Skipped => pb::TestStatus::Skipped,
+        TestStatus::Missing => pb::TestStatus::Missing,
+    }
+}
+
+impl From<Verdict> for pb::Verdict {
+    fn from(value: Verdict) -> Self {
+        Self {
+            status: status_to_wire(value.status).into(),
+            fail_to_pass_passed: value.fail_to_pass_passed,
+            fail_to_pass_total: value.fail_to_pass_total,
+            pass_to_pass_passed: value.pass_to_pass_passed,
+            pass_to_pass_total: value.pass_to_pass_total,
+            tests: value
+                .tests
+                .into_iter()
+                .map(|t| pb::TestResult { id: t.id, status: test_status_to_wire(t.status).into() })
+                .collect(),
+            notes: value.notes,
+        }
+    }
+}
+
+impl TryFrom<pb::Verdict> for Verdict {
+    type Error = WireError;
+
+    fn try_from(value: pb::Verdict) -> Result<Self, Self::Error> {
+        let status = match pb::VerdictStatus::try_from(value.status) {
+            Ok(pb::VerdictStatus::Resolved) => VerdictStatus::Resolved,
+            Ok(pb::VerdictStatus::Unresolved) => VerdictStatus::Unresolved,
+            Ok(pb::VerdictStatus::PatchRejected) => VerdictStatus::PatchRejected,
+            Ok(pb::VerdictStatus::InfraError) => VerdictStatus::InfraError,
+            _ => return Err(WireError::Invalid { field: "verdict.status", reason: format!("unknown value {}", value.status) }),
+        };
+        let tests = value
+            .tests
+            .into_iter()
+            .map(|t| {
+                let status = match pb::TestStatus::try_from(t.status) {
+                    Ok(pb::TestStatus::Passed) => TestStatus::Passed,
+                    Ok(pb::TestStatus::Failed) => TestStatus::Failed,
+                    Ok(pb::TestStatus::Error) => TestStatus::Error,
+                    Ok(pb::TestStatus::Skipped) => TestStatus::Skipped,
+                    Ok(pb::TestStatus::Missing) => TestStatus::Missing,
+                    _ => return Err(WireError::Invalid { field: "verdict.tests.status", reason: format!("unknown value {}", t.status) }),
+                };
+                Ok(TestResult { id: t.id, status })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            status,
+            fail_to_pass_passed: value.fail_to_pass_passed,
+            fail_to_pass_total: value.fail_to_pass_total,
+            pass_to_pass_passed: value.pass_to_pass_passed,
+            pass_to_pass_total: value.pass_to_pass_total,
+            tests,
+            notes: value.notes,
+        })
+    }
+}
+
+impl From<GradeReport> for pb::GradeReport {
+    fn from(value: GradeReport) -> Self {
+        Self {
+            grade_id: value.grade_id.to_string(),
+            verdict: Some(value.verdict.into()),
+            log: value.log,
+            duration_ms: millis(value.duration),
+        }
+    }
+}
+
+impl TryFrom<pb::GradeReport> for GradeReport {
+    type Error = WireError;
+
+    fn try_from(value: pb::GradeReport) -> Result<Self, Self::Error> {
+        Ok(Self {
+            grade_id: GradeId::new(non_empty("grade_id", value.grade_id)?),
+            verdict: value.verdict.ok_or(WireError::Missing("verdict"))?.try_into()?,
+            log: value.log,
+            duration: Duration::from_millis(value.duration_ms),
+        })
+    }
+}
+
+impl From<Report> for pb::WorkerMessage {
+    fn from(value: Report) -> Self {
+        let kind = match value {
+            Report::Run(run) => pb::worker_message::Kind::RunReport(run.into()),
+            Report::Grade(grade) => pb::worker_message::Kind::GradeReport(grade.into()),
+        };
+        Self { kind: Some(kind) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest() -> Digest {
+        Digest::of_bytes(b"x")
+    }
+
+    #[test]
+    fn run_assignment_round_trips() {
+        let run = RunAssignment {
+            run_id: RunId::new("run-1"),
+            agent: digest(),
+            task: digest(),
+            limits: SandboxLimits::default(),
+            attempt: 2,
+        };
+        let wire = assignment_to_wire(&Assignment::Run(run.clone()), 5);
+        let Some(pb::coordinator_message::Kind::Run(msg)) = wire.kind else { panic!("not a run") };
+        assert_eq!(msg.lease_expires_at_ms, 5);
+        assert_eq!(RunAssignment::try_from(msg).expect("valid"), run);
+    }
+
+    #[test]
+    fn malformed_messages_name_the_field() {
+        let bad = pb::RunAssignment { run_id: "r".into(), agent_digest: "nope".into(), ..Default::default() };
+        let err = RunAssignment::try_from(bad).expect_err("bad digest");
+        assert!(err.to_string().contains("agent_digest"), "{err}");
+        let no_limits = pb::RunAssignment {
+            run_id: "r".into(),
+            agent_digest: digest().to_string(),
+            task_digest: digest().to_string(),
+            ..Default::default()
+        };
+        assert!(matches!(RunAssignment::try_from(no_limits), Err(WireError::Missing("limits"))));
+    }
+
+    #[test]
+    fn grade_report_round_trips() {
+        let report = GradeReport {
+            grade_id: GradeId::new("grade-1"),
+            verdict: Verdict {
+                status: VerdictStatus::Resolved,
+                fail_to_pass_passed: 1,
+                fail_to_pass_total: 1,
+                pass_to_pass_passed: 0,
+                pass_to_pass_total: 0,
+                tests: vec![TestResult { id: "a::b".into(), status: TestStatus::Passed }],
+                notes: "strict".into(),
+            },
+            log: "ok".into(),
+            duration: Duration::from_millis(1500),
+        };
+        let wire: pb::GradeReport = report.clone().into();
+        assert_eq!(GradeReport::try_from(wire).expect("valid"), report);
+    }
+}

@@ -1,0 +1,123 @@
+//! Jobs as the workers and the scheduler see them, free of wire types.
+
+use std::time::Duration;
+
+use whetstone_tasks::{Digest, GradeId, RunId, Verdict};
+
+/// Resource limits for one sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    pub timeout: Duration,
+    pub memory_mib: u64,
+    /// Thousandths of a core.
+    pub cpu_millis: u64,
+    pub pids: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(600), memory_mib: 2048, cpu_millis: 1000, pids: 512 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAssignment {
+    pub run_id: RunId,
+    pub agent: Digest,
+    pub task: Digest,
+    pub limits: SandboxLimits,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunOutcome {
+    /// The agent exited by itself; the patch is its work.
+    Completed,
+    /// The agent ran past its deadline and was killed; the patch is what it left.
+    TimedOut,
+    /// The agent could not be started or its work could not be collected.
+    AgentError,
+    /// The runner failed; the run is retried and never held against the miner.
+    InfraError,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::TimedOut => "timed_out",
+            Self::AgentError => "agent_error",
+            Self::InfraError => "infra_error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Completed, Self::TimedOut, Self::AgentError, Self::InfraError].into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub run_id: RunId,
+    pub outcome: RunOutcome,
+    pub patch: Vec<u8>,
+    pub exit_code: i64,
+    pub log: String,
+    pub duration: Duration,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeAssignment {
+    pub grade_id: GradeId,
+    pub run_id: RunId,
+    pub task: Digest,
+    pub patch: Vec<u8>,
+    pub limits: SandboxLimits,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeReport {
+    pub grade_id: GradeId,
+    pub verdict: Verdict,
+    pub log: String,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    Run(RunAssignment),
+    Grade(GradeAssignment),
+}
+
+impl Assignment {
+    pub fn job_id(&self) -> &str {
+        match self {
+            Self::Run(run) => run.run_id.as_str(),
+            Self::Grade(grade) => grade.grade_id.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    Run(RunReport),
+    Grade(GradeReport),
+}
+
+impl Report {
+    pub fn job_id(&self) -> &str {
+        match self {
+            Self::Run(run) => run.run_id.as_str(),
+            Self::Grade(grade) => grade.grade_id.as_str(),
+        }
+    }
+}
+
+/// What a worker can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    RunAgent,
+    Grade,
+}

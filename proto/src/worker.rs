@@ -1,0 +1,274 @@
+//! The worker side of a coordinator session, shared by the agent-runner and the validator.
+//!
+//! One bidirectional stream per worker: hello first, then assignments in, heartbeats and
+//! reports out. Jobs run concurrently up to the worker's capacity and survive a dropped
+//! connection: the worker reconnects with backoff, heartbeats renew the leases of jobs still
+//! running, and reports not yet acknowledged are sent again (the coordinator counts each job's
+//! first report only, so resending is safe).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Endpoint;
+use whetstone_tasks::{Verdict, VerdictStatus};
+
+use crate::convert::WireError;
+use crate::job::{Assignment, Capability, GradeReport, Report, RunOutcome, RunReport};
+use crate::pb;
+
+/// Runs one job. Implementations must clean up after themselves when `cancel` fires.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync + 'static {
+    async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report;
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// e.g. `http://127.0.0.1:50051`.
+    pub coordinator_url: String,
+    /// Stable across restarts, so leases survive a reconnect.
+    pub worker_id: String,
+    pub hotkey: String,
+    pub capabilities: Vec<Capability>,
+    pub capacity: u32,
+    /// First reconnect delay; doubles up to [`MAX_RECONNECT_DELAY`].
+    pub reconnect_delay: Duration,
+}
+
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("invalid coordinator address {url:?}")]
+    BadUrl {
+        url: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("cannot reach the coordinator at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("coordinator refused the session: {0}")]
+    Refused(#[source] tonic::Status),
+    #[error("coordinator broke the protocol: {0}")]
+    Protocol(String),
+}
+
+enum SessionEnd {
+    Shutdown,
+    Disconnected,
+}
+
+/// Jobs in flight and reports not yet acknowledged: what must survive a reconnect.
+struct Work {
+    executor: Arc<dyn Executor>,
+    jobs: JoinSet<Report>,
+    /// Task id → the assignment, to report a panicked job.
+    running: HashMap<tokio::task::Id, Assignment>,
+    unacked: BTreeMap<String, Report>,
+    cancel: CancellationToken,
+}
+
+impl Work {
+    fn spawn(&mut self, assignment: Assignment) {
+        let executor = Arc::clone(&self.executor);
+        let cancel = self.cancel.child_token();
+        let job = assignment.clone();
+        let handle = self.jobs.spawn(async move { executor.execute(job, cancel).await });
+        self.running.insert(handle.id(), assignment);
+    }
+
+    fn active_job_ids(&self) -> Vec<String> {
+        self.running.values().map(|a| a.job_id().to_owned()).collect()
+    }
+
+    /// Waits for the next job to end and files its report as unacknowledged.
+    async fn next_report(&mut self) -> Option<Report> {
+        let (id, report) = match self.jobs.join_next_with_id().await? {
+            Ok((id, report)) => (id, report),
+            Err(error) => {
+                let id = error.id();
+                let assignment = self.running.get(&id)?;
+                tracing::error!(job = assignment.job_id(), %error, "job panicked");
+                (id, infra_failure(assignment, &format!("worker failed while running the job: {error}")))
+            }
+        };
+        self.running.remove(&id);
+        self.unacked.insert(report.job_id().to_owned(), report.clone());
+        Some(report)
+    }
+}
+
+/// The report for a job the worker itself failed to run.
+fn infra_failure(assignment: &Assignment, error: &str) -> Report {
+    match assignment {
+        Assignment::Run(run) => Report::Run(RunReport {
+            run_id: run.run_id.clone(),
+            outcome: RunOutcome::InfraError,
+            patch: Vec::new(),
+            exit_code: -1,
+            log: String::new(),
+            duration: Duration::ZERO,
+            error: error.to_owned(),
+        }),
+        Assignment::Grade(grade) => Report::Grade(GradeReport {
+            grade_id: grade.grade_id.clone(),
+            verdict: Verdict {
+                status: VerdictStatus::InfraError,
+                fail_to_pass_passed: 0,
+                fail_to_pass_total: 0,
+                pass_to_pass_passed: 0,
+                pass_to_pass_total: 0,
+                tests: Vec::new(),
+                notes: error.to_owned(),
+            },
+            log: String::new(),
+            duration: Duration::ZERO,
+        }),
+    }
+}
+
+/// Serves the coordinator until `shutdown` fires, reconnecting whenever the session drops.
+/// On shutdown, running jobs are cancelled and awaited so they can remove their sandboxes.
+pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutdown: CancellationToken) {
+    let mut work = Work {
+        executor,
+        jobs: JoinSet::new(),
+        running: HashMap::new(),
+        unacked: BTreeMap::new(),
+        cancel: shutdown.child_token(),
+    };
+    let mut delay = config.reconnect_delay;
+    loop {
+        match session(&config, &mut work, &shutdown).await {
+            Ok(SessionEnd::Shutdown) => break,
+            Ok(SessionEnd::Disconnected) => {
+                tracing::warn!(worker = %config.worker_id, "coordinator closed the session; reconnecting");
+            }
+            Err(error) => {
+                tracing::warn!(worker = %config.worker_id, error = %error_chain(&error), "session failed; reconnecting in {delay:?}");
+            }
+        }
+        // Keep collecting finished jobs while disconnected; their reports go out on reconnect.
+        let pause = tokio::time::sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = &mut pause => break,
+                Some(_) = work.next_report(), if !work.jobs.is_empty() => {}
+            }
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+    }
+    work.cancel.cancel();
+    while work.next_report().await.is_some() {}
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &CancellationToken) -> Result<SessionEnd, SessionError> {
+    let url = config.coordinator_url.clone();
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|source| SessionError::BadUrl { url: url.clone(), source })?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = tokio::select! {
+        () = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+        channel = endpoint.connect() => channel.map_err(|source| SessionError::Connect { url, source })?,
+    };
+    let mut client = pb::worker_client::WorkerClient::new(channel)
+        .max_decoding_message_size(crate::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(crate::MAX_MESSAGE_BYTES);
+
+    let (outbound, receiver) = mpsc::channel::<pb::WorkerMessage>(64);
+    let hello = pb::Hello {
+        worker_id: config.worker_id.clone(),
+        capabilities: config.capabilities.iter().map(|c| pb::Capability::from(*c).into()).collect(),
+        capacity: config.capacity,
+        hotkey: config.hotkey.clone(),
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let queued = std::iter::once(pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Hello(hello)) })
+        .chain(work.unacked.values().cloned().map(Into::into));
+    for message in queued {
+        if outbound.send(message).await.is_err() {
+            return Ok(SessionEnd::Disconnected);
+        }
+    }
+    let mut inbound = client.connect(ReceiverStream::new(receiver)).await.map_err(SessionError::Refused)?.into_inner();
+
+    let welcome = match inbound.message().await.map_err(SessionError::Refused)? {
+        Some(pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Welcome(welcome)) }) => welcome,
+        other => return Err(SessionError::Protocol(format!("expected a welcome, got {other:?}"))),
+    };
+    tracing::info!(worker = %config.worker_id, "connected to coordinator at {}", config.coordinator_url);
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(welcome.heartbeat_interval_ms.max(100)));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+            _ = heartbeat.tick() => {
+                let beat = pb::Heartbeat { active_job_ids: work.active_job_ids() };
+                let message = pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Heartbeat(beat)) };
+                if outbound.send(message).await.is_err() {
+                    return Ok(SessionEnd::Disconnected);
+                }
+            }
+            Some(report) = work.next_report(), if !work.jobs.is_empty() => {
+                tracing::debug!(job = report.job_id(), "reporting");
+                if outbound.send(report.into()).await.is_err() {
+                    return Ok(SessionEnd::Disconnected);
+                }
+            }
+            message = inbound.message() => match message {
+                Ok(Some(message)) => handle_message(message, work, &config.worker_id),
+                Ok(None) => return Ok(SessionEnd::Disconnected),
+                Err(status) => return Err(SessionError::Refused(status)),
+            },
+        }
+    }
+}
+
+fn handle_message(message: pb::CoordinatorMessage, work: &mut Work, worker_id: &str) {
+    use pb::coordinator_message::Kind;
+    let assignment: Result<Assignment, WireError> = match message.kind {
+        Some(Kind::Run(run)) => run.try_into().map(Assignment::Run),
+        Some(Kind::Grade(grade)) => grade.try_into().map(Assignment::Grade),
+        Some(Kind::Ack(ack)) => {
+            work.unacked.remove(&ack.job_id);
+            if !ack.accepted {
+                tracing::info!(job = %ack.job_id, "coordinator already had a result for this job");
+            }
+            return;
+        }
+        Some(Kind::Welcome(_)) | None => return,
+    };
+    match assignment {
+        Ok(assignment) => {
+            tracing::info!(worker = worker_id, job = assignment.job_id(), "assigned");
+            work.spawn(assignment);
+        }
+        Err(error) => tracing::error!(worker = worker_id, %error, "ignoring a malformed assignment"),
+    }
+}
