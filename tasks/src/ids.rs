@@ -39,3 +39,31 @@ string_id!(
     /// A Bittensor hotkey in SS58 form. Signature checks arrive with the chain client.
     Hotkey
 );
+
+/// Why a hotkey string was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid hotkey {0:?}: expected an SS58 address (46 to 48 base58 characters)")]
+pub struct InvalidHotkey(pub String);
+
+impl Hotkey {
+    /// Checks the shape of an SS58 address: base58 characters, the length substrate addresses
+    /// have. Checksum and key type are verified with signatures, in the chain client.
+    pub fn parse(text: &str) -> Result<Self, InvalidHotkey> {
+        const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+        let shaped = (46..=48).contains(&text.len()) && text.chars().all(|c| BASE58.contains(c));
+        if shaped { Ok(Self(text.to_owned())) } else { Err(InvalidHotkey(text.to_owned())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hotkeys_must_look_like_ss58() {
+        assert!(Hotkey::parse("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").is_ok());
+        for bad in ["", "alice", "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKut0Y", &"5".repeat(60)] {
+            assert!(Hotkey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

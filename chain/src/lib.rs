@@ -1,0 +1,10 @@
+//! The chain-facing side of Whetstone that does not need a node: turning scores into the u16
+//! weights subtensor stores, exactly as the Bittensor SDK does, and the [`WeightLedger`] seam
+//! where weights are submitted. The local ledger records submissions in a file; the subxt
+//! client (chain issue) implements the same trait against a subtensor node.
+
+pub mod ledger;
+pub mod weights;
+
+pub use ledger::{FileLedger, LedgerError, WeightLedger, WeightSubmission};
+pub use weights::{U16_MAX, scores_to_u16_weights};

@@ -1,0 +1,95 @@
+//! Coordinator configuration. Every field has a default, so an empty file (or none) works.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use whetstone_proto::job::SandboxLimits;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Where the SQLite database (`coordinator.db`) and blobs (`blobs/`) live.
+    /// Default `./.whetstone/coordinator`.
+    pub data_dir: PathBuf,
+    /// gRPC listen address. Default `127.0.0.1:50051`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// How long a job stays with a worker without a heartbeat. Default 60 s.
+    pub lease_secs: u64,
+    /// How often workers send heartbeats (told to them on connect). Default 2000 ms.
+    pub heartbeat_ms: u64,
+    /// How often leases are checked and work dispatched. Default 200 ms.
+    pub tick_ms: u64,
+    /// Runs and grades are tried this many times before failing for infrastructure reasons.
+    /// Default 3.
+    pub max_attempts: u32,
+    /// Limits of an agent's sandbox. Default 600 s, 2048 MiB, 1 core, 256 pids.
+    pub agent_limits: LimitsConfig,
+    /// Limits of a grading sandbox; its timeout is the task's test timeout plus
+    /// `grade_overhead_secs`. Default 2048 MiB, 1 core, 512 pids.
+    pub grade_limits: LimitsConfig,
+    /// Default 60 s.
+    pub grade_overhead_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub timeout_secs: u64,
+    pub memory_mib: u64,
+    /// Thousandths of a core.
+    pub cpu_millis: u64,
+    pub pids: u64,
+}
+
+impl From<LimitsConfig> for SandboxLimits {
+    fn from(value: LimitsConfig) -> Self {
+        Self {
+            timeout: Duration::from_secs(value.timeout_secs),
+            memory_mib: value.memory_mib,
+            cpu_millis: value.cpu_millis,
+            pids: value.pids,
+        }
+    }
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".whetstone/coordinator"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            lease_secs: 60,
+            heartbeat_ms: 2000,
+            tick_ms: 200,
+            max_attempts: 3,
+            agent_limits: LimitsConfig { timeout_secs: 600, memory_mib: 2048, cpu_millis: 1000, pids: 256 },
+            grade_limits: LimitsConfig { timeout_secs: 300, memory_mib: 2048, cpu_millis: 1000, pids: 512 },
+            grade_overhead_secs: 60,
+        }
+    }
+}
+
+/// What the scheduler needs, in its own units.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SchedulerConfig {
+    pub lease_duration: Duration,
+    pub tick: Duration,
+    pub max_attempts: u32,
+    pub agent_limits: SandboxLimits,
+    pub grade_limits: SandboxLimits,
+    pub grade_overhead: Duration,
+}
+
+impl From<&CoordinatorConfig> for SchedulerConfig {
+    fn from(value: &CoordinatorConfig) -> Self {
+        Self {
+            lease_duration: Duration::from_secs(value.lease_secs.max(1)),
+            tick: Duration::from_millis(value.tick_ms.max(10)),
+            max_attempts: value.max_attempts.max(1),
+            agent_limits: value.agent_limits.into(),
+            grade_limits: value.grade_limits.into(),
+            grade_overhead: Duration::from_secs(value.grade_overhead_secs),
+        }
+    }
+}

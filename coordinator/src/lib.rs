@@ -1,0 +1,121 @@
+//! The Whetstone coordinator: registry of agents and tasks, the scheduler that leases runs to
+//! agent-runners and grades to validators, score aggregation and weights, all behind one
+//! tonic server (`Worker`, `Agents`, `Tasks`, `Scores`).
+//!
+//! ```text
+//! gRPC services ──events──▶ scheduler (owns sessions + leases) ──▶ Store (SQLite)
+//!        └──────────────▶ BlobStore (agent packages, task bundles by digest)
+//! ```
+
+mod blobs;
+pub mod config;
+mod scheduler;
+mod scoring;
+mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use blobs::BlobStore;
+pub use config::CoordinatorConfig;
+pub use scoring::{LeaderboardEntry, leaderboard, weights};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
+
+use crate::scheduler::Scheduler;
+use crate::service::Services;
+use crate::store::{SqliteStore, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("failed to open the coordinator store")]
+    Store(#[from] StoreError),
+    #[error("failed to open the blob store at {path}")]
+    Blobs {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to listen on {addr}: is another coordinator running there? (choose another with --listen)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed")]
+    Serve(#[source] tonic::transport::Error),
+}
+
+/// A coordinator bound to its address, ready to serve.
+#[derive(Debug)]
+pub struct Coordinator {
+    listener: TcpListener,
+    store: SqliteStore,
+    services: Services,
+    scheduler: SchedulerTask,
+}
+
+struct SchedulerTask(Scheduler);
+
+impl std::fmt::Debug for SchedulerTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scheduler")
+    }
+}
+
+impl Coordinator {
+    /// Opens the store (applying migrations), requeues jobs leased by a previous process, and
+    /// binds the listen address.
+    pub async fn bind(config: CoordinatorConfig) -> Result<Self, CoordinatorError> {
+        let store = SqliteStore::open(&config.data_dir.join("coordinator.db")).await?;
+        let requeued = store.requeue_all_leased().await?;
+        if requeued > 0 {
+            tracing::info!(requeued, "requeued jobs leased before the last shutdown");
+        }
+        let blob_dir = config.data_dir.join("blobs");
+        let blobs = BlobStore::open(&blob_dir)
+            .map_err(|source| CoordinatorError::Blobs { path: blob_dir.display().to_string(), source })?;
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
+        let services = Services { store: shared, blobs, scheduler: handle, config: Arc::new(config) };
+        Ok(Self { listener, store, services, scheduler: SchedulerTask(scheduler) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` fires, then stops the scheduler and closes the store.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
+        let Self { listener, store, services, scheduler } = self;
+        let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let result = tonic::transport::Server::builder()
+            .add_service(
+                pb::worker_server::WorkerServer::new(services.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                pb::agents_server::AgentsServer::new(services.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(
+                pb::tasks_server::TasksServer::new(services.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(pb::scores_server::ScoresServer::new(services))
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .await
+            .map_err(CoordinatorError::Serve);
+        let _ = scheduler.await;
+        store.close().await;
+        result
+    }
+}

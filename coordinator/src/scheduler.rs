@@ -1,0 +1,297 @@
+//! The scheduler: one task that owns worker sessions and leases, fed by messages from the
+//! gRPC services. It hands queued runs to agent-runners and queued grades to validators up to
+//! each worker's capacity, renews leases on heartbeats, and requeues the job of any lease
+//! that expires (a worker that vanished). Durable state goes through the [`Store`]; leases are
+//! in memory, measured with tokio's clock so tests can pause time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use whetstone_proto::convert::assignment_to_wire;
+use whetstone_proto::job::{
+    Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits,
+};
+use whetstone_proto::pb;
+use whetstone_tasks::{GradeId, RunId, VerdictStatus};
+
+use crate::config::SchedulerConfig;
+use crate::store::{Recorded, Store, StoreError};
+
+/// Messages to a worker's stream.
+pub(crate) type WorkerSender = mpsc::Sender<Result<pb::CoordinatorMessage, tonic::Status>>;
+
+#[derive(Debug)]
+pub(crate) enum Event {
+    Connected { worker_id: String, capabilities: HashSet<Capability>, capacity: u32, sender: WorkerSender, reply: oneshot::Sender<u64> },
+    Disconnected { worker_id: String, session: u64 },
+    Heartbeat { worker_id: String, active: Vec<String> },
+    Report { worker_id: String, report: Report },
+    /// New runs may be queued (agent submitted, task published).
+    WorkAdded,
+    ConnectedWorkers { reply: oneshot::Sender<u32> },
+}
+
+/// A cheap handle the services use to talk to the scheduler.
+#[derive(Debug, Clone)]
+pub(crate) struct SchedulerHandle {
+    events: mpsc::Sender<Event>,
+}
+
+impl SchedulerHandle {
+    pub(crate) async fn send(&self, event: Event) {
+        // The scheduler only stops at shutdown; a lost event then changes nothing.
+        let _ = self.events.send(event).await;
+    }
+
+    pub(crate) async fn connected_workers(&self) -> u32 {
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::ConnectedWorkers { reply }).await;
+        answer.await.unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Run,
+    Grade,
+}
+
+#[derive(Debug)]
+struct Lease {
+    worker_id: String,
+    kind: JobKind,
+    expires_at: Instant,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: u64,
+    capabilities: HashSet<Capability>,
+    capacity: u32,
+    sender: WorkerSender,
+}
+
+pub(crate) struct Scheduler {
+    store: Arc<dyn Store>,
+    config: SchedulerConfig,
+    /// Sorted so dispatch order is deterministic.
+    sessions: BTreeMap<String, Session>,
+    leases: HashMap<String, Lease>,
+    next_session: u64,
+    events: mpsc::Receiver<Event>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig) -> (Self, SchedulerHandle) {
+        let (sender, events) = mpsc::channel(1024);
+        let scheduler =
+            Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events };
+        (scheduler, SchedulerHandle { events: sender })
+    }
+
+    pub(crate) async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                event = self.events.recv() => match event {
+                    Some(event) => self.handle(event).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.expire_leases().await,
+            }
+            if let Err(error) = self.dispatch().await {
+                tracing::error!(error = %error_chain(&error), "dispatch failed; retrying on the next tick");
+            }
+        }
+    }
+
+    async fn handle(&mut self, event: Event) {
+        match event {
+            Event::Connected { worker_id, capabilities, capacity, sender, reply } => {
+                self.next_session += 1;
+                let id = self.next_session;
+                tracing::info!(worker = %worker_id, capacity, ?capabilities, "worker connected");
+                self.sessions.insert(worker_id, Session { id, capabilities, capacity, sender });
+                let _ = reply.send(id);
+            }
+            Event::Disconnected { worker_id, session } => {
+                if self.sessions.get(&worker_id).is_some_and(|s| s.id == session) {
+                    tracing::info!(worker = %worker_id, "worker disconnected; its leases run out unless it returns");
+                    self.sessions.remove(&worker_id);
+                }
+            }
+            Event::Heartbeat { worker_id, active } => {
+                let expires_at = Instant::now() + self.config.lease_duration;
+                for job in active {
+                    if let Some(lease) = self.leases.get_mut(&job).filter(|l| l.worker_id == worker_id) {
+                        lease.expires_at = expires_at;
+                    }
+                }
+            }
+            Event::Report { worker_id, report } => {
+                let job_id = report.job_id().to_owned();
+                let accepted = match self.record(&worker_id, report).await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Not acknowledged: the worker keeps the report and sends it again.
+                        tracing::error!(job = %job_id, error = %error_chain(&error), "failed to record report");
+                        return;
+                    }
+                };
+                if self.leases.get(&job_id).is_some_and(|l| l.worker_id == worker_id) {
+                    self.leases.remove(&job_id);
+                }
+                if let Some(session) = self.sessions.get(&worker_id) {
+                    let ack = pb::ReportAck { job_id, accepted };
+                    let message = pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Ack(ack)) };
+                    let _ = session.sender.try_send(Ok(message));
+                }
+            }
+            Event::WorkAdded => {}
+            Event::ConnectedWorkers { reply } => {
+                let _ = reply.send(u32::try_from(self.sessions.len()).unwrap_or(u32::MAX));
+            }
+        }
+    }
+
+    /// Stores a report. Returns whether it was the job's first result.
+    async fn record(&mut self, worker_id: &str, report: Report) -> Result<bool, StoreError> {
+        let max = self.config.max_attempts;
+        match report {
+            Report::Run(run) if run.outcome == RunOutcome::InfraError => {
+                let requeued = self.store.requeue_run(&run.run_id, max, &run.error).await?;
+                tracing::warn!(run = %run.run_id, worker = worker_id, error = %run.error, requeued, "runner failed the run");
+                Ok(true)
+            }
+            Report::Run(run) => {
+                let recorded = self.store.complete_run(&run, worker_id).await?;
+                tracing::info!(run = %run.run_id, worker = worker_id, outcome = run.outcome.as_str(), ?recorded, "run report");
+                Ok(recorded == Recorded::Accepted)
+            }
+            Report::Grade(grade) if grade.verdict.status == VerdictStatus::InfraError => {
+                let requeued = self.store.requeue_grade(&grade.grade_id, max, &grade.verdict.notes).await?;
+                tracing::warn!(grade = %grade.grade_id, worker = worker_id, notes = %grade.verdict.notes, requeued, "grader failed");
+                Ok(true)
+            }
+            Report::Grade(grade) => {
+                let recorded = self.store.complete_grade(&grade, worker_id).await?;
+                tracing::info!(grade = %grade.grade_id, worker = worker_id, verdict = grade.verdict.status.as_str(), ?recorded, "grade report");
+                Ok(recorded == Recorded::Accepted)
+            }
+        }
+    }
+
+    async fn expire_leases(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<String> =
+            self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
+        for job in expired {
+            let Some(lease) = self.leases.remove(&job) else { continue };
+            let reason = format!("lease expired on worker {}", lease.worker_id);
+            let result = match lease.kind {
+                JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
+                JobKind::Grade => {
+                    self.store.requeue_grade(&GradeId::new(job.clone()), self.config.max_attempts, &reason).await
+                }
+            };
+            match result {
+                Ok(requeued) => tracing::warn!(job = %job, worker = %lease.worker_id, requeued, "lease expired"),
+                Err(error) => tracing::error!(job = %job, error = %error_chain(&error), "failed to requeue expired job"),
+            }
+        }
+    }
+
+    async fn dispatch(&mut self) -> Result<(), StoreError> {
+        let workers: Vec<String> = self.sessions.keys().cloned().collect();
+        for worker_id in workers {
+            let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
+            let Some(session) = self.sessions.get(&worker_id) else { continue };
+            let mut free = session.capacity.saturating_sub(held);
+            if free > 0 && session.capabilities.contains(&Capability::Grade) {
+                free -= self.dispatch_grades(&worker_id, free).await?;
+            }
+            let can_run = self.sessions.get(&worker_id).is_some_and(|s| s.capabilities.contains(&Capability::RunAgent));
+            if free > 0 && can_run {
+                self.dispatch_runs(&worker_id, free).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dispatch_runs(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
+        let mut sent = 0;
+        for run in self.store.queued_runs(free).await? {
+            let Some(attempt) = self.store.lease_run(&run.run_id, worker_id).await? else { continue };
+            let assignment = Assignment::Run(RunAssignment {
+                run_id: run.run_id.clone(),
+                agent: run.agent,
+                task: run.task,
+                limits: self.config.agent_limits,
+                attempt,
+            });
+            if self.send(worker_id, JobKind::Run, &assignment) {
+                sent += 1;
+            } else {
+                self.store.requeue_run(&run.run_id, self.config.max_attempts, "worker stream closed").await?;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn dispatch_grades(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
+        let mut sent = 0;
+        for grade in self.store.queued_grades(free).await? {
+            let Some(attempt) = self.store.lease_grade(&grade.grade_id, worker_id).await? else { continue };
+            let limits = SandboxLimits {
+                // The task's own test timeout plus room for container start and patching.
+                timeout: Duration::from_secs(grade.task_timeout_secs) + self.config.grade_overhead,
+                ..self.config.grade_limits
+            };
+            let assignment = Assignment::Grade(GradeAssignment {
+                grade_id: grade.grade_id.clone(),
+                run_id: grade.run_id,
+                task: grade.task,
+                patch: grade.patch,
+                limits,
+                attempt,
+            });
+            if self.send(worker_id, JobKind::Grade, &assignment) {
+                sent += 1;
+            } else {
+                self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, "worker stream closed").await?;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends an assignment and takes the lease. False when the worker's stream is gone.
+    fn send(&mut self, worker_id: &str, kind: JobKind, assignment: &Assignment) -> bool {
+        let Some(session) = self.sessions.get(worker_id) else { return false };
+        let expires_at = Instant::now() + self.config.lease_duration;
+        let wall_deadline = SystemTime::now() + self.config.lease_duration;
+        let deadline_ms = wall_deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        if session.sender.try_send(Ok(assignment_to_wire(assignment, deadline_ms))).is_err() {
+            return false;
+        }
+        tracing::info!(job = assignment.job_id(), worker = worker_id, "dispatched");
+        self.leases.insert(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at });
+        true
+    }
+}
+
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

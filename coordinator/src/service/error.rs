@@ -1,0 +1,31 @@
+use crate::scheduler::error_chain;
+use crate::store::StoreError;
+
+/// Every failure a service can return. Internal causes are logged, never sent to the caller.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+    #[error("blob storage failure")]
+    Blob(#[from] std::io::Error),
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::BadRequest(message) => Self::invalid_argument(message),
+            ApiError::NotFound(message) => Self::not_found(message),
+            ApiError::AlreadyExists(message) => Self::already_exists(message),
+            internal @ (ApiError::Store(_) | ApiError::Blob(_)) => {
+                tracing::error!(error = %error_chain(&internal), "request failed");
+                Self::internal("internal error; see the coordinator log")
+            }
+        }
+    }
+}

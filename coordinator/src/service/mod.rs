@@ -1,0 +1,26 @@
+//! The gRPC edge: tonic services over the store, the blob store and the scheduler. Requests
+//! are checked and converted here; failures become `tonic::Status` only through [`ApiError`].
+
+mod agents;
+mod error;
+mod scores;
+mod tasks;
+mod worker;
+
+use std::sync::Arc;
+
+pub(crate) use error::ApiError;
+
+use crate::blobs::BlobStore;
+use crate::config::CoordinatorConfig;
+use crate::scheduler::SchedulerHandle;
+use crate::store::Store;
+
+/// State shared by every service.
+#[derive(Debug, Clone)]
+pub(crate) struct Services {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) blobs: BlobStore,
+    pub(crate) scheduler: SchedulerHandle,
+    pub(crate) config: Arc<CoordinatorConfig>,
+}
