@@ -4,7 +4,9 @@
 //! client (chain issue) implements the same trait against a subtensor node.
 
 pub mod ledger;
+pub mod metagraph;
 pub mod weights;
 
+pub use metagraph::Metagraph;
 pub use ledger::{FileLedger, LedgerError, WeightLedger, WeightSubmission};
 pub use weights::{U16_MAX, scores_to_u16_weights};

@@ -4,6 +4,7 @@
 //! validator.
 
 pub mod convert;
+pub mod fetch;
 pub mod job;
 pub mod worker;
 

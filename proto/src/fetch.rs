@@ -1,0 +1,88 @@
+//! Fetching tasks and agent packages from the coordinator by digest, with an on-disk cache.
+//! Content is addressed by digest, so a cached copy never goes stale; every copy, cached or
+//! fresh, is re-hashed before use, so a corrupted cache or a lying server is caught.
+
+use std::path::PathBuf;
+
+use tonic::transport::Channel;
+use whetstone_tasks::bundle::Bundle;
+use whetstone_tasks::{AgentPackage, Digest, Task};
+
+use crate::pb;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("coordinator refused to send {what} {digest}: {status}")]
+    Rpc { what: &'static str, digest: Digest, status: tonic::Status },
+    #[error("{what} {digest} is not valid: {reason}")]
+    Invalid { what: &'static str, digest: Digest, reason: String },
+    #[error("failed to use the cache directory {path}")]
+    Cache {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Fetches and caches bundles from one coordinator.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    channel: Channel,
+    cache_dir: PathBuf,
+}
+
+impl Fetcher {
+    pub fn new(channel: Channel, cache_dir: impl Into<PathBuf>) -> Self {
+        Self { channel, cache_dir: cache_dir.into() }
+    }
+
+    /// A lazily connecting fetcher for `url`.
+    pub fn connect_lazy(url: &str, cache_dir: impl Into<PathBuf>) -> Result<Self, tonic::transport::Error> {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_lazy();
+        Ok(Self::new(channel, cache_dir))
+    }
+
+    pub async fn task(&self, digest: &Digest) -> Result<Task, FetchError> {
+        let bundle = self.bundle("task", digest).await?;
+        Task::from_bundle(bundle).map_err(|e| FetchError::Invalid { what: "task", digest: digest.clone(), reason: e.to_string() })
+    }
+
+    pub async fn agent(&self, digest: &Digest) -> Result<AgentPackage, FetchError> {
+        let bundle = self.bundle("agent", digest).await?;
+        AgentPackage::from_bundle(bundle)
+            .map_err(|e| FetchError::Invalid { what: "agent", digest: digest.clone(), reason: e.to_string() })
+    }
+
+    async fn bundle(&self, what: &'static str, digest: &Digest) -> Result<Bundle, FetchError> {
+        let path = self.cache_dir.join(format!("{what}-{digest}.tar"));
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            match Bundle::from_tar_expecting(&bytes, digest) {
+                Ok(bundle) => return Ok(bundle),
+                Err(error) => tracing::warn!(%error, path = %path.display(), "discarding a corrupt cached bundle"),
+            }
+        }
+        let bytes = match what {
+            "task" => {
+                let mut client = pb::tasks_client::TasksClient::new(self.channel.clone())
+                    .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                let request = pb::FetchTaskRequest { task_digest: digest.to_string() };
+                client.fetch(request).await.map(|r| r.into_inner().bundle)
+            }
+            _ => {
+                let mut client = pb::agents_client::AgentsClient::new(self.channel.clone())
+                    .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                let request = pb::GetAgentRequest { agent_digest: digest.to_string() };
+                client.get(request).await.map(|r| r.into_inner().package)
+            }
+        }
+        .map_err(|status| FetchError::Rpc { what, digest: digest.clone(), status })?;
+        let bundle = Bundle::from_tar_expecting(&bytes, digest)
+            .map_err(|e| FetchError::Invalid { what, digest: digest.clone(), reason: e.to_string() })?;
+        let cache_err = |source| FetchError::Cache { path: self.cache_dir.display().to_string(), source };
+        tokio::fs::create_dir_all(&self.cache_dir).await.map_err(cache_err)?;
+        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+        tokio::fs::write(&temp, &bytes).await.map_err(cache_err)?;
+        tokio::fs::rename(&temp, &path).await.map_err(cache_err)?;
+        Ok(bundle)
+    }
+}

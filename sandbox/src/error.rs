@@ -1,0 +1,90 @@
+//! The sandbox's failure domain: everything that can go wrong talking to Docker.
+
+use std::io;
+
+/// Errors from [`crate::Sandbox`].
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The engine did not answer; the usual cause is Docker not running or a wrong `DOCKER_HOST`.
+    #[error(
+        "cannot reach the docker engine at {addr}: start Docker, or point DOCKER_HOST at a running engine"
+    )]
+    EngineUnreachable {
+        addr: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    /// A Docker API call failed; `action` says which step.
+    #[error("failed to {action}")]
+    Docker {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    /// A local file or process operation failed; `action` says which step.
+    #[error("failed to {action}")]
+    Io {
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Building the base image needs `debootstrap`, which is not on this machine.
+    #[error("debootstrap not found: install it with `apt-get install debootstrap`")]
+    DebootstrapMissing,
+
+    /// `debootstrap` creates device nodes and chowns files, so it only works as root.
+    #[error(
+        "building the base image needs root because debootstrap must run as root: run this once as root (for example with sudo) and the image is cached by tag afterwards"
+    )]
+    NotRoot,
+
+    /// `debootstrap` exited unsuccessfully.
+    #[error("debootstrap failed ({status}); last output:\n{log_tail}")]
+    Debootstrap { status: String, log_tail: String },
+
+    /// Importing the root filesystem into Docker failed.
+    #[error("failed to import the base image {tag}: {message}")]
+    Import { tag: String, message: String },
+
+    /// `docker build` of an environment Dockerfile failed.
+    #[error("failed to build image {tag}: {message}; last build output:\n{log_tail}")]
+    ImageBuild {
+        tag: String,
+        message: String,
+        log_tail: String,
+    },
+
+    /// A downloaded path was larger than the sandbox is willing to hold in memory.
+    #[error("refusing to download {path}: its archive exceeds {limit} bytes")]
+    DownloadTooLarge { path: String, limit: u64 },
+}
+
+impl SandboxError {
+    pub(crate) fn docker(action: impl Into<String>, source: bollard::errors::Error) -> Self {
+        Self::Docker {
+            action: action.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Self {
+        Self::Io {
+            action: action.into(),
+            source,
+        }
+    }
+}
+
+/// True when the engine answered 404 (no such image, container or path).
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -1,0 +1,99 @@
+//! Client calls to a coordinator: publish tasks, submit agents, read scores.
+
+use std::path::Path;
+
+use tonic::transport::Channel;
+use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
+use whetstone_tasks::{AgentPackage, Task};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the coordinator at {url}: is it running? (start one with `whetstone coordinator`)")]
+    Connect {
+        url: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("{what} failed: {}", .status.message())]
+    Rpc { what: String, status: tonic::Status },
+    #[error("{path} is not a valid agent")]
+    Agent {
+        path: String,
+        #[source]
+        source: whetstone_tasks::agent::AgentError,
+    },
+    #[error("failed to pack {path}")]
+    Pack {
+        path: String,
+        #[source]
+        source: whetstone_tasks::bundle::BundleError,
+    },
+}
+
+/// A connection to one coordinator.
+#[derive(Debug, Clone)]
+pub struct CoordinatorClient {
+    channel: Channel,
+}
+
+impl CoordinatorClient {
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let connect_err = |source| ClientError::Connect { url: url.to_owned(), source };
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+            .map_err(connect_err)?
+            .connect_timeout(std::time::Duration::from_secs(5));
+        let channel = endpoint.connect().await.map_err(connect_err)?;
+        Ok(Self { channel })
+    }
+
+    fn tasks(&self) -> pb::tasks_client::TasksClient<Channel> {
+        pb::tasks_client::TasksClient::new(self.channel.clone()).max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    fn agents(&self) -> pb::agents_client::AgentsClient<Channel> {
+        pb::agents_client::AgentsClient::new(self.channel.clone()).max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn scores(&self) -> pb::scores_client::ScoresClient<Channel> {
+        pb::scores_client::ScoresClient::new(self.channel.clone())
+    }
+
+    /// Publishes one loaded task.
+    pub async fn publish_task(&self, task: &Task) -> Result<pb::PublishTaskResponse, ClientError> {
+        let id = task.spec.id.clone();
+        let bundle = task.bundle.to_tar().map_err(|source| ClientError::Pack { path: id.clone(), source })?;
+        self.tasks()
+            .publish(pb::PublishTaskRequest { bundle })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: format!("publishing task {id}"), status })
+    }
+
+    /// Packages and submits an agent directory under `hotkey`.
+    pub async fn submit_agent(&self, dir: &Path, hotkey: &str) -> Result<pb::SubmitAgentResponse, ClientError> {
+        let path = dir.display().to_string();
+        let agent = AgentPackage::from_dir(dir).map_err(|source| ClientError::Agent { path: path.clone(), source })?;
+        let package = agent.bundle.to_tar().map_err(|source| ClientError::Pack { path: path.clone(), source })?;
+        self.agents()
+            .submit(pb::SubmitAgentRequest { hotkey: hotkey.to_owned(), package })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: format!("submitting {path}"), status })
+    }
+
+    pub async fn progress(&self) -> Result<pb::ProgressResponse, ClientError> {
+        self.scores()
+            .progress(pb::ProgressRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: "reading progress".into(), status })
+    }
+
+    pub async fn leaderboard(&self) -> Result<pb::LeaderboardResponse, ClientError> {
+        self.scores()
+            .leaderboard(pb::LeaderboardRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: "reading the leaderboard".into(), status })
+    }
+}

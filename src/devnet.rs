@@ -1,0 +1,262 @@
+//! `whetstone devnet`: a whole subnet round on this machine, with real parts. A coordinator,
+//! an agent-runner and a validator talk gRPC over loopback; agents run and patches are graded
+//! in Docker; scores become weights submitted to a local ledger.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use whetstone_agent_runner::RunnerConfig;
+use whetstone_chain::{FileLedger, Metagraph, WeightSubmission};
+use whetstone_coordinator::config::LimitsConfig;
+use whetstone_coordinator::{Coordinator, CoordinatorConfig};
+use whetstone_proto::pb;
+use whetstone_sandbox::{OrphanScope, Progress, Sandbox};
+use whetstone_tasks::TaskSet;
+use whetstone_validator::ValidatorConfig;
+
+use crate::client::{ClientError, CoordinatorClient};
+use crate::dev_keys;
+
+/// Marks a data directory as devnet's own, so a later run may wipe it.
+const MARKER: &str = ".whetstone-devnet";
+const RUNNER_ID: &str = "devnet-runner";
+const VALIDATOR_ID: &str = "devnet-validator";
+/// Devnet's subnet id on its local metagraph.
+const NETUID: u16 = 1;
+
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    /// Wiped and reused when devnet made it; refused when it holds anything else.
+    pub data_dir: PathBuf,
+    pub task_sets: Vec<PathBuf>,
+    /// Agent directories; each is submitted under its own miner hotkey.
+    pub agents: Vec<PathBuf>,
+    pub runner_capacity: u32,
+    pub validator_capacity: u32,
+    pub agent_timeout: Duration,
+    /// The whole round must finish within this.
+    pub deadline: Duration,
+}
+
+impl Default for DevnetOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".whetstone/devnet"),
+            task_sets: vec![crate::defaults::task_set()],
+            agents: crate::defaults::agents(),
+            runner_capacity: 2,
+            validator_capacity: 2,
+            agent_timeout: Duration::from_secs(300),
+            deadline: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    #[error("refusing to use {path} as the devnet data directory: it is not empty and devnet did not create it; pass a new or empty --data-dir")]
+    ForeignDataDir { path: String },
+    #[error("failed to prepare the data directory {path}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("devnet needs the Docker engine")]
+    Docker(#[source] whetstone_sandbox::SandboxError),
+    #[error("failed to load the task set")]
+    Tasks(#[source] whetstone_tasks::task::TaskError),
+    #[error("there are more agents ({0}) than devnet miner hotkeys ({1})")]
+    TooManyAgents(usize, usize),
+    #[error("the coordinator failed")]
+    Coordinator(#[source] whetstone_coordinator::CoordinatorError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("the {0} stopped unexpectedly: {1}")]
+    WorkerDied(&'static str, String),
+    #[error("the round did not finish within {0:?} (runs {1}/{2}, grades {3}/{4}); see the log")]
+    Timeout(Duration, u32, u32, u32, u32),
+    #[error("setting weights failed")]
+    Weights(#[source] whetstone_validator::WeightsError),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What a round produced.
+#[derive(Debug, Clone)]
+pub struct DevnetReport {
+    pub leaderboard: Vec<pb::LeaderboardEntry>,
+    pub weights: WeightSubmission,
+    pub ledger_id: String,
+    /// The local metagraph: hotkey by uid (uid 0 is the validator).
+    pub hotkeys: Vec<String>,
+    pub tasks: usize,
+    pub elapsed: Duration,
+    /// Containers still present after shutdown (should be none).
+    pub leftover_containers: usize,
+}
+
+/// Where devnet reports what it is doing.
+pub trait Reporter: Progress {
+    fn step(&self, message: &str);
+    fn round(&self, progress: &pb::ProgressResponse);
+}
+
+/// Creates `dir` or empties it when a previous devnet made it. Call before logging into it.
+pub fn prepare_data_dir(dir: &Path) -> Result<(), DevnetError> {
+    let io = |source| DevnetError::DataDir { path: dir.display().to_string(), source };
+    if dir.exists() {
+        let is_empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        if !is_empty {
+            if !dir.join(MARKER).exists() {
+                return Err(DevnetError::ForeignDataDir { path: dir.display().to_string() });
+            }
+            std::fs::remove_dir_all(dir).map_err(io)?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join(MARKER), b"made by `whetstone devnet`; wiped by its next run\n").map_err(io)?;
+    Ok(())
+}
+
+/// Runs one round. The data directory must have been prepared with [`prepare_data_dir`].
+pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: CancellationToken) -> Result<DevnetReport, DevnetError> {
+    let started = Instant::now();
+    if options.agents.len() > dev_keys::MINERS.len() {
+        return Err(DevnetError::TooManyAgents(options.agents.len(), dev_keys::MINERS.len()));
+    }
+
+    reporter.step("checking the Docker engine");
+    let sandbox = Sandbox::connect("devnet").await.map_err(DevnetError::Docker)?;
+    let mut sets = Vec::new();
+    for path in &options.task_sets {
+        sets.push(TaskSet::load(path).map_err(DevnetError::Tasks)?);
+    }
+    let task_count: usize = sets.iter().map(|s| s.tasks.len()).sum();
+
+    // Build images first, with visible progress; the workers then find them cached.
+    reporter.step("preparing the base image (first run: debootstrap, about a minute)");
+    sandbox.ensure_base_image(reporter).await.map_err(DevnetError::Docker)?;
+    for task in sets.iter().flat_map(|s| &s.tasks) {
+        sandbox.ensure_task_image(task.dockerfile(), reporter).await.map_err(DevnetError::Docker)?;
+    }
+
+    reporter.step("starting the coordinator, an agent-runner and a validator on loopback");
+    let stop = shutdown.child_token();
+    let config = CoordinatorConfig {
+        data_dir: options.data_dir.join("coordinator"),
+        listen: ([127, 0, 0, 1], 0).into(),
+        agent_limits: LimitsConfig { timeout_secs: options.agent_timeout.as_secs(), memory_mib: 2048, cpu_millis: 1000, pids: 256 },
+        ..CoordinatorConfig::default()
+    };
+    let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?;
+    let addr = coordinator.local_addr().map_err(|source| DevnetError::DataDir { path: "listener".into(), source })?;
+    let url = format!("http://{addr}");
+    let coordinator_task = tokio::spawn(coordinator.serve(stop.clone()));
+    let runner_task = tokio::spawn(whetstone_agent_runner::serve(
+        RunnerConfig {
+            coordinator_url: url.clone(),
+            worker_id: RUNNER_ID.into(),
+            hotkey: dev_keys::ALICE.into(),
+            capacity: options.runner_capacity,
+            data_dir: options.data_dir.join("agent-runner"),
+        },
+        stop.clone(),
+    ));
+    let validator_task = tokio::spawn(whetstone_validator::serve(
+        ValidatorConfig {
+            coordinator_url: url.clone(),
+            worker_id: VALIDATOR_ID.into(),
+            hotkey: dev_keys::ALICE.into(),
+            capacity: options.validator_capacity,
+            data_dir: options.data_dir.join("validator"),
+        },
+        stop.clone(),
+    ));
+
+    let result = round(&options, &sets, &url, reporter, &shutdown, &runner_task, &validator_task).await;
+
+    reporter.step("shutting down");
+    stop.cancel();
+    let _ = runner_task.await;
+    let _ = validator_task.await;
+    let _ = coordinator_task.await;
+    let mut leftover_containers = 0;
+    for owner in [RUNNER_ID, VALIDATOR_ID] {
+        if let Ok(check) = Sandbox::connect(owner).await {
+            leftover_containers += check.list_ours(OrphanScope::ThisOwner).await.map(|c| c.len()).unwrap_or(0);
+        }
+    }
+    let (leaderboard, weights, ledger_id, hotkeys) = result?;
+    Ok(DevnetReport { leaderboard, weights, ledger_id, hotkeys, tasks: task_count, elapsed: started.elapsed(), leftover_containers })
+}
+
+type RoundResult = (Vec<pb::LeaderboardEntry>, WeightSubmission, String, Vec<String>);
+
+async fn round(
+    options: &DevnetOptions,
+    sets: &[TaskSet],
+    url: &str,
+    reporter: &dyn Reporter,
+    shutdown: &CancellationToken,
+    runner: &JoinHandle<Result<(), whetstone_agent_runner::RunnerError>>,
+    validator: &JoinHandle<Result<(), whetstone_validator::ValidatorError>>,
+) -> Result<RoundResult, DevnetError> {
+    let client = CoordinatorClient::connect(url).await?;
+    for set in sets {
+        reporter.step(&format!("publishing {} tasks from {}", set.tasks.len(), set.path.display()));
+        for task in &set.tasks {
+            client.publish_task(task).await?;
+        }
+    }
+    let mut hotkeys = vec![dev_keys::ALICE.to_owned()];
+    for (agent, hotkey) in options.agents.iter().zip(dev_keys::MINERS) {
+        let response = client.submit_agent(agent, hotkey).await?;
+        reporter.step(&format!("submitted agent {} {} as {}…", response.name, response.version, &hotkey[..8]));
+        hotkeys.push((*hotkey).to_owned());
+    }
+
+    let expected_runs = u32::try_from(options.agents.len() * sets.iter().map(|s| s.tasks.len()).sum::<usize>()).unwrap_or(u32::MAX);
+    let deadline = Instant::now() + options.deadline;
+    loop {
+        let progress = client.progress().await?;
+        reporter.round(&progress);
+        let finished = progress.runs_total >= expected_runs
+            && progress.runs_done == progress.runs_total
+            && progress.grades_done == progress.grades_total;
+        if finished {
+            break;
+        }
+        if runner.is_finished() {
+            return Err(DevnetError::WorkerDied("agent-runner", "it exited; see the log".into()));
+        }
+        if validator.is_finished() {
+            return Err(DevnetError::WorkerDied("validator", "it exited; see the log".into()));
+        }
+        if Instant::now() > deadline {
+            return Err(DevnetError::Timeout(
+                options.deadline,
+                progress.runs_done,
+                progress.runs_total,
+                progress.grades_done,
+                progress.grades_total,
+            ));
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Err(DevnetError::Interrupted),
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+
+    let leaderboard = client.leaderboard().await?.entries;
+    reporter.step("validator sets weights from the scores");
+    let metagraph = Metagraph { netuid: NETUID, hotkeys: hotkeys.clone() };
+    let ledger = FileLedger::new(options.data_dir.join("weights.jsonl"));
+    let (weights, ledger_id) =
+        whetstone_validator::set_weights(&mut client.scores(), &metagraph, &ledger, dev_keys::ALICE, 1)
+            .await
+            .map_err(DevnetError::Weights)?;
+    Ok((leaderboard, weights, ledger_id, hotkeys))
+}

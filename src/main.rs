@@ -1,0 +1,426 @@
+//! `whetstone`: the command line of the Whetstone subnet. Parses arguments, sets up logging,
+//! and hands off to the component crates; see `whetstone --help`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use whetstone::client::CoordinatorClient;
+use whetstone::devnet::{self, DevnetOptions, Reporter};
+use whetstone::ui::{self, Spinner};
+use whetstone_proto::pb;
+
+/// Whetstone: a Bittensor subnet where autonomous coding agents compete on real software
+/// tasks, graded in Docker sandboxes against hidden tests.
+#[derive(Debug, Parser)]
+#[command(name = "whetstone", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a whole subnet round on this machine: coordinator, agent-runner and validator on
+    /// loopback, the example agents on the starter tasks in Docker, then a leaderboard and
+    /// weights. Needs Docker (and debootstrap the first time, to build the base image).
+    Devnet(DevnetArgs),
+    /// Run a coordinator: the gRPC server agents, tasks and workers talk to.
+    Coordinator(CoordinatorArgs),
+    /// Run an agent-runner: executes miners' agents on tasks in Docker sandboxes.
+    AgentRunner(WorkerArgs),
+    /// Run a validator: grades patches in fresh Docker sandboxes against hidden tests.
+    Validator(WorkerArgs),
+    /// Show the leaderboard of a running coordinator.
+    Leaderboard(ConnectArgs),
+    /// Miner tools.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Curator tools for task sets.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Build the sandbox images (base image and task environments) ahead of time.
+    Images {
+        /// Task set directories whose environments to build.
+        #[arg(default_values_os_t = [whetstone::defaults::task_set()])]
+        sets: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DevnetArgs {
+    /// Working directory for the round (database, blobs, logs, weights). Wiped at the start
+    /// when an earlier devnet made it; refused when it holds anything else.
+    #[arg(long, env = "WHETSTONE_DEVNET_DIR", default_value = ".whetstone/devnet")]
+    data_dir: PathBuf,
+    /// Task set directory to run (repeatable). Default: the starter set.
+    #[arg(long = "tasks")]
+    task_sets: Vec<PathBuf>,
+    /// Agent directory to submit (repeatable). Default: examples/agents/{noop,repair,cheater}.
+    #[arg(long = "agent")]
+    agents: Vec<PathBuf>,
+    /// Agents the runner executes at once.
+    #[arg(long, default_value_t = 2)]
+    runner_capacity: u32,
+    /// Gradings the validator runs at once.
+    #[arg(long, default_value_t = 2)]
+    validator_capacity: u32,
+    /// Seconds an agent may run on one task.
+    #[arg(long, default_value_t = 300)]
+    agent_timeout: u64,
+    /// Print logs to the terminal instead of `<data-dir>/devnet.log`.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, Args)]
+struct CoordinatorArgs {
+    /// TOML configuration (see coordinator/src/config.rs for every field and its default).
+    #[arg(long, env = "WHETSTONE_COORDINATOR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address; overrides the configuration.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory; overrides the configuration.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ConnectArgs {
+    /// Coordinator URL.
+    #[arg(long, env = "WHETSTONE_COORDINATOR", default_value = "http://127.0.0.1:50051")]
+    coordinator: String,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Stable worker name; leases survive reconnects under the same name.
+    #[arg(long, env = "WHETSTONE_WORKER_ID")]
+    worker_id: Option<String>,
+    /// Operator hotkey (SS58).
+    #[arg(long, env = "WHETSTONE_HOTKEY", default_value = whetstone::dev_keys::ALICE)]
+    hotkey: String,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 2)]
+    capacity: u32,
+    /// Cache directory for fetched tasks and agents.
+    #[arg(long, env = "WHETSTONE_DATA_DIR", default_value = ".whetstone/worker")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Package an agent directory and submit it under a hotkey.
+    Submit {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The miner's hotkey (SS58).
+        #[arg(long, env = "WHETSTONE_HOTKEY")]
+        hotkey: String,
+        /// Directory with agent.toml (see agent-runner/AGENT_CONTRACT.md).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TasksCommand {
+    /// Load task sets, check every task against the format and the pinned digests.
+    Check {
+        #[arg(default_values_os_t = [whetstone::defaults::task_set()])]
+        sets: Vec<PathBuf>,
+    },
+    /// Print each task's digest; with --write, pin them in the set's DIGESTS file.
+    Digests {
+        set: PathBuf,
+        #[arg(long)]
+        write: bool,
+    },
+    /// Publish every task of the given sets to a coordinator.
+    Publish {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        sets: Vec<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(dispatch(cli.command))
+}
+
+fn init_logging_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn init_logging_to_file(path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("failed to create the log file {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+    Ok(())
+}
+
+/// Cancelled on Ctrl-C or SIGTERM, so every component can clean up its containers.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        cancel.cancel();
+    });
+    token
+}
+
+async fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Devnet(args) => run_devnet(args).await,
+        Command::Coordinator(args) => {
+            init_logging_to_stderr();
+            let mut config = match &args.config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+                    toml::from_str(&text).with_context(|| format!("{} is not a valid coordinator configuration", path.display()))?
+                }
+                None => whetstone_coordinator::CoordinatorConfig::default(),
+            };
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            if let Some(dir) = args.data_dir {
+                config.data_dir = dir;
+            }
+            let coordinator = whetstone_coordinator::Coordinator::bind(config).await?;
+            tracing::info!("coordinator listening on {}", coordinator.local_addr()?);
+            coordinator.serve(shutdown_on_signal()).await?;
+            Ok(())
+        }
+        Command::AgentRunner(args) => {
+            init_logging_to_stderr();
+            let config = whetstone_agent_runner::RunnerConfig {
+                coordinator_url: args.connect.coordinator,
+                worker_id: args.worker_id.unwrap_or_else(|| default_worker_id("runner")),
+                hotkey: args.hotkey,
+                capacity: args.capacity,
+                data_dir: args.data_dir,
+            };
+            whetstone_agent_runner::serve(config, shutdown_on_signal()).await?;
+            Ok(())
+        }
+        Command::Validator(args) => {
+            init_logging_to_stderr();
+            let config = whetstone_validator::ValidatorConfig {
+                coordinator_url: args.connect.coordinator,
+                worker_id: args.worker_id.unwrap_or_else(|| default_worker_id("validator")),
+                hotkey: args.hotkey,
+                capacity: args.capacity,
+                data_dir: args.data_dir,
+            };
+            whetstone_validator::serve(config, shutdown_on_signal()).await?;
+            Ok(())
+        }
+        Command::Leaderboard(args) => {
+            let client = CoordinatorClient::connect(&args.coordinator).await?;
+            println!("{}", ui::leaderboard_table(&client.leaderboard().await?.entries));
+            Ok(())
+        }
+        Command::Agent(AgentCommand::Submit { connect, hotkey, dir }) => {
+            let client = CoordinatorClient::connect(&connect.coordinator).await?;
+            let response = client.submit_agent(&dir, &hotkey).await?;
+            println!(
+                "submitted {} {} as {}\ndigest {}\n{} runs scheduled",
+                response.name, response.version, hotkey, response.agent_digest, response.runs_scheduled
+            );
+            Ok(())
+        }
+        Command::Tasks(TasksCommand::Check { sets }) => {
+            for path in sets {
+                let set = whetstone_tasks::TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
+                for task in &set.tasks {
+                    println!(
+                        "{}  {}  {} fail-to-pass, {} pass-to-pass",
+                        task.digest().short(),
+                        task.spec.id,
+                        task.spec.tests.fail_to_pass.len(),
+                        task.spec.tests.pass_to_pass.len()
+                    );
+                }
+                println!("{}: {} tasks, all valid", path.display(), set.tasks.len());
+            }
+            Ok(())
+        }
+        Command::Tasks(TasksCommand::Digests { set, write }) => {
+            let loaded = whetstone_tasks::TaskSet::load(&set).or_else(|_| {
+                // A stale DIGESTS file must not stop us from rewriting it.
+                let _ = std::fs::remove_file(set.join(whetstone_tasks::task::DIGESTS_FILE)).ok().filter(|_| write);
+                whetstone_tasks::TaskSet::load(&set)
+            });
+            let loaded = loaded.with_context(|| format!("task set {} is invalid", set.display()))?;
+            let text = loaded.digests_file();
+            if write {
+                let path = set.join(whetstone_tasks::task::DIGESTS_FILE);
+                std::fs::write(&path, &text).with_context(|| format!("failed to write {}", path.display()))?;
+                println!("pinned {} digests in {}", loaded.tasks.len(), path.display());
+            } else {
+                print!("{text}");
+            }
+            Ok(())
+        }
+        Command::Tasks(TasksCommand::Publish { connect, sets }) => {
+            if sets.is_empty() {
+                bail!("name at least one task set directory to publish");
+            }
+            let client = CoordinatorClient::connect(&connect.coordinator).await?;
+            for path in sets {
+                let set = whetstone_tasks::TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
+                for task in &set.tasks {
+                    let response = client.publish_task(task).await?;
+                    let state = if response.created { "published" } else { "already published" };
+                    println!("{state} {} ({}), {} runs scheduled", response.task_id, &response.task_digest[..12], response.runs_scheduled);
+                }
+            }
+            Ok(())
+        }
+        Command::Images { sets } => {
+            let spinner = Spinner::new("connecting to Docker");
+            let sandbox = whetstone_sandbox::Sandbox::connect("images").await?;
+            let base = sandbox.ensure_base_image(&spinner).await?;
+            let mut built = vec![base.to_string()];
+            for path in sets {
+                let set = whetstone_tasks::TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
+                for task in &set.tasks {
+                    let image = sandbox.ensure_task_image(task.dockerfile(), &spinner).await?;
+                    if !built.contains(&image.to_string()) {
+                        built.push(image.to_string());
+                    }
+                }
+            }
+            spinner.done(format!("images ready: {}", built.join(", ")));
+            Ok(())
+        }
+    }
+}
+
+fn default_worker_id(role: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "local".into());
+    format!("{role}-{host}")
+}
+
+/// Devnet's terminal output: one line per finished step, a spinner for the current one.
+struct DevnetUi {
+    spinner: Spinner,
+    last_step: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl DevnetUi {
+    fn finish_step(&self) {
+        if let Ok(mut last) = self.last_step.lock()
+            && let Some((step, started)) = last.take()
+        {
+            self.spinner.println(format!("✓ {step} ({:.1}s)", started.elapsed().as_secs_f64()));
+        }
+    }
+}
+
+impl whetstone_sandbox::Progress for DevnetUi {
+    fn message(&self, msg: &str) {
+        self.spinner.set(msg);
+    }
+}
+
+impl Reporter for DevnetUi {
+    fn step(&self, message: &str) {
+        self.finish_step();
+        if let Ok(mut last) = self.last_step.lock() {
+            *last = Some((message.to_owned(), std::time::Instant::now()));
+        }
+        self.spinner.set(message);
+    }
+
+    fn round(&self, progress: &pb::ProgressResponse) {
+        const RUNNING: &str = "running agents and grading their patches";
+        let running = self.last_step.lock().map(|l| l.as_ref().is_some_and(|(s, _)| s == RUNNING)).unwrap_or(true);
+        if !running {
+            self.step(RUNNING);
+        }
+        self.spinner.set(format!(
+            "agent runs {}/{} · gradings {}/{} · {} workers connected",
+            progress.runs_done, progress.runs_total, progress.grades_done, progress.grades_total, progress.workers_connected
+        ));
+    }
+}
+
+async fn run_devnet(args: DevnetArgs) -> Result<()> {
+    let mut options = DevnetOptions { data_dir: args.data_dir, ..DevnetOptions::default() };
+    if !args.task_sets.is_empty() {
+        options.task_sets = args.task_sets;
+    }
+    if !args.agents.is_empty() {
+        options.agents = args.agents;
+    }
+    options.runner_capacity = args.runner_capacity;
+    options.validator_capacity = args.validator_capacity;
+    options.agent_timeout = Duration::from_secs(args.agent_timeout);
+
+    devnet::prepare_data_dir(&options.data_dir)?;
+    let log_path = options.data_dir.join("devnet.log");
+    if args.verbose {
+        init_logging_to_stderr();
+    } else {
+        init_logging_to_file(&log_path)?;
+    }
+    println!("whetstone devnet: a local subnet round in {}", options.data_dir.display());
+    let reporter = DevnetUi { spinner: Spinner::new("starting"), last_step: std::sync::Mutex::new(None) };
+    let result = devnet::run(options.clone(), &reporter, shutdown_on_signal()).await;
+    reporter.finish_step();
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            reporter.spinner.done("failed");
+            return Err(anyhow::Error::new(error).context(format!("devnet failed; the log is {}", log_path.display())));
+        }
+    };
+    reporter.spinner.done(format!("round finished in {:.1}s", report.elapsed.as_secs_f64()));
+
+    println!("\nLeaderboard ({} tasks)", report.tasks);
+    println!("{}", ui::leaderboard_table(&report.leaderboard));
+    let names = |hotkey: &str| {
+        report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ")
+    };
+    println!("\nWeights set by validator {} on netuid {} ({})", &report.weights.validator[..10], report.weights.netuid, report.ledger_id);
+    if report.weights.uids.is_empty() {
+        println!("(no agent resolved any task, so every weight is zero and none is set)");
+    } else {
+        println!("{}", ui::weights_table(&report.weights, &report.hotkeys, &names));
+    }
+    println!("\nledger: {}", options.data_dir.join("weights.jsonl").display());
+    println!("log:    {}", log_path.display());
+    if report.leftover_containers > 0 {
+        bail!("{} sandbox containers were left behind after shutdown", report.leftover_containers);
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Terminal output: progress while work runs, tables when it is done.
+
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use whetstone_chain::WeightSubmission;
+use whetstone_proto::pb;
+
+/// A spinner with a message, also usable as the sandbox's image-build progress sink.
+#[derive(Debug, Clone)]
+pub struct Spinner(ProgressBar);
+
+impl Spinner {
+    pub fn new(message: impl Into<String>) -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(message.into());
+        Self(bar)
+    }
+
+    pub fn set(&self, message: impl Into<String>) {
+        self.0.set_message(message.into());
+    }
+
+    /// Prints a line above the spinner.
+    pub fn println(&self, line: impl AsRef<str>) {
+        self.0.println(line);
+    }
+
+    pub fn done(&self, message: impl Into<String>) {
+        self.0.finish_with_message(message.into());
+    }
+}
+
+impl whetstone_sandbox::Progress for Spinner {
+    fn message(&self, msg: &str) {
+        self.0.set_message(msg.to_owned());
+    }
+}
+
+fn short(text: &str, keep: usize) -> String {
+    if text.len() > keep { format!("{}…", &text[..keep]) } else { text.to_owned() }
+}
+
+pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["#", "agent", "version", "hotkey", "digest", "resolved", "score"]);
+    for (rank, entry) in entries.iter().enumerate() {
+        table.add_row([
+            Cell::new(rank + 1),
+            Cell::new(&entry.name),
+            Cell::new(&entry.version),
+            Cell::new(short(&entry.hotkey, 10)),
+            Cell::new(short(&entry.agent_digest, 12)),
+            Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
+/// The submitted weights with each uid's hotkey and share.
+pub fn weights_table(submission: &WeightSubmission, hotkeys: &[String], names: &dyn Fn(&str) -> String) -> Table {
+    let total: f64 = submission.weights.iter().map(|w| f64::from(*w)).sum();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["uid", "hotkey", "agent", "weight (u16)", "share"]);
+    for (uid, weight) in submission.uids.iter().zip(&submission.weights) {
+        let hotkey = hotkeys.get(usize::from(*uid)).cloned().unwrap_or_default();
+        let share = if total > 0.0 { f64::from(*weight) / total * 100.0 } else { 0.0 };
+        table.add_row([
+            Cell::new(uid),
+            Cell::new(short(&hotkey, 10)),
+            Cell::new(names(&hotkey)),
+            Cell::new(weight).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
