@@ -5,36 +5,64 @@ use indicatif::{ProgressBar, ProgressStyle};
 use whetstone_chain::WeightSubmission;
 use whetstone_proto::pb;
 
-/// A spinner with a message, also usable as the sandbox's image-build progress sink.
+/// A spinner with a message on a terminal; plain lines, each printed once, elsewhere (CI logs,
+/// pipes), so progress is visible either way. Also the sandbox's image-build progress sink.
 #[derive(Debug, Clone)]
-pub struct Spinner(ProgressBar);
+pub struct Spinner {
+    bar: ProgressBar,
+    last_line: std::sync::Arc<std::sync::Mutex<String>>,
+}
 
 impl Spinner {
     pub fn new(message: impl Into<String>) -> Self {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar.set_message(message.into());
-        Self(bar)
+        let spinner = Self { bar, last_line: Default::default() };
+        spinner.set(message);
+        spinner
     }
 
     pub fn set(&self, message: impl Into<String>) {
-        self.0.set_message(message.into());
+        let message = message.into();
+        if self.bar.is_hidden() {
+            self.print_once(&message);
+        }
+        self.bar.set_message(message);
     }
 
     /// Prints a line above the spinner.
     pub fn println(&self, line: impl AsRef<str>) {
-        self.0.println(line);
+        if self.bar.is_hidden() {
+            self.print_once(line.as_ref());
+        } else {
+            self.bar.println(line);
+        }
     }
 
     pub fn done(&self, message: impl Into<String>) {
-        self.0.finish_with_message(message.into());
+        let message = message.into();
+        if self.bar.is_hidden() {
+            self.print_once(&message);
+        }
+        self.bar.finish_with_message(message);
+    }
+
+    fn print_once(&self, line: &str) {
+        if let Ok(mut last) = self.last_line.lock()
+            && *last != line
+        {
+            eprintln!("{line}");
+            line.clone_into(&mut last);
+        }
     }
 }
 
 impl whetstone_sandbox::Progress for Spinner {
     fn message(&self, msg: &str) {
-        self.0.set_message(msg.to_owned());
+        self.set(msg);
     }
 }
 
