@@ -1,0 +1,60 @@
+//! The main job, end to end: `whetstone devnet` on its embedded defaults runs the example
+//! agents on the starter tasks through real gRPC, real Docker and a real SQLite store, and the
+//! leaderboard and weights come out as the agents deserve.
+
+use tokio_util::sync::CancellationToken;
+use whetstone::dev_keys;
+use whetstone::devnet::{self, DevnetOptions, Reporter};
+use whetstone_proto::pb;
+
+struct Quiet;
+
+impl whetstone_sandbox::Progress for Quiet {
+    fn message(&self, _msg: &str) {}
+}
+
+impl Reporter for Quiet {
+    fn step(&self, message: &str) {
+        eprintln!("devnet: {message}");
+    }
+
+    fn round(&self, _progress: &pb::ProgressResponse) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn docker_devnet_round_ranks_the_example_agents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = DevnetOptions { data_dir: dir.path().join("devnet"), ..DevnetOptions::default() };
+    devnet::prepare_data_dir(&options.data_dir).expect("data dir");
+    let report = devnet::run(options.clone(), &Quiet, CancellationToken::new()).await.expect("devnet round");
+
+    let score = |name: &str| {
+        let entry = report.leaderboard.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("{name} on the board"));
+        (entry.resolved, entry.tasks)
+    };
+    assert_eq!(report.tasks, 6);
+    assert_eq!(score("repair"), (4, 6), "the repair agent fixes the four single-token bugs");
+    assert_eq!(score("noop"), (0, 6));
+    assert_eq!(score("cheater"), (0, 6), "editing tests must earn nothing");
+    assert_eq!(report.leaderboard[0].name, "repair");
+
+    // Only the repair agent's miner (Charlie, uid 2) earns weight, max-upscaled.
+    assert_eq!(report.hotkeys[2], dev_keys::CHARLIE);
+    assert_eq!((report.weights.uids.clone(), report.weights.weights.clone()), (vec![2], vec![65535]));
+    let ledger = whetstone_chain::FileLedger::new(options.data_dir.join("weights.jsonl"));
+    assert_eq!(ledger.submissions().expect("ledger readable"), vec![report.weights.clone()]);
+    assert_eq!(report.leftover_containers, 0);
+
+    // A second round in the same directory starts clean instead of refusing or mixing results.
+    devnet::prepare_data_dir(&options.data_dir).expect("devnet may reuse its own directory");
+    assert!(!options.data_dir.join("weights.jsonl").exists());
+}
+
+#[test]
+fn devnet_refuses_a_directory_it_did_not_make() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("precious.txt"), b"keep me").expect("write");
+    let error = devnet::prepare_data_dir(dir.path()).expect_err("must refuse");
+    assert!(error.to_string().contains("not empty"), "{error}");
+    assert!(dir.path().join("precious.txt").exists());
+}
