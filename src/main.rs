@@ -274,12 +274,8 @@ async fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Tasks(TasksCommand::Digests { set, write }) => {
-            let loaded = whetstone_tasks::TaskSet::load(&set).or_else(|_| {
-                // A stale DIGESTS file must not stop us from rewriting it.
-                let _ = std::fs::remove_file(set.join(whetstone_tasks::task::DIGESTS_FILE)).ok().filter(|_| write);
-                whetstone_tasks::TaskSet::load(&set)
-            });
-            let loaded = loaded.with_context(|| format!("task set {} is invalid", set.display()))?;
+            let loaded =
+                whetstone_tasks::TaskSet::load_unpinned(&set).with_context(|| format!("task set {} is invalid", set.display()))?;
             let text = loaded.digests_file();
             if write {
                 let path = set.join(whetstone_tasks::task::DIGESTS_FILE);

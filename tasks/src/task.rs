@@ -206,6 +206,13 @@ impl TaskSet {
     /// Loads every task directory of the set (any subdirectory with a `task.toml`), sorted by
     /// id, and checks the digests pinned in `DIGESTS` when that file exists.
     pub fn load(path: &Path) -> Result<Self, TaskError> {
+        let set = Self::load_unpinned(path)?;
+        set.check_pins()?;
+        Ok(set)
+    }
+
+    /// Loads the set without comparing digests to `DIGESTS` (to re-pin after a curated edit).
+    pub fn load_unpinned(path: &Path) -> Result<Self, TaskError> {
         let read_err = |source| TaskError::ReadSet { path: path.display().to_string(), source };
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(read_err)?
@@ -219,8 +226,14 @@ impl TaskSet {
                 .map_err(|e| TaskError::InSet { path: dir.display().to_string(), source: Box::new(e) })?;
             tasks.push(task);
         }
-        let pinned = read_pins(&path.join(DIGESTS_FILE)).map_err(read_err)?;
-        for task in &tasks {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Self { name, path: path.to_owned(), tasks })
+    }
+
+    fn check_pins(&self) -> Result<(), TaskError> {
+        let pinned = read_pins(&self.path.join(DIGESTS_FILE))
+            .map_err(|source| TaskError::ReadSet { path: self.path.display().to_string(), source })?;
+        for task in &self.tasks {
             if let Some(pin) = pinned.get(&task.spec.id)
                 && pin != task.digest()
             {
@@ -231,8 +244,7 @@ impl TaskSet {
                 });
             }
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Self { name, path: path.to_owned(), tasks })
+        Ok(())
     }
 
     /// The `DIGESTS` file contents for the set as it is now.
@@ -289,5 +301,22 @@ mod tests {
         assert_eq!(spec.grading.protected_globs().len(), DEFAULT_PROTECTED.len());
         let bad = good.replace("format = 1", "format = 1\nsurprise = true");
         assert!(toml::from_str::<TaskSpec>(&bad).is_err());
+    }
+
+    #[test]
+    fn pinned_digests_catch_edited_tasks() {
+        let set_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sets/starter");
+        let set = TaskSet::load(&set_dir).expect("the shipped set matches its pins");
+        let copy = tempfile::tempdir().expect("tempdir");
+        let task = &set.tasks[0];
+        let task_dir = copy.path().join(&task.spec.id);
+        task.bundle.write_to(&task_dir).expect("copy task");
+        std::fs::write(copy.path().join(DIGESTS_FILE), set.digests_file()).expect("pins");
+        assert!(TaskSet::load(copy.path()).is_ok());
+
+        std::fs::write(task_dir.join("instruction.md"), "edited").expect("edit");
+        let error = TaskSet::load(copy.path()).expect_err("an edited task no longer matches its pin");
+        assert!(matches!(error, TaskError::DigestPinMismatch { .. }), "{error}");
+        assert!(TaskSet::load_unpinned(copy.path()).is_ok());
     }
 }
