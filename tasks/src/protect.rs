@@ -139,7 +139,7 @@ fn header_paths(rest: &str) -> Vec<String> {
         return split_quoted_pair(rest);
     }
     let body = rest.strip_prefix("a/").unwrap_or(rest);
-    if body.len() >= 3 && (body.len() - 3) % 2 == 0 {
+    if body.len() >= 3 && (body.len() - 3).is_multiple_of(2) {
         let half = (body.len() - 3) / 2;
         if body.is_char_boundary(half) && &body[half..half + 3] == " b/" && body[..half] == body[half + 3..] {
             return vec![body[..half].to_owned()];
