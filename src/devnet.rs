@@ -100,7 +100,11 @@ pub struct DevnetReport {
 
 /// Where devnet reports what it is doing.
 pub trait Reporter: Progress {
+    /// A phase begins; it lasts until the next one.
     fn step(&self, message: &str);
+    /// Something happened that is worth a line of its own.
+    fn event(&self, message: &str);
+    /// The round's counters, polled while agents run and patches are graded.
     fn round(&self, progress: &pb::ProgressResponse);
 }
 
@@ -214,7 +218,7 @@ async fn round(
     let mut hotkeys = vec![dev_keys::ALICE.to_owned()];
     for (agent, hotkey) in options.agents.iter().zip(dev_keys::MINERS) {
         let response = client.submit_agent(agent, hotkey).await?;
-        reporter.step(&format!("submitted agent {} {} as {}…", response.name, response.version, &hotkey[..8]));
+        reporter.event(&format!("submitted agent {} {} as {}…", response.name, response.version, &hotkey[..8]));
         hotkeys.push((*hotkey).to_owned());
     }
 

@@ -148,10 +148,22 @@ enum TasksCommand {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
-    runtime.block_on(dispatch(cli.command))
+    let result = tokio::runtime::Runtime::new()
+        .context("failed to start the async runtime")
+        .and_then(|runtime| runtime.block_on(dispatch(cli.command)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The whole cause chain, one cause per line; no backtrace for a user-facing error.
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging_to_stderr() {
@@ -337,7 +349,11 @@ impl DevnetUi {
         if let Ok(mut last) = self.last_step.lock()
             && let Some((step, started)) = last.take()
         {
-            self.spinner.println(format!("✓ {step} ({:.1}s)", started.elapsed().as_secs_f64()));
+            // Off a terminal the step's first line is already in the log; repeat only slow ones.
+            let elapsed = started.elapsed();
+            if self.spinner.is_terminal() || elapsed > Duration::from_secs(1) {
+                self.spinner.println(format!("✓ {step} ({:.1}s)", elapsed.as_secs_f64()));
+            }
         }
     }
 }
@@ -355,6 +371,10 @@ impl Reporter for DevnetUi {
             *last = Some((message.to_owned(), std::time::Instant::now()));
         }
         self.spinner.set(message);
+    }
+
+    fn event(&self, message: &str) {
+        self.spinner.println(format!("• {message}"));
     }
 
     fn round(&self, progress: &pb::ProgressResponse) {

@@ -33,6 +33,11 @@ impl Spinner {
         self.bar.set_message(message);
     }
 
+    /// True when drawing to a terminal; false for CI logs and pipes.
+    pub fn is_terminal(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     /// Prints a line above the spinner.
     pub fn println(&self, line: impl AsRef<str>) {
         if self.bar.is_hidden() {

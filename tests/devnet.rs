@@ -18,6 +18,10 @@ impl Reporter for Quiet {
         eprintln!("devnet: {message}");
     }
 
+    fn event(&self, message: &str) {
+        eprintln!("devnet: {message}");
+    }
+
     fn round(&self, _progress: &pb::ProgressResponse) {}
 }
 

@@ -47,6 +47,11 @@ impl SchedulerHandle {
         let _ = self.events.send(event).await;
     }
 
+    /// Resolves once the scheduler has stopped (coordinator shutdown).
+    pub(crate) async fn stopped(&self) {
+        self.events.closed().await;
+    }
+
     pub(crate) async fn connected_workers(&self) -> u32 {
         let (reply, answer) = oneshot::channel();
         self.send(Event::ConnectedWorkers { reply }).await;
@@ -144,7 +149,7 @@ impl Scheduler {
                         return;
                     }
                 };
-                if self.leases.get(&job_id).is_some_and(|l| l.worker_id == worker_id) {
+                if self.holds_lease(&worker_id, &job_id) {
                     self.leases.remove(&job_id);
                 }
                 if let Some(session) = self.sessions.get(&worker_id) {
@@ -164,6 +169,14 @@ impl Scheduler {
     async fn record(&mut self, worker_id: &str, report: Report) -> Result<bool, StoreError> {
         let max = self.config.max_attempts;
         match report {
+            // A failure report only counts from the lease holder: a worker that lost the job
+            // (its lease expired, the coordinator restarted) must not requeue another's run.
+            Report::Run(run)
+                if run.outcome == RunOutcome::InfraError && !self.holds_lease(worker_id, run.run_id.as_str()) =>
+            {
+                tracing::info!(run = %run.run_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
+                Ok(false)
+            }
             Report::Run(run) if run.outcome == RunOutcome::InfraError => {
                 let requeued = self.store.requeue_run(&run.run_id, max, &run.error).await?;
                 tracing::warn!(run = %run.run_id, worker = worker_id, error = %run.error, requeued, "runner failed the run");
@@ -173,6 +186,12 @@ impl Scheduler {
                 let recorded = self.store.complete_run(&run, worker_id).await?;
                 tracing::info!(run = %run.run_id, worker = worker_id, outcome = run.outcome.as_str(), ?recorded, "run report");
                 Ok(recorded == Recorded::Accepted)
+            }
+            Report::Grade(grade)
+                if grade.verdict.status == VerdictStatus::InfraError && !self.holds_lease(worker_id, grade.grade_id.as_str()) =>
+            {
+                tracing::info!(grade = %grade.grade_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
+                Ok(false)
             }
             Report::Grade(grade) if grade.verdict.status == VerdictStatus::InfraError => {
                 let requeued = self.store.requeue_grade(&grade.grade_id, max, &grade.verdict.notes).await?;
@@ -185,6 +204,10 @@ impl Scheduler {
                 Ok(recorded == Recorded::Accepted)
             }
         }
+    }
+
+    fn holds_lease(&self, worker_id: &str, job_id: &str) -> bool {
+        self.leases.get(job_id).is_some_and(|l| l.worker_id == worker_id)
     }
 
     async fn expire_leases(&mut self) {
@@ -227,6 +250,9 @@ impl Scheduler {
     async fn dispatch_runs(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
         let mut sent = 0;
         for run in self.store.queued_runs(free).await? {
+            if !self.can_send(worker_id) {
+                break;
+            }
             let Some(attempt) = self.store.lease_run(&run.run_id, worker_id).await? else { continue };
             let assignment = Assignment::Run(RunAssignment {
                 run_id: run.run_id.clone(),
@@ -247,6 +273,9 @@ impl Scheduler {
     async fn dispatch_grades(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
         let mut sent = 0;
         for grade in self.store.queued_grades(free).await? {
+            if !self.can_send(worker_id) {
+                break;
+            }
             let Some(attempt) = self.store.lease_grade(&grade.grade_id, worker_id).await? else { continue };
             let limits = SandboxLimits {
                 // The task's own test timeout plus room for container start and patching.
@@ -268,6 +297,19 @@ impl Scheduler {
             }
         }
         Ok(sent)
+    }
+
+    /// Whether the worker's stream can take an assignment now. Checked before leasing, so a
+    /// closed or backed-up stream never costs a job an attempt. A closed stream's session is
+    /// dropped here rather than waiting for its Disconnected event.
+    fn can_send(&mut self, worker_id: &str) -> bool {
+        let Some(session) = self.sessions.get(worker_id) else { return false };
+        if session.sender.is_closed() {
+            tracing::info!(worker = worker_id, "worker stream closed; dropping its session");
+            self.sessions.remove(worker_id);
+            return false;
+        }
+        session.sender.capacity() > 0
     }
 
     /// Sends an assignment and takes the lease. False when the worker's stream is gone.

@@ -24,8 +24,8 @@ pub fn leaderboard(agents: &[AgentRow], task_count: u32, runs: &[RunSummary]) ->
     for run in runs {
         let entry = per_agent.entry(&run.agent).or_default();
         let graded = run.grade_done && run.verdict.is_some_and(|v| v != VerdictStatus::InfraError);
-        let failed_before_grading =
-            run.run_done && matches!(run.run_outcome.as_deref(), Some("agent_error" | "infra_error"));
+        // A run the runners gave up on (infra_error) is the network's failure, not a result.
+        let failed_before_grading = run.run_done && run.run_outcome.as_deref() == Some("agent_error");
         if graded || failed_before_grading {
             entry.1 += 1;
         }
@@ -86,6 +86,7 @@ mod tests {
             run(&a, 2, Some(VerdictStatus::Unresolved), "completed"),
             run(&b, 1, None, "agent_error"),
             run(&b, 2, Some(VerdictStatus::InfraError), "completed"),
+            run(&b, 3, None, "infra_error"),
         ];
         let board = leaderboard(&[b.clone(), a.clone()], 4, &runs);
         assert_eq!(board[0].agent, a);

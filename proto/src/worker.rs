@@ -208,12 +208,11 @@ async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &Cancellation
         hotkey: config.hotkey.clone(),
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let queued = std::iter::once(pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Hello(hello)) })
-        .chain(work.unacked.values().cloned().map(Into::into));
-    for message in queued {
-        if outbound.send(message).await.is_err() {
-            return Ok(SessionEnd::Disconnected);
-        }
+    // Only the hello goes in before the call: the coordinator answers once it has read it, and
+    // anything more could fill the channel before the transport starts draining it.
+    let hello = pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Hello(hello)) };
+    if outbound.send(hello).await.is_err() {
+        return Ok(SessionEnd::Disconnected);
     }
     let mut inbound = client.connect(ReceiverStream::new(receiver)).await.map_err(SessionError::Refused)?.into_inner();
 
@@ -222,6 +221,11 @@ async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &Cancellation
         other => return Err(SessionError::Protocol(format!("expected a welcome, got {other:?}"))),
     };
     tracing::info!(worker = %config.worker_id, "connected to coordinator at {}", config.coordinator_url);
+    for report in work.unacked.values().cloned() {
+        if outbound.send(report.into()).await.is_err() {
+            return Ok(SessionEnd::Disconnected);
+        }
+    }
     let mut heartbeat = tokio::time::interval(Duration::from_millis(welcome.heartbeat_interval_ms.max(100)));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 

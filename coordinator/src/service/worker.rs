@@ -58,10 +58,16 @@ impl pb::worker_server::Worker for Services {
     }
 }
 
-/// Forwards a worker's messages to the scheduler until the stream ends.
+/// Forwards a worker's messages to the scheduler until the stream ends or the scheduler stops.
+/// Stopping with the scheduler drops the inbound stream, which resets it: a worker that keeps
+/// its side open must not hold the server's graceful shutdown forever.
 async fn read_session(mut inbound: Streaming<pb::WorkerMessage>, worker_id: String, session: u64, scheduler: SchedulerHandle) {
     loop {
-        let message = match inbound.message().await {
+        let message = tokio::select! {
+            () = scheduler.stopped() => return,
+            message = inbound.message() => message,
+        };
+        let message = match message {
             Ok(Some(message)) => message,
             Ok(None) => break,
             Err(status) => {

@@ -1,0 +1,85 @@
+//! Bad input gets a clear, typed error, and changes nothing.
+
+use tonic::Code;
+use whetstone_proto::pb;
+use whetstone_tasks::bundle::Bundle;
+
+use crate::support::{HOTKEY, Harness, example_agent, heartbeat, hello, open_session};
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, mentions: &str) {
+    let status = result.expect_err("the request is refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(mentions), "{:?} should mention {mentions:?}", status.message());
+}
+
+fn noop_package() -> Vec<u8> {
+    example_agent("noop").bundle.to_tar().expect("agent package packs")
+}
+
+#[tokio::test]
+async fn agent_submissions_are_checked() {
+    let harness = Harness::start().await;
+
+    let bad_hotkey = pb::SubmitAgentRequest { hotkey: "alice".into(), package: noop_package() };
+    assert_status(harness.agents().submit(bad_hotkey).await, Code::InvalidArgument, "SS58");
+
+    let dir = tempfile::tempdir().expect("temporary dir");
+    std::fs::write(dir.path().join("agent.py"), "print('hello')\n").expect("write agent.py");
+    let no_manifest = Bundle::from_dir(dir.path()).expect("bundle").to_tar().expect("tar");
+    let request = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: no_manifest };
+    assert_status(harness.agents().submit(request).await, Code::InvalidArgument, "agent.toml");
+
+    let not_a_tar = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: b"not a tar".to_vec() };
+    assert_status(harness.agents().submit(not_a_tar).await, Code::InvalidArgument, "agent package refused");
+
+    let submit = || pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: noop_package() };
+    harness.agents().submit(submit()).await.expect("the first submission is accepted");
+    assert_status(harness.agents().submit(submit()).await, Code::AlreadyExists, "already submitted");
+
+    assert_eq!(harness.leaderboard().await.len(), 1, "refused submissions left no agent behind");
+}
+
+#[tokio::test]
+async fn fetches_by_digest_are_checked() {
+    let harness = Harness::start().await;
+    let unknown = "0".repeat(64);
+
+    let fetch = |digest: &str| pb::FetchTaskRequest { task_digest: digest.to_owned() };
+    assert_status(harness.tasks().fetch(fetch(&unknown)).await, Code::NotFound, &unknown);
+    assert_status(harness.tasks().fetch(fetch("not-a-digest")).await, Code::InvalidArgument, "task_digest");
+    assert_status(harness.tasks().fetch(fetch(&"A".repeat(64))).await, Code::InvalidArgument, "task_digest");
+
+    let get = |digest: &str| pb::GetAgentRequest { agent_digest: digest.to_owned() };
+    assert_status(harness.agents().get(get(&unknown)).await, Code::NotFound, &unknown);
+    assert_status(harness.agents().get(get("")).await, Code::InvalidArgument, "agent_digest");
+
+    // A published task comes back byte for byte.
+    let published = harness.publish_tasks(1).await;
+    let bundle = harness.tasks().fetch(fetch(published[0].as_str())).await.expect("fetch").into_inner().bundle;
+    assert_eq!(Bundle::from_tar(&bundle).expect("a valid bundle").digest, published[0]);
+}
+
+#[tokio::test]
+async fn task_publications_are_checked() {
+    let harness = Harness::start().await;
+    let request = pb::PublishTaskRequest { bundle: noop_package() };
+    assert_status(harness.tasks().publish(request).await, Code::InvalidArgument, "task refused");
+    assert_eq!(harness.progress().await.runs_total, 0);
+}
+
+#[tokio::test]
+async fn worker_sessions_must_open_with_a_valid_hello() {
+    let harness = Harness::start().await;
+    let url = harness.url();
+    let run = pb::Capability::RunAgent;
+
+    assert_status(open_session(url, vec![heartbeat(&[])]).await, Code::InvalidArgument, "first message");
+    assert_status(open_session(url, vec![hello("w", &[run], 0)]).await, Code::InvalidArgument, "capacity");
+    assert_status(open_session(url, vec![hello("w", &[run], 100_000)]).await, Code::InvalidArgument, "capacity");
+    assert_status(open_session(url, vec![hello("w", &[], 1)]).await, Code::InvalidArgument, "capability");
+    let unspecified = pb::Capability::Unspecified;
+    assert_status(open_session(url, vec![hello("w", &[unspecified], 1)]).await, Code::InvalidArgument, "capability");
+    assert_status(open_session(url, vec![hello("", &[run], 1)]).await, Code::InvalidArgument, "worker_id");
+
+    assert_eq!(harness.progress().await.workers_connected, 0, "no refused session counts as a worker");
+}

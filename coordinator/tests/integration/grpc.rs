@@ -1,0 +1,53 @@
+//! A whole round over gRPC, as an operator runs it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use whetstone_proto::job::Capability;
+
+use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_runs_grades_and_scores_over_grpc() {
+    let harness = Harness::start().await;
+    let tasks = harness.publish_tasks(2).await;
+    let agent = harness.submit_agent("repair").await;
+
+    let runner = Arc::new(CannedRunner::completing("runner-1"));
+    let validator = Arc::new(CannedValidator::resolving([tasks[0].clone()]));
+    let _runner = harness.spawn_worker("runner-1", Capability::RunAgent, 2, runner.clone());
+    let _validator = harness.spawn_worker("validator-1", Capability::Grade, 2, validator.clone());
+
+    let progress = harness
+        .wait_for_progress("runs 2/2 and grades 2/2", |p| {
+            (p.runs_done, p.runs_total, p.grades_done, p.grades_total) == (2, 2, 2, 2)
+        })
+        .await;
+    assert_eq!(progress.workers_connected, 2);
+
+    // Every run was the agent on one of the tasks, and each was graded on exactly the patch the
+    // runner reported for it.
+    let runs = runner.seen.all();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r.agent == agent && r.attempt == 1), "{runs:?}");
+    let mut run_tasks: Vec<_> = runs.iter().map(|r| r.task.clone()).collect();
+    run_tasks.sort();
+    let mut expected_tasks = tasks.clone();
+    expected_tasks.sort();
+    assert_eq!(run_tasks, expected_tasks);
+    let reported: BTreeMap<_, _> = runs.iter().map(|r| (r.run_id.clone(), runner.patch(&r.run_id))).collect();
+    let graded: BTreeMap<_, _> = validator.seen.all().into_iter().map(|g| (g.run_id, g.patch)).collect();
+    assert_eq!(graded, reported);
+
+    let board = harness.leaderboard().await;
+    assert_eq!(board.len(), 1, "{board:?}");
+    let entry = &board[0];
+    assert_eq!(entry.agent_digest, agent.to_string());
+    assert_eq!((entry.name.as_str(), entry.hotkey.as_str()), ("repair", HOTKEY));
+    assert_eq!((entry.resolved, entry.graded, entry.tasks), (1, 2, 2));
+    assert_eq!(entry.score, 0.5);
+
+    let weights = harness.weights().await;
+    assert_eq!(weights.hotkeys, vec![HOTKEY.to_owned()]);
+    assert_eq!(weights.weights, vec![65535]);
+}

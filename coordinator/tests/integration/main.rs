@@ -1,0 +1,17 @@
+//! Integration tests of the coordinator through its public surface: real gRPC on
+//! `127.0.0.1:0`, real SQLite with the shipped migrations, the shipped starter task set and
+//! example agents, and workers that are the real `run_worker` session loop with canned
+//! executors (or raw streams, where a test needs a worker to misbehave).
+//!
+//! | module     | what a user would notice                                              |
+//! |------------|-----------------------------------------------------------------------|
+//! | `grpc`     | a whole round: publish, submit, run, grade, leaderboard, weights       |
+//! | `leases`   | vanished workers, heartbeats, duplicate and late reports, infra retries |
+//! | `store`    | migrations, results and leases across a coordinator restart            |
+//! | `errors`   | bad requests get clear, typed errors                                   |
+
+mod errors;
+mod grpc;
+mod leases;
+mod store;
+mod support;

@@ -1,0 +1,110 @@
+//! Durable state: the real migrations on a real SQLite file, and what survives a restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, SqliteStore, Store};
+use whetstone_proto::job::{Capability, RunOutcome, RunReport};
+use whetstone_proto::pb;
+use whetstone_tasks::{Digest, Hotkey, RunId};
+
+use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness, RawWorker, within};
+
+#[tokio::test]
+async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temporary dir");
+    let path = dir.path().join("not-yet/coordinator.db");
+    let store = SqliteStore::open(&path).await.expect("a fresh file opens and migrates");
+    assert_eq!(store.counts().await.expect("counts"), Counts::default());
+    assert_eq!(store.task_count().await.expect("task count"), 0);
+    assert!(store.agents().await.expect("agents").is_empty());
+
+    let agent = NewAgent {
+        digest: Digest::of_bytes(b"agent"),
+        name: "noop".into(),
+        version: "0.1.0".into(),
+        hotkey: Hotkey::parse(HOTKEY).expect("valid hotkey"),
+    };
+    assert!(store.insert_agent(&agent).await.expect("insert agent"));
+    assert!(!store.insert_agent(&agent).await.expect("insert agent again"), "an agent is stored once");
+    let task = NewTask { digest: Digest::of_bytes(b"task"), task_id: "some-task".into(), timeout_secs: 60 };
+    assert!(store.insert_task(&task).await.expect("insert task"));
+    assert_eq!(store.schedule_missing_runs().await.expect("schedule"), 1);
+    assert_eq!(store.schedule_missing_runs().await.expect("schedule again"), 0, "one run per agent and task");
+    let run = store.queued_runs(10).await.expect("queued runs").remove(0);
+    assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));
+    assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease again"), None, "a leased run is not leased twice");
+    store.close().await;
+
+    // Reopening applies no migration twice and keeps everything, including the lease to requeue.
+    let store = SqliteStore::open(&path).await.expect("the file reopens");
+    assert_eq!(store.agents().await.expect("agents").len(), 1);
+    assert_eq!(store.counts().await.expect("counts").runs_total, 1);
+    assert_eq!(store.requeue_all_leased().await.expect("requeue"), 1);
+    assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease"), Some(2), "attempts are durable");
+
+    let report = RunReport {
+        run_id: run.run_id.clone(),
+        outcome: RunOutcome::Completed,
+        patch: b"diff".to_vec(),
+        exit_code: 0,
+        log: String::new(),
+        duration: Duration::from_secs(1),
+        error: String::new(),
+    };
+    assert_eq!(store.complete_run(&report, "runner-2").await.expect("complete"), Recorded::Accepted);
+    assert_eq!(store.complete_run(&report, "runner-1").await.expect("complete again"), Recorded::Duplicate);
+    let unknown = RunReport { run_id: RunId::new("run-unknown"), ..report };
+    assert_eq!(store.complete_run(&unknown, "runner-1").await.expect("complete unknown"), Recorded::Unknown);
+    let counts = store.counts().await.expect("counts");
+    assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 1, grades_done: 0 });
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_survive_a_coordinator_restart() {
+    let mut harness = Harness::start().await;
+    let tasks = harness.publish_tasks(2).await;
+    harness.submit_agent("noop").await;
+    let runner = harness.spawn_worker("runner-1", Capability::RunAgent, 2, Arc::new(CannedRunner::completing("runner-1")));
+    let validator = harness.spawn_worker("validator-1", Capability::Grade, 2, Arc::new(CannedValidator::resolving([tasks[1].clone()])));
+    let before = harness.wait_for_progress("the round", |p| (p.runs_done, p.grades_done) == (2, 2)).await;
+    let board = harness.leaderboard().await;
+    let weights = harness.weights().await;
+    assert_eq!((board[0].resolved, board[0].graded), (1, 2), "{board:?}");
+    runner.stop().await;
+    validator.stop().await;
+
+    harness.restart().await;
+
+    assert_eq!(harness.leaderboard().await, board);
+    assert_eq!(harness.weights().await, weights);
+    let after = harness.progress().await;
+    let counts = |p: &pb::ProgressResponse| (p.runs_total, p.runs_done, p.grades_total, p.grades_done);
+    assert_eq!(counts(&after), counts(&before));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_leased_at_shutdown_is_dispatched_again_after_restart() {
+    // Leases far longer than the test: only the restart can free the run.
+    let mut harness = Harness::start_with(|config| config.lease_secs = 600).await;
+    harness.publish_tasks(1).await;
+    harness.submit_agent("noop").await;
+
+    // The worker is still connected, mid-run, when the coordinator stops.
+    let mut holder = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
+    let leased = holder.next_run().await;
+    assert_eq!(leased.attempt, 1);
+
+    // Stopping does not wait on the worker to hang up: the coordinator ends the session itself.
+    harness.restart().await;
+    holder.ended().await;
+
+    let runner = Arc::new(CannedRunner::completing("runner-b"));
+    let _runner = harness.spawn_worker("runner-b", Capability::RunAgent, 1, runner.clone());
+    let again = within(Duration::from_secs(5), "the requeued run", || async { runner.seen.all().into_iter().next() }).await;
+    assert_eq!(again.run_id.as_str(), leased.run_id);
+    assert_eq!(again.attempt, 2);
+    let progress = harness.wait_for_progress("the requeued run to finish", |p| p.runs_done == 1).await;
+    assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
+}

@@ -1,0 +1,522 @@
+//! The harness every test shares: a real coordinator on `127.0.0.1:0` over a temporary data
+//! dir (real SQLite, real blob store), gRPC clients with the protocol's message limits, the
+//! shipped starter task set and example agents, real worker sessions (`run_worker`) driving
+//! canned executors, raw worker streams for tests that misbehave, and a bounded poll.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Streaming;
+use tonic::transport::Channel;
+use whetstone_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
+use whetstone_proto::job::{
+    Assignment, Capability, GradeAssignment, GradeReport, Report, RunAssignment, RunOutcome, RunReport,
+};
+use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
+use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
+use whetstone_tasks::{AgentPackage, Digest, RunId, Task, TaskSet, Verdict, VerdictStatus};
+
+/// A well-formed SS58 hotkey for the miner in these tests.
+pub const HOTKEY: &str = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+
+/// How long [`eventually`] waits before failing: generous, because a loaded CI machine is
+/// slow, and a passing test returns as soon as its condition holds.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(50);
+
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+static STARTER: LazyLock<TaskSet> = LazyLock::new(|| {
+    let path = workspace_dir().join("tasks/sets/starter");
+    TaskSet::load(&path).unwrap_or_else(|e| panic!("failed to load the starter set at {}: {e}", path.display()))
+});
+
+/// The first `count` tasks of the shipped starter set, sorted by id.
+pub fn starter_tasks(count: usize) -> &'static [Task] {
+    assert!(STARTER.tasks.len() >= count, "the starter set has only {} tasks", STARTER.tasks.len());
+    &STARTER.tasks[..count]
+}
+
+/// One of the shipped example agents (`examples/agents/<name>`).
+pub fn example_agent(name: &str) -> AgentPackage {
+    let dir = workspace_dir().join("examples/agents").join(name);
+    AgentPackage::from_dir(&dir).unwrap_or_else(|e| panic!("failed to package {}: {e}", dir.display()))
+}
+
+/// Logs to the test's captured output when `RUST_LOG` is set.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Polls `check` every 50 ms until it yields a value, failing the test after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(DEADLINE, what, check).await
+}
+
+/// Polls `check` every 50 ms until it yields a value, failing the test after `limit`.
+pub async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+// --- the coordinator ------------------------------------------------------------------------
+
+/// Short leases and fast ticks, so lease expiry takes about a second.
+pub fn test_config(data_dir: &Path) -> CoordinatorConfig {
+    CoordinatorConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        data_dir: data_dir.to_owned(),
+        lease_secs: 1,
+        heartbeat_ms: 200,
+        tick_ms: 50,
+        max_attempts: 3,
+        ..CoordinatorConfig::default()
+    }
+}
+
+/// A serving coordinator. Dropping it cancels the server, so a failed test leaves no task.
+#[derive(Debug)]
+pub struct Server {
+    url: String,
+    channel: Channel,
+    shutdown: CancellationToken,
+    serving: Option<JoinHandle<Result<(), CoordinatorError>>>,
+}
+
+impl Server {
+    pub async fn start(config: CoordinatorConfig) -> Self {
+        let coordinator = Coordinator::bind(config).await.expect("coordinator binds");
+        let addr = coordinator.local_addr().expect("bound address");
+        let shutdown = CancellationToken::new();
+        let serving = tokio::spawn(coordinator.serve(shutdown.clone()));
+        let url = format!("http://{addr}");
+        let channel = Channel::from_shared(url.clone()).expect("valid url").connect().await.expect("coordinator accepts");
+        Self { url, channel, shutdown, serving: Some(serving) }
+    }
+
+    /// Cancels the server and waits for it to finish (scheduler stopped, store closed).
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        let Some(serving) = self.serving.take() else { return };
+        let result = tokio::time::timeout(Duration::from_secs(10), serving)
+            .await
+            .expect("coordinator stops within 10 s of shutdown");
+        result.expect("coordinator task did not panic").expect("coordinator served without error");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A coordinator with its data dir, restartable on the same dir.
+#[derive(Debug)]
+pub struct Harness {
+    pub config: CoordinatorConfig,
+    pub server: Server,
+    // Last, so the dir is removed after the server has stopped using it.
+    dir: TempDir,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(edit: impl FnOnce(&mut CoordinatorConfig)) -> Self {
+        init_tracing();
+        let dir = tempfile::tempdir().expect("temporary data dir");
+        let mut config = test_config(dir.path());
+        edit(&mut config);
+        let server = Server::start(config.clone()).await;
+        Self { config, server, dir }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
+    }
+
+    /// Stops the coordinator and starts a new one on the same data dir (and a new port).
+    pub async fn restart(&mut self) {
+        self.server.stop().await;
+        self.server = Server::start(self.config.clone()).await;
+    }
+
+    pub fn agents(&self) -> pb::agents_client::AgentsClient<Channel> {
+        pb::agents_client::AgentsClient::new(self.server.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn tasks(&self) -> pb::tasks_client::TasksClient<Channel> {
+        pb::tasks_client::TasksClient::new(self.server.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn scores(&self) -> pb::scores_client::ScoresClient<Channel> {
+        pb::scores_client::ScoresClient::new(self.server.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Publishes the first `count` starter tasks; returns their digests in order.
+    pub async fn publish_tasks(&self, count: usize) -> Vec<Digest> {
+        let mut digests = Vec::with_capacity(count);
+        for task in starter_tasks(count) {
+            let bundle = task.bundle.to_tar().expect("task bundle packs");
+            let response = self.tasks().publish(pb::PublishTaskRequest { bundle }).await.expect("task publishes");
+            let response = response.into_inner();
+            assert_eq!(response.task_digest, task.digest().to_string(), "the coordinator keeps the task's digest");
+            assert!(response.created, "task {} is new", task.spec.id);
+            digests.push(task.digest().clone());
+        }
+        digests
+    }
+
+    /// Submits an example agent for [`HOTKEY`]; returns its digest.
+    pub async fn submit_agent(&self, name: &str) -> Digest {
+        let package = example_agent(name);
+        let request = pb::SubmitAgentRequest {
+            hotkey: HOTKEY.to_owned(),
+            package: package.bundle.to_tar().expect("agent package packs"),
+        };
+        let response = self.agents().submit(request).await.expect("agent submits").into_inner();
+        assert_eq!(response.agent_digest, package.digest().to_string());
+        package.digest().clone()
+    }
+
+    pub async fn progress(&self) -> pb::ProgressResponse {
+        self.scores().progress(pb::ProgressRequest {}).await.expect("progress").into_inner()
+    }
+
+    pub async fn leaderboard(&self) -> Vec<pb::LeaderboardEntry> {
+        self.scores().leaderboard(pb::LeaderboardRequest {}).await.expect("leaderboard").into_inner().entries
+    }
+
+    pub async fn weights(&self) -> pb::WeightsResponse {
+        self.scores().weights(pb::WeightsRequest {}).await.expect("weights").into_inner()
+    }
+
+    /// Waits until the round's progress satisfies `done`; returns that progress.
+    pub async fn wait_for_progress(&self, what: &str, done: impl Fn(&pb::ProgressResponse) -> bool) -> pb::ProgressResponse {
+        eventually(what, || async {
+            let progress = self.progress().await;
+            done(&progress).then_some(progress)
+        })
+        .await
+    }
+
+    /// Starts a real worker session against this coordinator.
+    pub fn spawn_worker(&self, worker_id: &str, capability: Capability, capacity: u32, executor: Arc<dyn Executor>) -> WorkerSession {
+        WorkerSession::spawn(self.url(), worker_id, capability, capacity, executor)
+    }
+}
+
+// --- real worker sessions -------------------------------------------------------------------
+
+/// `whetstone_proto::worker::run_worker` in a task. Dropping it shuts the session down.
+#[derive(Debug)]
+pub struct WorkerSession {
+    shutdown: CancellationToken,
+    running: Option<JoinHandle<()>>,
+}
+
+impl WorkerSession {
+    pub fn spawn(url: &str, worker_id: &str, capability: Capability, capacity: u32, executor: Arc<dyn Executor>) -> Self {
+        let config = WorkerConfig {
+            coordinator_url: url.to_owned(),
+            worker_id: worker_id.to_owned(),
+            hotkey: HOTKEY.to_owned(),
+            capabilities: vec![capability],
+            capacity,
+            reconnect_delay: Duration::from_millis(100),
+        };
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_worker(config, executor, shutdown.clone()));
+        Self { shutdown, running: Some(running) }
+    }
+
+    /// Shuts the session down and waits for its jobs to be cancelled.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(Duration::from_secs(10), running)
+                .await
+                .expect("worker stops within 10 s")
+                .expect("worker did not panic");
+        }
+    }
+}
+
+impl Drop for WorkerSession {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// What an executor was handed, in order.
+#[derive(Debug)]
+pub struct Seen<T>(Mutex<Vec<T>>);
+
+impl<T: Clone> Seen<T> {
+    fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    fn push(&self, item: T) {
+        self.0.lock().expect("seen lock").push(item);
+    }
+
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().expect("seen lock").clone()
+    }
+}
+
+/// The patch a canned runner reports for a run: distinct per run, so a test can tell whose
+/// work reached the validator.
+pub fn patch_for(run_id: &RunId, author: &str) -> Vec<u8> {
+    format!("diff --git a/toolz/itertoolz.py b/toolz/itertoolz.py\n# {author} worked on {run_id}\n").into_bytes()
+}
+
+type OutcomeRule = Box<dyn Fn(&RunAssignment) -> RunOutcome + Send + Sync>;
+
+/// An agent-runner that runs nothing: it records the assignment, waits `delay`, and reports
+/// the outcome its rule picks, with [`patch_for`] as the work of a completed run.
+pub struct CannedRunner {
+    pub seen: Seen<RunAssignment>,
+    name: String,
+    delay: Duration,
+    outcome: OutcomeRule,
+}
+
+impl std::fmt::Debug for CannedRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CannedRunner").field("name", &self.name).field("delay", &self.delay).finish_non_exhaustive()
+    }
+}
+
+impl CannedRunner {
+    /// Completes every run at once.
+    pub fn completing(name: &str) -> Self {
+        Self::with_rule(name, |_| RunOutcome::Completed)
+    }
+
+    pub fn with_rule(name: &str, outcome: impl Fn(&RunAssignment) -> RunOutcome + Send + Sync + 'static) -> Self {
+        Self { seen: Seen::new(), name: name.to_owned(), delay: Duration::ZERO, outcome: Box::new(outcome) }
+    }
+
+    pub fn taking(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The patch this runner reports for `run_id`.
+    pub fn patch(&self, run_id: &RunId) -> Vec<u8> {
+        patch_for(run_id, &self.name)
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for CannedRunner {
+    async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
+        let Assignment::Run(run) = assignment else { panic!("a runner was sent a grade: {assignment:?}") };
+        self.seen.push(run.clone());
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep(self.delay) => {}
+        }
+        let outcome = (self.outcome)(&run);
+        let completed = matches!(outcome, RunOutcome::Completed | RunOutcome::TimedOut);
+        Report::Run(RunReport {
+            run_id: run.run_id.clone(),
+            outcome,
+            patch: if completed { self.patch(&run.run_id) } else { Vec::new() },
+            exit_code: if completed { 0 } else { -1 },
+            log: format!("canned run by {}", self.name),
+            duration: self.delay,
+            error: if outcome == RunOutcome::InfraError { "canned: the sandbox engine is down".into() } else { String::new() },
+        })
+    }
+}
+
+/// A validator that runs no tests: it records the assignment and resolves the tasks it was
+/// told to, leaving every other task unresolved.
+#[derive(Debug)]
+pub struct CannedValidator {
+    pub seen: Seen<GradeAssignment>,
+    resolves: HashSet<Digest>,
+}
+
+impl CannedValidator {
+    pub fn resolving(tasks: impl IntoIterator<Item = Digest>) -> Self {
+        Self { seen: Seen::new(), resolves: tasks.into_iter().collect() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for CannedValidator {
+    async fn execute(&self, assignment: Assignment, _cancel: CancellationToken) -> Report {
+        let Assignment::Grade(grade) = assignment else { panic!("a validator was sent a run: {assignment:?}") };
+        self.seen.push(grade.clone());
+        let resolved = self.resolves.contains(&grade.task);
+        Report::Grade(GradeReport {
+            grade_id: grade.grade_id,
+            verdict: Verdict {
+                status: if resolved { VerdictStatus::Resolved } else { VerdictStatus::Unresolved },
+                fail_to_pass_passed: u32::from(resolved),
+                fail_to_pass_total: 1,
+                pass_to_pass_passed: 0,
+                pass_to_pass_total: 0,
+                tests: Vec::new(),
+                notes: "canned".into(),
+            },
+            log: String::new(),
+            duration: Duration::from_millis(1),
+        })
+    }
+}
+
+// --- raw worker streams ---------------------------------------------------------------------
+
+pub fn hello(worker_id: &str, capabilities: &[pb::Capability], capacity: u32) -> pb::WorkerMessage {
+    pb::WorkerMessage {
+        kind: Some(pb::worker_message::Kind::Hello(pb::Hello {
+            worker_id: worker_id.to_owned(),
+            capabilities: capabilities.iter().map(|c| i32::from(*c)).collect(),
+            capacity,
+            hotkey: HOTKEY.to_owned(),
+            software_version: "integration-test".into(),
+        })),
+    }
+}
+
+pub fn heartbeat(active: &[&str]) -> pb::WorkerMessage {
+    let beat = pb::Heartbeat { active_job_ids: active.iter().map(|id| (*id).to_owned()).collect() };
+    pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Heartbeat(beat)) }
+}
+
+pub fn run_report(run_id: &str, outcome: pb::RunOutcome, patch: &[u8]) -> pb::WorkerMessage {
+    let report = pb::RunReport {
+        run_id: run_id.to_owned(),
+        outcome: outcome.into(),
+        patch: patch.to_vec(),
+        exit_code: 0,
+        log: "raw report".into(),
+        duration_ms: 10,
+        error: String::new(),
+    };
+    pb::WorkerMessage { kind: Some(pb::worker_message::Kind::RunReport(report)) }
+}
+
+/// Opens `Worker.Connect` with `first` already queued; returns the coordinator's answer.
+pub async fn open_session(
+    url: &str,
+    first: Vec<pb::WorkerMessage>,
+) -> Result<(mpsc::Sender<pb::WorkerMessage>, Streaming<pb::CoordinatorMessage>), tonic::Status> {
+    let channel = Channel::from_shared(url.to_owned()).expect("valid url").connect().await.expect("coordinator accepts");
+    let mut client = pb::worker_client::WorkerClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (outbound, receiver) = mpsc::channel(16);
+    for message in first {
+        outbound.send(message).await.expect("queue an opening message");
+    }
+    let inbound = client.connect(ReceiverStream::new(receiver)).await?.into_inner();
+    Ok((outbound, inbound))
+}
+
+/// A worker driven by hand: it says what the test tells it to, and nothing else (no
+/// heartbeats). Dropping it vanishes from the network mid-job.
+#[derive(Debug)]
+pub struct RawWorker {
+    outbound: mpsc::Sender<pb::WorkerMessage>,
+    inbound: Streaming<pb::CoordinatorMessage>,
+}
+
+impl RawWorker {
+    /// Says hello and reads the welcome.
+    pub async fn connect(url: &str, worker_id: &str, capability: pb::Capability, capacity: u32) -> Self {
+        let (outbound, inbound) =
+            open_session(url, vec![hello(worker_id, &[capability], capacity)]).await.expect("session accepted");
+        let mut worker = Self { outbound, inbound };
+        match worker.next().await {
+            pb::coordinator_message::Kind::Welcome(welcome) => assert!(welcome.lease_duration_ms > 0),
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+        worker
+    }
+
+    /// The next message from the coordinator, within 10 s.
+    pub async fn next(&mut self) -> pb::coordinator_message::Kind {
+        let message = tokio::time::timeout(Duration::from_secs(10), self.inbound.message())
+            .await
+            .expect("a coordinator message within 10 s")
+            .expect("stream is healthy")
+            .expect("stream is open");
+        message.kind.expect("message has a kind")
+    }
+
+    pub async fn next_run(&mut self) -> pb::RunAssignment {
+        match self.next().await {
+            pb::coordinator_message::Kind::Run(run) => run,
+            other => panic!("expected a run assignment, got {other:?}"),
+        }
+    }
+
+    pub async fn next_ack(&mut self) -> pb::ReportAck {
+        match self.next().await {
+            pb::coordinator_message::Kind::Ack(ack) => ack,
+            other => panic!("expected a report ack, got {other:?}"),
+        }
+    }
+
+    /// Waits up to 10 s for the coordinator to end the session.
+    pub async fn ended(mut self) {
+        let deadline = Duration::from_secs(10);
+        loop {
+            let next = tokio::time::timeout(deadline, self.inbound.message()).await.expect("the session ends within 10 s");
+            if !matches!(next, Ok(Some(_))) {
+                return;
+            }
+        }
+    }
+
+    pub async fn send(&self, message: pb::WorkerMessage) {
+        self.outbound.send(message).await.expect("session is open");
+    }
+}
