@@ -96,4 +96,14 @@ impl CoordinatorClient {
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: "reading the leaderboard".into(), status })
     }
+
+    /// Every run with its outcome and verdict; only `agent`'s when given.
+    pub async fn runs(&self, agent: Option<&str>) -> Result<Vec<pb::RunRecord>, ClientError> {
+        let request = pb::RunsRequest { agent_digest: agent.unwrap_or_default().to_owned() };
+        self.scores()
+            .runs(request)
+            .await
+            .map(|r| r.into_inner().runs)
+            .map_err(|status| ClientError::Rpc { what: "reading runs".into(), status })
+    }
 }

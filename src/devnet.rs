@@ -88,6 +88,8 @@ pub enum DevnetError {
 #[derive(Debug, Clone)]
 pub struct DevnetReport {
     pub leaderboard: Vec<pb::LeaderboardEntry>,
+    /// Every run with its verdict.
+    pub runs: Vec<pb::RunRecord>,
     pub weights: WeightSubmission,
     pub ledger_id: String,
     /// The local metagraph: hotkey by uid (uid 0 is the validator).
@@ -193,11 +195,26 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
             leftover_containers += check.list_ours(OrphanScope::ThisOwner).await.map(|c| c.len()).unwrap_or(0);
         }
     }
-    let (leaderboard, weights, ledger_id, hotkeys) = result?;
-    Ok(DevnetReport { leaderboard, weights, ledger_id, hotkeys, tasks: task_count, elapsed: started.elapsed(), leftover_containers })
+    let RoundResult { leaderboard, runs, weights, ledger_id, hotkeys } = result?;
+    Ok(DevnetReport {
+        leaderboard,
+        runs,
+        weights,
+        ledger_id,
+        hotkeys,
+        tasks: task_count,
+        elapsed: started.elapsed(),
+        leftover_containers,
+    })
 }
 
-type RoundResult = (Vec<pb::LeaderboardEntry>, WeightSubmission, String, Vec<String>);
+struct RoundResult {
+    leaderboard: Vec<pb::LeaderboardEntry>,
+    runs: Vec<pb::RunRecord>,
+    weights: WeightSubmission,
+    ledger_id: String,
+    hotkeys: Vec<String>,
+}
 
 async fn round(
     options: &DevnetOptions,
@@ -255,6 +272,7 @@ async fn round(
     }
 
     let leaderboard = client.leaderboard().await?.entries;
+    let runs = client.runs(None).await?;
     reporter.step("validator sets weights from the scores");
     let metagraph = Metagraph { netuid: NETUID, hotkeys: hotkeys.clone() };
     let ledger = FileLedger::new(options.data_dir.join("weights.jsonl"));
@@ -262,5 +280,5 @@ async fn round(
         whetstone_validator::set_weights(&mut client.scores(), &metagraph, &ledger, dev_keys::ALICE, 1)
             .await
             .map_err(DevnetError::Weights)?;
-    Ok((leaderboard, weights, ledger_id, hotkeys))
+    Ok(RoundResult { leaderboard, runs, weights, ledger_id, hotkeys })
 }

@@ -35,6 +35,14 @@ enum Command {
     Validator(WorkerArgs),
     /// Show the leaderboard of a running coordinator.
     Leaderboard(ConnectArgs),
+    /// Show every run of a running coordinator (or one agent's): outcome, verdict, test counts.
+    Runs {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Only this agent's runs (its full digest, as `agent submit` printed it).
+        #[arg(long)]
+        agent: Option<String>,
+    },
     /// Miner tools.
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -260,6 +268,16 @@ async fn dispatch(command: Command) -> Result<()> {
             println!("{}", ui::leaderboard_table(&client.leaderboard().await?.entries));
             Ok(())
         }
+        Command::Runs { connect, agent } => {
+            let client = CoordinatorClient::connect(&connect.coordinator).await?;
+            let runs = client.runs(agent.as_deref()).await?;
+            if runs.is_empty() {
+                println!("no runs yet");
+            } else {
+                println!("{}", ui::runs_table(&runs));
+            }
+            Ok(())
+        }
         Command::Agent(AgentCommand::Submit { connect, hotkey, dir }) => {
             let client = CoordinatorClient::connect(&connect.coordinator).await?;
             let response = client.submit_agent(&dir, &hotkey).await?;
@@ -422,6 +440,8 @@ async fn run_devnet(args: DevnetArgs) -> Result<()> {
     };
     reporter.spinner.done(format!("round finished in {:.1}s", report.elapsed.as_secs_f64()));
 
+    println!("\nResults");
+    println!("{}", ui::results_matrix(&report.runs));
     println!("\nLeaderboard ({} tasks)", report.tasks);
     println!("{}", ui::leaderboard_table(&report.leaderboard));
     let names = |hotkey: &str| {

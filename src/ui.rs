@@ -71,8 +71,46 @@ impl whetstone_sandbox::Progress for Spinner {
     }
 }
 
+/// The first `keep` characters, with an ellipsis when cut.
 fn short(text: &str, keep: usize) -> String {
-    if text.len() > keep { format!("{}…", &text[..keep]) } else { text.to_owned() }
+    match text.char_indices().nth(keep) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_cuts_on_character_boundaries() {
+        assert_eq!(short("abc", 5), "abc");
+        assert_eq!(short("abcdef", 3), "abc…");
+        assert_eq!(short("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn matrix_puts_tasks_down_and_agents_across() {
+        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
+            agent_digest: format!("d-{agent}"),
+            agent_name: agent.into(),
+            task_id: task.into(),
+            run_state: "done".into(),
+            run_outcome: outcome.into(),
+            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
+            ..Default::default()
+        };
+        let records = vec![
+            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
+            record("b", "t1", None, "agent_error"),
+            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
+        ];
+        let text = results_matrix(&records).to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
+        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
+        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
+    }
 }
 
 pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
@@ -108,6 +146,81 @@ pub fn weights_table(submission: &WeightSubmission, hotkeys: &[String], names: &
             Cell::new(names(&hotkey)),
             Cell::new(weight).set_alignment(CellAlignment::Right),
             Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
+/// One word for where a run ended: its verdict when graded, else its run outcome or state.
+pub fn run_result(record: &pb::RunRecord) -> &'static str {
+    if let Some(verdict) = &record.verdict {
+        return match pb::VerdictStatus::try_from(verdict.status) {
+            Ok(pb::VerdictStatus::Resolved) => "✓ resolved",
+            Ok(pb::VerdictStatus::Unresolved) => "✗ unresolved",
+            Ok(pb::VerdictStatus::PatchRejected) => "✗ patch rejected",
+            Ok(pb::VerdictStatus::InfraError) => "! grader failed",
+            _ => "?",
+        };
+    }
+    match record.run_outcome.as_str() {
+        "agent_error" => "✗ agent error",
+        "infra_error" => "! runner failed",
+        "" if record.run_state == "leased" => "… running",
+        "" => "… queued",
+        _ => "… grading",
+    }
+}
+
+/// Tasks down, agents across: what each agent did on each task.
+pub fn results_matrix(records: &[pb::RunRecord]) -> Table {
+    let mut agents: Vec<(&str, &str)> = Vec::new();
+    let mut tasks: Vec<&str> = Vec::new();
+    for record in records {
+        if !agents.iter().any(|(digest, _)| *digest == record.agent_digest) {
+            agents.push((&record.agent_digest, &record.agent_name));
+        }
+        if !tasks.contains(&record.task_id.as_str()) {
+            tasks.push(&record.task_id);
+        }
+    }
+    tasks.sort_unstable();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(std::iter::once("task").chain(agents.iter().map(|(_, name)| *name)));
+    for task in tasks {
+        let cells = agents.iter().map(|(digest, _)| {
+            records
+                .iter()
+                .find(|r| r.task_id == task && r.agent_digest == *digest)
+                .map_or("", run_result)
+        });
+        table.add_row(std::iter::once(task).chain(cells));
+    }
+    table
+}
+
+/// One row per run, with the verdict's test counts and notes.
+pub fn runs_table(records: &[pb::RunRecord]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["agent", "task", "result", "fail→pass", "pass→pass", "agent time", "notes"]);
+    for record in records {
+        let (f2p, p2p, notes) = match &record.verdict {
+            Some(v) => (
+                format!("{}/{}", v.fail_to_pass_passed, v.fail_to_pass_total),
+                format!("{}/{}", v.pass_to_pass_passed, v.pass_to_pass_total),
+                v.notes.clone(),
+            ),
+            None => (String::new(), String::new(), record.error.clone()),
+        };
+        table.add_row([
+            Cell::new(&record.agent_name),
+            Cell::new(&record.task_id),
+            Cell::new(run_result(record)),
+            Cell::new(f2p).set_alignment(CellAlignment::Right),
+            Cell::new(p2p).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.1}s", record.run_duration_ms as f64 / 1000.0)).set_alignment(CellAlignment::Right),
+            Cell::new(short(&notes, 80)),
         ]);
     }
     table

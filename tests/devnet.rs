@@ -41,6 +41,8 @@ async fn docker_devnet_round_ranks_the_example_agents() {
     assert_eq!(score("noop"), (0, 6));
     assert_eq!(score("cheater"), (0, 6), "editing tests must earn nothing");
     assert_eq!(report.leaderboard[0].name, "repair");
+    assert_eq!(report.runs.len(), 18, "every agent ran on every task");
+    assert!(report.runs.iter().all(|r| r.run_state == "done" && r.verdict.is_some()), "every run was graded");
 
     // Only the repair agent's miner (Charlie, uid 2) earns weight, max-upscaled.
     assert_eq!(report.hotkeys[2], dev_keys::CHARLIE);

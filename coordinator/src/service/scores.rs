@@ -1,4 +1,5 @@
 use tonic::{Request, Response, Status};
+use whetstone_proto::convert::parse_digest;
 use whetstone_proto::pb;
 
 use super::{ApiError, Services};
@@ -51,5 +52,35 @@ impl pb::scores_server::Scores for Services {
             grades_done: counts.grades_done,
             workers_connected: self.scheduler.connected_workers().await,
         }))
+    }
+
+    async fn runs(&self, request: Request<pb::RunsRequest>) -> Result<Response<pb::RunsResponse>, Status> {
+        let request = request.into_inner();
+        let agent = if request.agent_digest.is_empty() {
+            None
+        } else {
+            Some(parse_digest("agent_digest", &request.agent_digest)?)
+        };
+        let runs = self
+            .store
+            .run_records(agent.as_ref())
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|r| pb::RunRecord {
+                run_id: r.run_id.to_string(),
+                agent_digest: r.agent.to_string(),
+                agent_name: r.agent_name,
+                task_id: r.task_id,
+                task_digest: r.task.to_string(),
+                run_state: r.state,
+                run_outcome: r.outcome.unwrap_or_default(),
+                attempts: r.attempts,
+                verdict: r.verdict.map(Into::into),
+                run_duration_ms: r.duration_ms.unwrap_or_default(),
+                error: r.error.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::RunsResponse { runs }))
     }
 }

@@ -100,6 +100,22 @@ pub struct Counts {
     pub grades_done: u32,
 }
 
+/// A run with everything a miner may see about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: RunId,
+    pub agent: Digest,
+    pub agent_name: String,
+    pub task: Digest,
+    pub task_id: String,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub attempts: u32,
+    pub duration_ms: Option<u64>,
+    pub error: Option<String>,
+    pub verdict: Option<Verdict>,
+}
+
 /// A stored grade with its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GradeRow {
@@ -138,4 +154,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn run_summaries(&self) -> Result<Vec<RunSummary>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
     async fn grade_for_run(&self, run_id: &RunId) -> Result<Option<GradeRow>, StoreError>;
+    /// Every run (or one agent's), by agent submission then task id.
+    async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError>;
 }

@@ -10,7 +10,8 @@ use whetstone_proto::job::{GradeReport, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, Counts, GradeRow, NewAgent, NewTask, QueuedGrade, QueuedRun, Recorded, RunSummary, Store, StoreError,
+    AgentRow, Counts, GradeRow, NewAgent, NewTask, QueuedGrade, QueuedRun, Recorded, RunRecord, RunSummary, Store,
+    StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -380,5 +381,42 @@ impl Store for SqliteStore {
             .transpose()
             .map_err(|source| StoreError::CorruptVerdict { grade_id: grade_id.clone(), source })?;
         Ok(Some(GradeRow { grade_id: GradeId::new(grade_id), run_id: RunId::new(row.try_get::<String, _>("run_id")?), verdict }))
+    }
+
+    async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.run_id, r.agent_digest, a.name, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,
+                    r.duration_ms, r.error, g.grade_id, g.verdict
+             FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
+             LEFT JOIN grades g ON g.run_id = r.run_id
+             WHERE ?1 IS NULL OR r.agent_digest = ?1
+             ORDER BY a.submitted_at_ms, a.digest, t.task_id",
+        )
+        .bind(agent.map(Digest::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let grade_id: Option<String> = row.try_get("grade_id")?;
+                let verdict = row
+                    .try_get::<Option<String>, _>("verdict")?
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|source| StoreError::CorruptVerdict { grade_id: grade_id.unwrap_or_default(), source })?;
+                Ok(RunRecord {
+                    run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                    agent: digest(row.try_get("agent_digest")?)?,
+                    agent_name: row.try_get("name")?,
+                    task: digest(row.try_get("task_digest")?)?,
+                    task_id: row.try_get("task_id")?,
+                    state: row.try_get("state")?,
+                    outcome: row.try_get("outcome")?,
+                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    duration_ms: row.try_get::<Option<i64>, _>("duration_ms")?.and_then(|d| u64::try_from(d).ok()),
+                    error: row.try_get("error")?,
+                    verdict,
+                })
+            })
+            .collect()
     }
 }

@@ -50,4 +50,25 @@ async fn a_round_runs_grades_and_scores_over_grpc() {
     let weights = harness.weights().await;
     assert_eq!(weights.hotkeys, vec![HOTKEY.to_owned()]);
     assert_eq!(weights.weights, vec![65535]);
+
+    // The miner can see which task its agent solved, and an unknown agent has no runs.
+    let records = harness
+        .scores()
+        .runs(whetstone_proto::pb::RunsRequest { agent_digest: agent.to_string() })
+        .await
+        .expect("runs")
+        .into_inner()
+        .runs;
+    assert_eq!(records.len(), 2, "{records:?}");
+    for record in &records {
+        assert_eq!((record.run_state.as_str(), record.run_outcome.as_str(), record.attempts), ("done", "completed", 1));
+        let status = record.verdict.as_ref().map(|v| v.status).expect("graded");
+        let resolved = whetstone_proto::pb::VerdictStatus::Resolved as i32;
+        assert_eq!(status == resolved, record.task_digest == tasks[0].to_string(), "{record:?}");
+    }
+    let other = whetstone_tasks::Digest::of_bytes(b"no such agent").to_string();
+    let none = harness.scores().runs(whetstone_proto::pb::RunsRequest { agent_digest: other }).await.expect("runs");
+    assert!(none.into_inner().runs.is_empty());
+    let bad = harness.scores().runs(whetstone_proto::pb::RunsRequest { agent_digest: "xyz".into() }).await;
+    assert_eq!(bad.expect_err("malformed digest").code(), tonic::Code::InvalidArgument);
 }
