@@ -6,6 +6,7 @@
 //! passes, takes `git diff --binary` of what it left against that commit. The contract an
 //! agent sees is in `AGENT_CONTRACT.md`.
 
+pub mod proxy;
 mod run;
 
 use std::path::PathBuf;

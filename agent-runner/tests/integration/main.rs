@@ -2,6 +2,8 @@
 //! example agents on shipped tasks, exactly as production runs them, with the resulting
 //! patches graded by the real validator.
 
+mod proxy;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
