@@ -1,6 +1,7 @@
-//! Agent-runner integration tests against the real Docker engine (named `docker_*`): the
+//! Agent-runner integration tests. Those named `docker_*` use the real Docker engine: the
 //! example agents on shipped tasks, exactly as production runs them, with the resulting
-//! patches graded by the real validator.
+//! patches graded by the real validator. The `proxy` module needs no Docker: the inference
+//! proxy against a scripted upstream over loopback.
 
 mod proxy;
 
