@@ -15,7 +15,7 @@ use whetstone_proto::convert::assignment_to_wire;
 use whetstone_proto::job::{
     Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits,
 };
-use whetstone_proto::pb;
+use whetstone_proto::{error_chain, pb};
 use whetstone_tasks::{GradeId, RunId, VerdictStatus};
 
 use crate::config::SchedulerConfig;
@@ -327,13 +327,3 @@ impl Scheduler {
     }
 }
 
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

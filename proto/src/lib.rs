@@ -17,5 +17,17 @@ pub mod pb {
 
 pub use convert::WireError;
 
+/// An error and its sources on one line (`outer: cause: root cause`), for logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Largest gRPC message either side accepts: agent packages and task bundles travel inline.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024 * 1024;

@@ -18,6 +18,7 @@ use tonic::transport::Endpoint;
 use whetstone_tasks::{Verdict, VerdictStatus};
 
 use crate::convert::WireError;
+use crate::error_chain;
 use crate::job::{Assignment, Capability, GradeReport, Report, RunOutcome, RunReport};
 use crate::pb;
 
@@ -176,16 +177,6 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
     while work.next_report().await.is_some() {}
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &CancellationToken) -> Result<SessionEnd, SessionError> {
     let url = config.coordinator_url.clone();

@@ -13,7 +13,7 @@ impl pb::agents_server::Agents for Services {
         let request = request.into_inner();
         let hotkey = Hotkey::parse(&request.hotkey).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let package = AgentPackage::from_tar(&request.package)
-            .map_err(|e| ApiError::BadRequest(format!("agent package refused: {}", crate::scheduler::error_chain(&e))))?;
+            .map_err(|e| ApiError::BadRequest(format!("agent package refused: {}", whetstone_proto::error_chain(&e))))?;
         let digest = package.digest().clone();
         // Stored bytes are the canonical tar, whatever order the client packed.
         let canonical = package.bundle.to_tar().map_err(|e| ApiError::BadRequest(e.to_string()))?;

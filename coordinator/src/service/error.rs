@@ -1,4 +1,4 @@
-use crate::scheduler::error_chain;
+use whetstone_proto::error_chain;
 use crate::store::StoreError;
 
 /// Every failure a service can return. Internal causes are logged, never sent to the caller.

@@ -5,7 +5,9 @@ use whetstone_tasks::Task;
 use whetstone_tasks::bundle::Bundle;
 
 use super::{ApiError, Services};
-use crate::scheduler::{Event, error_chain};
+use whetstone_proto::error_chain;
+
+use crate::scheduler::Event;
 use crate::store::NewTask;
 
 #[tonic::async_trait]
