@@ -45,8 +45,10 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
     let sandbox = Sandbox::connect(&config.worker_id).await?;
     let removed = sandbox.remove_orphans(whetstone_sandbox::OrphanScope::ThisOwner).await?;
     if removed > 0 {
-        tracing::info!(removed, "removed containers left by a previous run of this worker");
+        tracing::info!(removed, "removed containers and networks left by a previous run of this worker");
     }
+    // Catches what a crash between container creation and its guard could still leave.
+    let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
     let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.data_dir.join("cache"))
         .map_err(|e| RunnerError::BadUrl(config.coordinator_url.clone(), e))?;
     let runner = AgentRunner::new(sandbox, fetcher);
@@ -59,5 +61,6 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
         reconnect_delay: std::time::Duration::from_millis(500),
     };
     run_worker(worker, Arc::new(runner), shutdown).await;
+    let _ = janitor.await;
     Ok(())
 }

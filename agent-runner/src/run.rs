@@ -7,24 +7,65 @@ use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::{Assignment, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits};
 use whetstone_proto::worker::Executor;
 use whetstone_sandbox::archive::{pack_dir, pack_files, unpack_safe};
-use whetstone_sandbox::{Exit, ImageRef, Limits, LogProgress, Role, RunSpec, Sandbox, Upload};
+use whetstone_sandbox::{
+    Exit, ImageRef, Limits, LogProgress, MAX_DOWNLOAD_BYTES, NetworkMode, Role, RunSpec, Sandbox,
+    ServiceSpec, Tmpfs, Upload,
+};
 use whetstone_tasks::protect::MAX_PATCH_BYTES;
 use whetstone_tasks::{AgentPackage, Task};
 
 /// The agent's user inside the sandbox (see AGENT_CONTRACT.md).
 const AGENT_UID: (u32, u32) = (1000, 1000);
 const OUTPUT_CAP_BYTES: usize = 64 * 1024;
+/// The work tree's cap: `/repo` is a tmpfs of this size, and the whole tree must come back
+/// as one download, which the sandbox caps at the same size.
+const WORK_TREE_BYTES: u64 = MAX_DOWNLOAD_BYTES;
+/// Scratch space (`/tmp`, also `HOME`).
+const SCRATCH_BYTES: u64 = 256 * 1024 * 1024;
+/// A tmpfs counts against the memory limit; no mount may take more than this share of it, so
+/// that a full disk is a full disk and not an out-of-memory kill.
+const MAX_TMPFS_SHARE_OF_MEMORY: u64 = 4;
+const OPEN_FILES: u64 = 1024;
+/// Room on `/agent` and `/task` beyond their files: tmpfs rounds every file up to a page.
+const PAGE_BYTES: u64 = 4096;
 
 /// Runs agents for the coordinator; see the crate docs.
 #[derive(Debug, Clone)]
 pub struct AgentRunner {
     sandbox: Sandbox,
     fetcher: Fetcher,
+    proxy: Option<(ServiceSpec, u16)>,
 }
 
 impl AgentRunner {
     pub fn new(sandbox: Sandbox, fetcher: Fetcher) -> Self {
-        Self { sandbox, fetcher }
+        Self { sandbox, fetcher, proxy: None }
+    }
+
+    /// Gives every agent a run network of its own with `proxy` (a container listening on
+    /// `port`: the inference proxy, or a relay to it) as the only other member; the agent
+    /// finds it in `OPENAI_BASE_URL`. Without this, agents have no network at all.
+    pub fn with_inference_proxy(mut self, proxy: ServiceSpec, port: u16) -> Self {
+        self.proxy = Some((proxy, port));
+        self
+    }
+
+    /// [`run_agent`] with the agent on a run network whose only other member is `proxy`
+    /// (listening on `port`, announced to the agent as `OPENAI_BASE_URL`, see
+    /// AGENT_CONTRACT.md); the network and the proxy are removed afterwards. This is the path
+    /// [`AgentRunner::with_inference_proxy`] takes.
+    #[expect(clippy::too_many_arguments, reason = "run_agent's arguments plus the proxy")]
+    pub async fn run_agent_behind_proxy(
+        sandbox: &Sandbox,
+        image: &ImageRef,
+        task: &Task,
+        agent: &AgentPackage,
+        limits: SandboxLimits,
+        job_id: &str,
+        proxy: &ServiceSpec,
+        port: u16,
+    ) -> RunReport {
+        run_agent_with(sandbox, image, task, agent, limits, job_id, Some((proxy, port))).await
     }
 
     async fn run(&self, assignment: RunAssignment, cancel: CancellationToken) -> RunReport {
@@ -58,7 +99,10 @@ impl AgentRunner {
         let job_id = assignment.run_id.to_string();
         tokio::select! {
             () = cancel.cancelled() => failure(RunOutcome::InfraError, "runner shut down during the run".into()),
-            report = run_agent(&self.sandbox, &image, &task, &agent, assignment.limits, &job_id) => {
+            report = run_agent_with(
+                &self.sandbox, &image, &task, &agent, assignment.limits, &job_id,
+                self.proxy.as_ref().map(|(spec, port)| (spec, *port)),
+            ) => {
                 let mut report = report;
                 report.run_id = run_id.clone();
                 report.duration = started.elapsed();
@@ -104,6 +148,13 @@ pub fn sandbox_limits(limits: SandboxLimits) -> Limits {
 /// Runs `agent` on `task` in a fresh container and returns its report (without run id and
 /// duration, which the caller fills). This is the whole run as production does it; the
 /// miner's local test harness calls it too.
+///
+/// The container's root is read-only. The agent writes to `/repo` (a tmpfs capped at
+/// [`MAX_DOWNLOAD_BYTES`]) and `/tmp` (256 MiB), each at most a quarter of its memory;
+/// `/agent` and `/task` are root's (read-only to the agent). It has no network, 1024 open
+/// files, and the coordinator's memory, CPU, pid and time limits. Whatever the agent does,
+/// the report is the agent's result or an agent error, never a runner failure: filling a
+/// disk, exhausting memory, or leaving a tree that cannot be collected are agent errors.
 pub async fn run_agent(
     sandbox: &Sandbox,
     image: &ImageRef,
@@ -111,6 +162,66 @@ pub async fn run_agent(
     agent: &AgentPackage,
     limits: SandboxLimits,
     job_id: &str,
+) -> RunReport {
+    run_agent_with(sandbox, image, task, agent, limits, job_id, None).await
+}
+
+/// [`run_agent`], on a run network with `proxy` when one is given.
+async fn run_agent_with(
+    sandbox: &Sandbox,
+    image: &ImageRef,
+    task: &Task,
+    agent: &AgentPackage,
+    limits: SandboxLimits,
+    job_id: &str,
+    proxy: Option<(&ServiceSpec, u16)>,
+) -> RunReport {
+    let Some((proxy, port)) = proxy else {
+        return run_in_sandbox(sandbox, image, task, agent, limits, job_id, NetworkMode::None, Vec::new()).await;
+    };
+    let infra = |error: String| RunReport {
+        run_id: whetstone_tasks::RunId::new(job_id),
+        outcome: RunOutcome::InfraError,
+        patch: Vec::new(),
+        exit_code: -1,
+        log: String::new(),
+        duration: Duration::ZERO,
+        error,
+    };
+    let network = match sandbox.create_run_network(job_id).await {
+        Ok(network) => network,
+        Err(error) => return infra(format!("failed to create the run network: {error}")),
+    };
+    let mut proxy = proxy.clone();
+    proxy.job_id = job_id.to_owned();
+    let service = match sandbox.start_service(proxy, &network).await {
+        Ok(service) => service,
+        Err(error) => return infra(format!("failed to start the inference proxy: {error}")),
+    };
+    let url = format!("http://{}:{port}/v1", service.address());
+    let env = vec![("OPENAI_BASE_URL".to_owned(), url)];
+    let report = run_in_sandbox(sandbox, image, task, agent, limits, job_id, network.mode(), env).await;
+    // Their guards would remove them too, in the background; removing them here means the
+    // report goes out with nothing left behind.
+    if let Err(error) = service.remove().await {
+        tracing::warn!(%error, "failed to remove the inference proxy");
+    }
+    if let Err(error) = network.remove().await {
+        tracing::warn!(%error, "failed to remove the run network");
+    }
+    report
+}
+
+#[expect(clippy::too_many_arguments, reason = "one run's every input, passed through")]
+async fn run_in_sandbox(
+    sandbox: &Sandbox,
+    image: &ImageRef,
+    task: &Task,
+    agent: &AgentPackage,
+    limits: SandboxLimits,
+    job_id: &str,
+    network: NetworkMode,
+    extra_env: Vec<(String, String)>,
 ) -> RunReport {
     let report = |outcome, patch, exit_code, log, error: String| RunReport {
         run_id: whetstone_tasks::RunId::new(job_id),
@@ -129,8 +240,8 @@ pub async fn run_agent(
     if let Err(error) = whetstone_tasks::repo::materialize(&task.subtree("repo"), &pristine) {
         return report(RunOutcome::InfraError, Vec::new(), -1, String::new(), format!("failed to materialise the repo: {error}"));
     }
-    let uploads = match build_uploads(&pristine, task, agent) {
-        Ok(uploads) => uploads,
+    let (uploads, tmpfs) = match build_uploads(&pristine, task, agent, limits.memory_mib.saturating_mul(1024 * 1024)) {
+        Ok(files) => files,
         Err(e) => return report(RunOutcome::InfraError, Vec::new(), -1, String::new(), format!("failed to pack the sandbox files: {e}")),
     };
     let deadline = SystemTime::now() + limits.timeout;
@@ -148,9 +259,15 @@ pub async fn run_agent(
         ("WHETSTONE_TIMEOUT_SECS".into(), limits.timeout.as_secs().to_string()),
         ("WHETSTONE_DEADLINE".into(), deadline_secs.to_string()),
     ];
+    spec.env.extend(extra_env);
     spec.uploads = uploads;
     spec.downloads = vec!["/repo".into()];
     spec.limits = sandbox_limits(limits);
+    spec.open_files = OPEN_FILES;
+    // Nothing the agent writes reaches the host's disk: only the tmpfs mounts are writable.
+    spec.read_only_root = true;
+    spec.tmpfs = tmpfs;
+    spec.network = network;
     spec.output_cap_bytes = OUTPUT_CAP_BYTES;
 
     let outcome = match sandbox.run(spec).await {
@@ -160,9 +277,26 @@ pub async fn run_agent(
     let (run_outcome, exit_code, note) = match outcome.exit {
         Exit::Code(code) => (RunOutcome::Completed, code, String::new()),
         Exit::TimedOut => (RunOutcome::TimedOut, -1, format!("agent killed at its {}s deadline", limits.timeout.as_secs())),
-        Exit::OutOfMemory => (RunOutcome::AgentError, 137, format!("agent ran out of memory ({} MiB)", limits.memory_mib)),
+        Exit::OutOfMemory => {
+            let error = format!("agent ran out of memory ({} MiB)", limits.memory_mib);
+            return report(RunOutcome::AgentError, Vec::new(), 137, outcome.output, error);
+        }
     };
     let log = outcome.output;
+    let full: Vec<String> = outcome
+        .filesystems
+        .iter()
+        .filter(|fs| fs.is_full())
+        .map(|fs| format!("{} ({} MiB)", fs.path, fs.size_bytes / (1024 * 1024)))
+        .collect();
+    if !full.is_empty() {
+        let error = format!("the agent filled its disk space: {} full", full.join(", "));
+        return report(RunOutcome::AgentError, Vec::new(), exit_code, log, error);
+    }
+    if !outcome.download_problems.is_empty() {
+        let error = format!("the agent's work tree could not be collected: {}", outcome.download_problems.join("; "));
+        return report(RunOutcome::AgentError, Vec::new(), exit_code, log, error);
+    }
     let Some((_, Some(tree))) = outcome.downloads.into_iter().next() else {
         return report(RunOutcome::AgentError, Vec::new(), exit_code, log, "the agent removed /repo".into());
     };
@@ -183,17 +317,36 @@ pub async fn run_agent(
     report(run_outcome, patch, exit_code, log, note)
 }
 
-/// `/repo` (with its one-commit `.git`), `/agent` and `/task/instruction.md`, owned by the
-/// agent's user.
-fn build_uploads(pristine: &std::path::Path, task: &Task, agent: &AgentPackage) -> std::io::Result<Vec<Upload>> {
-    let repo = pack_dir(pristine, "repo", AGENT_UID)?;
-    let mut files: Vec<(String, Vec<u8>, u32)> = agent
+/// What goes where: `/repo` (with its one-commit `.git`) in a tmpfs the agent owns, `/agent`
+/// and `/task/instruction.md` in tmpfs mounts only root may write, and a scratch `/tmp`.
+fn build_uploads(
+    pristine: &std::path::Path,
+    task: &Task,
+    agent: &AgentPackage,
+    memory_bytes: u64,
+) -> std::io::Result<(Vec<Upload>, Vec<Tmpfs>)> {
+    let most = (memory_bytes / MAX_TMPFS_SHARE_OF_MEMORY).max(PAGE_BYTES);
+    let repo = pack_dir(pristine, "", AGENT_UID)?;
+    let agent_files: Vec<(String, Vec<u8>, u32)> = agent
         .bundle
         .files
         .iter()
-        .map(|f| (format!("agent/{}", f.path), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 }))
+        .map(|f| (f.path.clone(), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 }))
         .collect();
-    files.push(("task/instruction.md".into(), task.instruction.as_bytes().to_vec(), 0o644));
-    let rest = pack_files(&files, AGENT_UID)?;
-    Ok(vec![Upload { dest_dir: "/".into(), tar: repo }, Upload { dest_dir: "/".into(), tar: rest }])
+    let agent_tar = pack_files(&agent_files, (0, 0))?;
+    let task_tar = pack_files(&[("instruction.md".into(), task.instruction.as_bytes().to_vec(), 0o644)], (0, 0))?;
+    // Room for the files rounded up to pages, and for their directories.
+    let fitted = |tar: &[u8], files: usize| tar.len() as u64 + (files as u64 + 16) * PAGE_BYTES;
+    let tmpfs = vec![
+        Tmpfs::scratch("/tmp", SCRATCH_BYTES.min(most)),
+        Tmpfs::owned_by("/repo", WORK_TREE_BYTES.min(most), AGENT_UID),
+        Tmpfs::read_only_to_users("/agent", fitted(&agent_tar, agent_files.len())),
+        Tmpfs::read_only_to_users("/task", fitted(&task_tar, 1)),
+    ];
+    let uploads = vec![
+        Upload { dest_dir: "/repo".into(), tar: repo },
+        Upload { dest_dir: "/agent".into(), tar: agent_tar },
+        Upload { dest_dir: "/task".into(), tar: task_tar },
+    ];
+    Ok((uploads, tmpfs))
 }

@@ -1,12 +1,13 @@
-//! The connection to the engine, our labels, and the janitor.
+//! The connection to the engine and our labels.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::Docker;
-use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::RemoveContainerOptionsBuilder;
 
-use crate::error::{SandboxError, is_not_found};
+use crate::error::SandboxError;
+use crate::live::instance_id;
 
 /// Marks every container this crate creates, whoever the owner.
 pub(crate) const LABEL_SANDBOX: &str = "whetstone.sandbox";
@@ -14,6 +15,10 @@ pub(crate) const LABEL_SANDBOX: &str = "whetstone.sandbox";
 pub(crate) const LABEL_OWNER: &str = "whetstone.owner";
 pub(crate) const LABEL_ROLE: &str = "whetstone.role";
 pub(crate) const LABEL_JOB: &str = "whetstone.job";
+/// The process that created it (see `live.rs`), so a janitor knows its own leftovers.
+pub(crate) const LABEL_INSTANCE: &str = "whetstone.instance";
+/// Unix seconds at creation, for the janitor's grace period.
+pub(crate) const LABEL_CREATED: &str = "whetstone.created";
 
 /// Where the engine is when `DOCKER_HOST` is unset.
 const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -50,16 +55,6 @@ impl Progress for LogProgress {
     }
 }
 
-/// Which of our containers the janitor looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrphanScope {
-    /// Containers of every owner. Only for a janitor that knows no other Whetstone process
-    /// shares the engine (it would kill their running containers).
-    AllOwners,
-    /// Containers labelled with this sandbox's owner.
-    ThisOwner,
-}
-
 /// A connection to the Docker engine plus the owner label stamped on every container.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -72,8 +67,10 @@ pub struct Sandbox {
 impl Sandbox {
     /// Connects to `DOCKER_HOST` (or the default socket), negotiates the API version, pings.
     ///
-    /// `owner` labels every container this sandbox creates so that [`Sandbox::remove_orphans`]
-    /// can clean up after a crash without touching other processes' containers.
+    /// `owner` labels every container and network this sandbox creates so that
+    /// [`Sandbox::remove_orphans`] can clean up after a crash without touching other
+    /// processes' resources. One process per owner: a second process sharing the owner would
+    /// see the first one's runs as orphans at its start-up.
     pub async fn connect(owner: &str) -> Result<Self, SandboxError> {
         let addr = std::env::var("DOCKER_HOST")
             .ok()
@@ -123,48 +120,20 @@ impl Sandbox {
         &self.docker
     }
 
-    /// Names of the containers (running or not) carrying our labels.
-    pub async fn list_ours(&self, scope: OrphanScope) -> Result<Vec<String>, SandboxError> {
-        let mut labels = vec![format!("{LABEL_SANDBOX}=1")];
-        if scope == OrphanScope::ThisOwner {
-            labels.push(format!("{LABEL_OWNER}={}", self.owner));
-        }
-        let filters = HashMap::from([("label", labels)]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| SandboxError::docker("list sandbox containers", e))?;
-        Ok(containers
-            .into_iter()
-            .filter_map(|c| {
-                // The API reports names with a leading slash; an id is the fallback.
-                c.names
-                    .and_then(|names| names.into_iter().next())
-                    .map(|name| name.trim_start_matches('/').to_owned())
-                    .or(c.id)
-            })
-            .collect())
-    }
-
-    /// Force-removes containers carrying our labels; returns how many this call removed.
-    ///
-    /// Meant for startup (after a crash) and shutdown. A container that vanishes meanwhile
-    /// (removed by its own guard) is not an error.
-    pub async fn remove_orphans(&self, scope: OrphanScope) -> Result<usize, SandboxError> {
-        let mut removed = 0;
-        for name in self.list_ours(scope).await? {
-            match force_remove(&self.docker, &name).await {
-                Ok(()) => removed += 1,
-                Err(e) if is_not_found(&e) || is_removal_in_progress(&e) => {}
-                Err(e) => return Err(SandboxError::docker(format!("remove container {name}"), e)),
-            }
-        }
-        Ok(removed)
+    /// The labels every container and network of ours carries.
+    pub(crate) fn labels(&self, role: &str, job_id: &str) -> HashMap<String, String> {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        HashMap::from([
+            (LABEL_SANDBOX.to_owned(), "1".to_owned()),
+            (LABEL_OWNER.to_owned(), self.owner.clone()),
+            (LABEL_ROLE.to_owned(), role.to_owned()),
+            (LABEL_JOB.to_owned(), job_id.to_owned()),
+            (LABEL_INSTANCE.to_owned(), instance_id().to_owned()),
+            (LABEL_CREATED.to_owned(), created.to_string()),
+        ])
     }
 }
 
@@ -181,7 +150,7 @@ pub(crate) async fn force_remove(
 }
 
 /// The engine answers 409 when another caller is already removing the container.
-fn is_removal_in_progress(err: &bollard::errors::Error) -> bool {
+pub(crate) fn is_removal_in_progress(err: &bollard::errors::Error) -> bool {
     matches!(
         err,
         bollard::errors::Error::DockerResponseServerError { status_code: 409, message }

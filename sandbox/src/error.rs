@@ -60,6 +60,22 @@ pub enum SandboxError {
     /// A downloaded path was larger than the sandbox is willing to hold in memory.
     #[error("refusing to download {path}: its archive exceeds {limit} bytes")]
     DownloadTooLarge { path: String, limit: u64 },
+
+    /// The [`RunSpec`](crate::RunSpec) asks for something the sandbox cannot do.
+    #[error("invalid run spec: {0}")]
+    InvalidSpec(String),
+
+    /// Extracting an upload inside the container failed (for a tmpfs: usually too small).
+    #[error("failed to upload files to {dest_dir}: {message}")]
+    Upload { dest_dir: String, message: String },
+
+    /// A command the sandbox runs inside the container for itself did not finish.
+    #[error("sandbox helper `{helper}` failed: {message}")]
+    Helper { helper: String, message: String },
+
+    /// A container on a run network has no address there.
+    #[error("container {container} has no address on network {network}")]
+    NoAddress { container: String, network: String },
 }
 
 impl SandboxError {

@@ -1,11 +1,26 @@
-//! Reading a patch the way the grader must: split into per-file sections, refuse sections that
-//! reach outside the repository, and drop changes to protected paths (tests, test
+//! Reading a patch the way the grader must: split into per-file sections, refuse anything that
+//! reaches outside the repository, and drop changes to protected paths (tests, test
 //! configuration, harness files) so an agent cannot grade itself.
+//!
+//! The reader is strict on purpose. The grader applies exactly the bytes it inspected, with
+//! `git apply` and, failing that, GNU `patch`; both tools skip text they do not understand and
+//! look for the next header in it, so a hunk that carries more lines than it declares could
+//! smuggle a second, uninspected file header (say, for `conftest.py`) past a lenient reader.
+//! Every line must therefore be accounted for: a git extended header, the `---`/`+++` pair,
+//! a hunk line counted against its `@@` header, or a `GIT binary patch` block. The
+//! agent-runner's `git diff --binary` output always is.
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::task::Task;
+
 /// Patches larger than this are rejected before any work is done.
 pub const MAX_PATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// Git's mode for a symbolic link.
+const SYMLINK_MODE: &str = "120000";
+/// Git's mode for a submodule (a gitlink).
+const SUBMODULE_MODE: &str = "160000";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PatchError {
@@ -17,6 +32,14 @@ pub enum PatchError {
     UnsafePath { path: String },
     #[error("patch changes a submodule at {path:?}")]
     Submodule { path: String },
+    #[error("patch line {line} is not part of a well-formed git diff: {reason}")]
+    Malformed { line: usize, reason: &'static str },
+    #[error("patch makes {path:?} a symbolic link to {target:?}, which points outside the repository")]
+    SymlinkEscape { path: String, target: String },
+    #[error("patch makes {path:?} a symbolic link without stating its target in a text hunk")]
+    SymlinkWithoutTarget { path: String },
+    #[error("patch writes {path:?} through the symbolic link {link:?} it creates")]
+    BeyondSymlink { path: String, link: String },
     #[error("invalid protected glob {glob:?}: {message}")]
     BadGlob { glob: String, message: String },
 }
@@ -37,8 +60,10 @@ pub struct FilteredPatch {
     pub dropped: Vec<String>,
 }
 
-/// Splits a `git diff` into file sections and checks every path is a plain path inside the
-/// repository (not absolute, no `..`, nothing under `.git/`) and no submodule is touched.
+/// Splits a `git diff` into file sections and checks that every path is a plain path inside
+/// the repository (not absolute, no `..`, nothing under `.git/`), that no submodule is
+/// touched, that every symbolic link the patch creates points inside the repository, and that
+/// every line belongs to a well-formed section (see the module docs).
 pub fn split_patch(patch: &[u8]) -> Result<Vec<FileSection>, PatchError> {
     if patch.len() > MAX_PATCH_BYTES {
         return Err(PatchError::TooLarge { size: patch.len(), limit: MAX_PATCH_BYTES });
@@ -49,49 +74,12 @@ pub fn split_patch(patch: &[u8]) -> Result<Vec<FileSection>, PatchError> {
     if !patch.starts_with(b"diff --git ") {
         return Err(PatchError::NotGitDiff);
     }
-    let mut sections: Vec<FileSection> = Vec::new();
-    for line in patch.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"diff --git ") {
-            sections.push(FileSection { paths: Vec::new(), text: Vec::new() });
-        }
-        let Some(section) = sections.last_mut() else { continue };
-        section.text.extend_from_slice(line);
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches(['\n', '\r']);
-        if let Some(rest) = text.strip_prefix("diff --git ") {
-            section.paths.extend(header_paths(rest));
-        } else if let Some(mode) = text.strip_prefix("new file mode ").or_else(|| text.strip_prefix("index ").and_then(|i| i.rsplit(' ').next()))
-            && mode == "160000"
-        {
-            return Err(PatchError::Submodule { path: section.paths.first().cloned().unwrap_or_default() });
-        } else {
-            for prefix in ["rename from ", "rename to ", "copy from ", "copy to "] {
-                if let Some(path) = text.strip_prefix(prefix) {
-                    section.paths.push(unquote(path));
-                }
-            }
-            for prefix in ["--- a/", "+++ b/", "--- \"a/", "+++ \"b/"] {
-                if let Some(path) = text.strip_prefix(prefix) {
-                    let quoted = prefix.ends_with('"');
-                    let path = if quoted { unquote(&format!("\"{path}")) } else { path.trim_end_matches('\t').to_owned() };
-                    section.paths.push(path);
-                }
-            }
-            if text.starts_with("old mode 160000") || text.starts_with("new mode 160000") || text.starts_with("deleted file mode 160000") {
-                return Err(PatchError::Submodule { path: section.paths.first().cloned().unwrap_or_default() });
-            }
-        }
+    let mut reader = Reader::default();
+    for (index, line) in patch.split_inclusive(|&b| b == b'\n').enumerate() {
+        reader.line = index + 1;
+        reader.read(line)?;
     }
-    for section in &mut sections {
-        section.paths.sort();
-        section.paths.dedup();
-        for path in &section.paths {
-            if !is_safe_repo_path(path) {
-                return Err(PatchError::UnsafePath { path: path.clone() });
-            }
-        }
-    }
-    Ok(sections)
+    reader.finish()
 }
 
 /// Drops every section that names a path matching one of `protected`.
@@ -112,6 +100,30 @@ pub fn drop_protected(patch: &[u8], protected: &[String]) -> Result<FilteredPatc
     Ok(FilteredPatch { patch: kept, dropped })
 }
 
+/// The globs the grader protects for `task`: the task's own (or [`DEFAULT_PROTECTED`]), plus
+/// every hidden file's path, everything below it, and each directory above it as a path of its
+/// own. A patch can then neither edit a hidden file nor put a file or a link where the
+/// overlay of the hidden files has to write, whatever globs the task chose.
+///
+/// [`DEFAULT_PROTECTED`]: crate::task::DEFAULT_PROTECTED
+pub fn grading_globs(task: &Task) -> Vec<String> {
+    let mut globs = task.spec.grading.protected_globs();
+    for file in &task.bundle.files {
+        let Some(path) = file.path.strip_prefix("hidden/") else { continue };
+        let escaped = globset::escape(path);
+        globs.push(format!("{escaped}/**"));
+        globs.push(escaped);
+        let mut rest = path;
+        while let Some((dir, _)) = rest.rsplit_once('/') {
+            globs.push(globset::escape(dir));
+            rest = dir;
+        }
+    }
+    globs.sort();
+    globs.dedup();
+    globs
+}
+
 fn build_globs(patterns: &[String]) -> Result<GlobSet, PatchError> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
@@ -122,6 +134,364 @@ fn build_globs(patterns: &[String]) -> Result<GlobSet, PatchError> {
         builder.add(glob);
     }
     builder.build().map_err(|e| PatchError::BadGlob { glob: patterns.join(","), message: e.to_string() })
+}
+
+/// Where the reader is inside the current section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Extended header lines, then `---`/`+++`, until the first hunk or binary block.
+    Header { old_name: bool, new_name: bool },
+    /// Inside a text hunk: lines still owed to the old and the new side.
+    Hunk { old: u64, new: u64 },
+    /// Between or after hunks: only another hunk, a no-newline marker or a new section.
+    AfterHunk,
+    /// Inside a `GIT binary patch` block.
+    Binary,
+}
+
+/// One section while it is read.
+#[derive(Debug, Default)]
+struct Section {
+    paths: Vec<String>,
+    text: Vec<u8>,
+    /// A mode line or the index line gives the new side the link mode. Any one of them
+    /// counts, whichever the applying tool would believe.
+    makes_link: bool,
+    text_hunks: bool,
+    binary: bool,
+    /// The new side's content as far as the hunks show it (a link's target).
+    new_content: Vec<u8>,
+    /// The last line added to `new_content` was a hunk line; a no-newline marker after it
+    /// takes its newline back.
+    last_was_new: bool,
+}
+
+#[derive(Debug)]
+struct Reader {
+    line: usize,
+    state: State,
+    current: Option<Section>,
+    sections: Vec<FileSection>,
+    /// Paths the patch turns into symbolic links.
+    links: Vec<String>,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Self {
+            line: 0,
+            state: State::Header { old_name: false, new_name: false },
+            current: None,
+            sections: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+}
+
+impl Reader {
+    fn malformed(&self, reason: &'static str) -> PatchError {
+        PatchError::Malformed { line: self.line, reason }
+    }
+
+    fn read(&mut self, raw: &[u8]) -> Result<(), PatchError> {
+        let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+        if body.starts_with(b"diff --git ") {
+            if let State::Hunk { .. } = self.state {
+                return Err(self.malformed("a hunk ends before the line counts of its @@ header"));
+            }
+            self.close_section()?;
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim_end_matches('\r');
+            let mut section = Section::default();
+            for path in header_paths(&text["diff --git ".len()..]) {
+                push_path(&mut section, path)?;
+            }
+            section.text.extend_from_slice(raw);
+            self.current = Some(section);
+            self.state = State::Header { old_name: false, new_name: false };
+            return Ok(());
+        }
+        let state = self.state;
+        let Some(mut section) = self.current.take() else {
+            return Err(self.malformed("text before the first section"));
+        };
+        section.text.extend_from_slice(raw);
+        let result = match state {
+            State::Header { old_name, new_name } => self.header_line(&mut section, body, old_name, new_name),
+            State::Hunk { old, new } => self.hunk_line(&mut section, body, old, new),
+            State::AfterHunk => self.after_hunk_line(&mut section, body),
+            State::Binary => self.binary_line(body),
+        };
+        self.current = Some(section);
+        result
+    }
+
+    fn header_line(&mut self, section: &mut Section, body: &[u8], old_name: bool, new_name: bool) -> Result<(), PatchError> {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim_end_matches('\r');
+        let first = || section.paths.first().cloned().unwrap_or_default();
+        for prefix in ["old mode ", "new mode ", "deleted file mode ", "new file mode "] {
+            if let Some(mode) = text.strip_prefix(prefix) {
+                if mode == SUBMODULE_MODE {
+                    return Err(PatchError::Submodule { path: first() });
+                }
+                if !is_mode(mode) {
+                    return Err(self.malformed("a mode line without an octal mode"));
+                }
+                if prefix == "new mode " || prefix == "new file mode " {
+                    section.makes_link |= mode == SYMLINK_MODE;
+                }
+                return Ok(());
+            }
+        }
+        if let Some(index) = text.strip_prefix("index ") {
+            let mut parts = index.split(' ');
+            let hashes = parts.next().unwrap_or_default();
+            let mode = parts.next();
+            if parts.next().is_some() || !is_index_range(hashes) {
+                return Err(self.malformed("an index line that is not `index <old>..<new> [mode]`"));
+            }
+            if let Some(mode) = mode {
+                if mode == SUBMODULE_MODE {
+                    return Err(PatchError::Submodule { path: first() });
+                }
+                if !is_mode(mode) {
+                    return Err(self.malformed("an index line without an octal mode"));
+                }
+                section.makes_link |= mode == SYMLINK_MODE;
+            }
+            return Ok(());
+        }
+        if text.starts_with("similarity index ") || text.starts_with("dissimilarity index ") {
+            return Ok(());
+        }
+        for prefix in ["rename from ", "rename to ", "copy from ", "copy to "] {
+            if let Some(path) = text.strip_prefix(prefix) {
+                return push_path(section, unquote(path));
+            }
+        }
+        if let Some(name) = text.strip_prefix("--- ") {
+            if old_name || new_name {
+                return Err(self.malformed("a second `---` line in one section"));
+            }
+            self.side_path(section, name, "a/")?;
+            self.state = State::Header { old_name: true, new_name: false };
+            return Ok(());
+        }
+        if let Some(name) = text.strip_prefix("+++ ") {
+            if !old_name || new_name {
+                return Err(self.malformed("a `+++` line that does not follow a `---` line"));
+            }
+            self.side_path(section, name, "b/")?;
+            self.state = State::Header { old_name: true, new_name: true };
+            return Ok(());
+        }
+        if text.starts_with("@@ ") {
+            if !(old_name && new_name) {
+                return Err(self.malformed("a hunk before the `---`/`+++` lines"));
+            }
+            return self.start_hunk(section, text);
+        }
+        if text == "GIT binary patch" {
+            section.binary = true;
+            self.state = State::Binary;
+            return Ok(());
+        }
+        if text.starts_with("Binary files ") && text.ends_with(" differ") {
+            section.binary = true;
+            self.state = State::AfterHunk;
+            return Ok(());
+        }
+        Err(self.malformed("an unknown header line"))
+    }
+
+    /// A `---`/`+++` name: `/dev/null` or the side's prefix and a path, maybe quoted.
+    fn side_path(&self, section: &mut Section, name: &str, side: &str) -> Result<(), PatchError> {
+        let name = name.trim_end_matches('\t');
+        if name == "/dev/null" {
+            return Ok(());
+        }
+        let unquoted = if name.starts_with('"') { unquote(name) } else { name.to_owned() };
+        match unquoted.strip_prefix(side) {
+            Some(path) => push_path(section, path.to_owned()),
+            None => Err(self.malformed("a `---`/`+++` name without its a/ or b/ prefix")),
+        }
+    }
+
+    fn start_hunk(&mut self, section: &mut Section, text: &str) -> Result<(), PatchError> {
+        let (old, new) = hunk_counts(text).ok_or_else(|| self.malformed("a hunk header that is not `@@ -l,n +l,n @@`"))?;
+        section.text_hunks = true;
+        section.last_was_new = false;
+        self.state = if old == 0 && new == 0 { State::AfterHunk } else { State::Hunk { old, new } };
+        Ok(())
+    }
+
+    fn hunk_line(&mut self, section: &mut Section, body: &[u8], old: u64, new: u64) -> Result<(), PatchError> {
+        // git apply reads an empty line in a hunk as an empty context line.
+        let (kind, content) = match body.split_first() {
+            Some((kind, content)) => (*kind, content),
+            None => (b' ', &[][..]),
+        };
+        let (old, new) = match kind {
+            b' ' if old > 0 && new > 0 => (old - 1, new - 1),
+            b'-' if old > 0 => (old - 1, new),
+            b'+' if new > 0 => (old, new - 1),
+            b'\\' => {
+                self.no_newline_marker(section);
+                return Ok(());
+            }
+            b' ' | b'-' | b'+' => return Err(self.malformed("a hunk with more lines than its @@ header counts")),
+            _ => return Err(self.malformed("a hunk line that is not context, removal or addition")),
+        };
+        section.last_was_new = kind != b'-';
+        if kind != b'-' {
+            section.new_content.extend_from_slice(content);
+            section.new_content.push(b'\n');
+        }
+        self.state = if old == 0 && new == 0 { State::AfterHunk } else { State::Hunk { old, new } };
+        Ok(())
+    }
+
+    fn after_hunk_line(&mut self, section: &mut Section, body: &[u8]) -> Result<(), PatchError> {
+        match body.first() {
+            Some(b'\\') => {
+                self.no_newline_marker(section);
+                Ok(())
+            }
+            Some(b'@') if body.starts_with(b"@@ ") && section.text_hunks => {
+                let text = String::from_utf8_lossy(body);
+                self.start_hunk(section, text.trim_end_matches('\r'))
+            }
+            None => Ok(()),
+            _ => Err(self.malformed("text after the last hunk of a section")),
+        }
+    }
+
+    fn no_newline_marker(&self, section: &mut Section) {
+        if section.last_was_new && section.new_content.last() == Some(&b'\n') {
+            section.new_content.pop();
+        }
+        section.last_was_new = false;
+    }
+
+    fn binary_line(&self, body: &[u8]) -> Result<(), PatchError> {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim_end_matches('\r');
+        let sized = |prefix: &str| text.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if text.is_empty() || sized("literal ") || sized("delta ") || is_base85_line(text.as_bytes()) {
+            Ok(())
+        } else {
+            Err(self.malformed("a line inside a binary patch that is not base85 data"))
+        }
+    }
+
+    fn close_section(&mut self) -> Result<(), PatchError> {
+        let Some(mut section) = self.current.take() else { return Ok(()) };
+        if let State::Hunk { .. } = self.state {
+            return Err(self.malformed("the patch ends inside a hunk"));
+        }
+        section.paths.sort();
+        section.paths.dedup();
+        if section.makes_link {
+            check_symlink(&section)?;
+            self.links.extend(section.paths.iter().cloned());
+        }
+        self.sections.push(FileSection { paths: section.paths, text: section.text });
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<FileSection>, PatchError> {
+        self.close_section()?;
+        // git apply refuses to write beyond a link the patch creates; GNU patch, the fallback,
+        // is not relied on to.
+        for section in &self.sections {
+            for path in &section.paths {
+                if let Some(link) = self.links.iter().find(|link| path.strip_prefix(link.as_str()).is_some_and(|rest| rest.starts_with('/'))) {
+                    return Err(PatchError::BeyondSymlink { path: path.clone(), link: link.clone() });
+                }
+            }
+        }
+        Ok(self.sections)
+    }
+}
+
+fn push_path(section: &mut Section, path: String) -> Result<(), PatchError> {
+    if !is_safe_repo_path(&path) {
+        return Err(PatchError::UnsafePath { path });
+    }
+    section.paths.push(path);
+    Ok(())
+}
+
+/// A link the patch creates or changes must state its target in a text hunk, and the target
+/// must resolve inside the repository from every path the section names.
+fn check_symlink(section: &Section) -> Result<(), PatchError> {
+    let path = section.paths.first().cloned().unwrap_or_default();
+    if !section.text_hunks || section.binary {
+        return Err(PatchError::SymlinkWithoutTarget { path });
+    }
+    let target = String::from_utf8_lossy(&section.new_content).into_owned();
+    for link in &section.paths {
+        if !symlink_stays_inside(link, &target) {
+            return Err(PatchError::SymlinkEscape { path: link.clone(), target });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a link at `link` (a repository path) with `target` resolves inside the repository.
+///
+/// Conservative, so it holds however links chain: the target is relative, climbs with `..`
+/// only before its first name (a `..` after a name could climb out of a directory that is
+/// itself a link), and climbs no higher than the link's own directory is deep.
+fn symlink_stays_inside(link: &str, target: &str) -> bool {
+    if target.is_empty() || target.starts_with('/') || target.contains('\0') {
+        return false;
+    }
+    let depth = link.split('/').count() - 1;
+    let mut climbs = 0;
+    let mut descended = false;
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if descended => return false,
+            ".." => climbs += 1,
+            _ => descended = true,
+        }
+    }
+    climbs <= depth
+}
+
+fn is_mode(mode: &str) -> bool {
+    mode.len() == 6 && mode.bytes().all(|b| (b'0'..=b'7').contains(&b))
+}
+
+fn is_index_range(hashes: &str) -> bool {
+    hashes
+        .split_once("..")
+        .is_some_and(|(a, b)| [a, b].iter().all(|h| !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())))
+}
+
+/// `(old count, new count)` of `@@ -l[,n] +l[,n] @@[ heading]`; a missing count is 1.
+fn hunk_counts(text: &str) -> Option<(u64, u64)> {
+    let ranges = text.strip_prefix("@@ ")?;
+    let (ranges, _heading) = ranges.split_once(" @@")?;
+    let (old, new) = ranges.split_once(' ')?;
+    let count = |range: &str, sign: char| -> Option<u64> {
+        let range = range.strip_prefix(sign)?;
+        let (start, count) = range.split_once(',').unwrap_or((range, "1"));
+        start.parse::<u64>().ok()?;
+        count.parse().ok()
+    };
+    Some((count(old, '-')?, count(new, '+')?))
+}
+
+/// A line of git's base85 binary data: a length character (`A`–`Z`, `a`–`z`), then base85.
+fn is_base85_line(line: &[u8]) -> bool {
+    const EXTRA: &[u8] = b"!#$%&()*+-;<=>?@^_`{|}~";
+    matches!(line.first(), Some(b'A'..=b'Z' | b'a'..=b'z'))
+        && line.len() > 1
+        && line[1..].iter().all(|b| b.is_ascii_alphanumeric() || EXTRA.contains(b))
 }
 
 fn is_safe_repo_path(path: &str) -> bool {
@@ -224,6 +594,12 @@ mod tests {
     const TEST: &str = "diff --git a/pkg/tests/test_core.py b/pkg/tests/test_core.py\ndeleted file mode 100644\nindex 1..0\n--- a/pkg/tests/test_core.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-assert False\n";
     const CONFTEST: &str = "diff --git a/conftest.py b/conftest.py\nnew file mode 100644\nindex 0..1\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1 @@\n+import pytest\n";
 
+    fn link(path: &str, target: &str) -> String {
+        format!(
+            "diff --git a/{path} b/{path}\nnew file mode 120000\nindex 0000000..1234567\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
+        )
+    }
+
     #[test]
     fn protected_sections_are_dropped_and_named() {
         let patch = format!("{SRC}{TEST}{CONFTEST}");
@@ -241,11 +617,48 @@ mod tests {
     }
 
     #[test]
+    fn test_configuration_is_protected_at_every_depth() {
+        let globs = build_globs(&defaults()).expect("globs");
+        let protected = [
+            "conftest.py",
+            "pkg/conftest.py",
+            "pytest.ini",
+            "pkg/pytest.ini",
+            "pkg/.pytest.ini",
+            "pkg/sub/setup.cfg",
+            "tox.ini",
+            "pkg/pyproject.toml",
+            "pyproject.toml",
+            "sitecustomize.py",
+            "lib/usercustomize.py",
+            "evil.pth",
+            "pkg/__pycache__/core.cpython-311.pyc",
+            "pkg/core.pyc",
+            "build.rs",
+            "crates/x/build.rs",
+            ".cargo/config.toml",
+            "crates/x/.cargo/config",
+            "pkg/tests/helpers.py",
+            "pkg/test/helpers.py",
+            "test_core.py",
+            "pkg/core_test.py",
+            ".github/workflows/ci.yml",
+        ];
+        for path in protected {
+            assert!(globs.is_match(path), "{path} should be protected");
+        }
+        for path in ["pkg/core.py", "setup.py", "Makefile", "pkg/testing.py", "pkg/contest.py", "src/lib.rs", "Cargo.toml", "README.md"] {
+            assert!(!globs.is_match(path), "{path} should stay editable");
+        }
+    }
+
+    #[test]
     fn unsafe_paths_are_refused() {
         let cases = [
             ("diff --git a/../x b/../x\n--- a/../x\n+++ b/../x\n", "../x"),
             ("diff --git a/.git/config b/.git/config\n", ".git/config"),
             ("diff --git a/ok b/ok\n--- a/ok\n+++ b//etc/passwd\n", "/etc/passwd"),
+            ("diff --git a/ok b/ok\nsimilarity index 90%\nrename from ok\nrename to sub/../../x\n", "sub/../../x"),
         ];
         for (patch, path) in cases {
             assert_eq!(split_patch(patch.as_bytes()), Err(PatchError::UnsafePath { path: path.into() }), "{patch}");
@@ -257,7 +670,154 @@ mod tests {
         assert_eq!(split_patch(b"--- a/x\n+++ b/x\n"), Err(PatchError::NotGitDiff));
         let sub = "diff --git a/lib b/lib\nnew file mode 160000\nindex 0..abc\n";
         assert!(matches!(split_patch(sub.as_bytes()), Err(PatchError::Submodule { .. })));
+        let sub = "diff --git a/lib b/lib\nindex abc..def 160000\n--- a/lib\n+++ b/lib\n@@ -1 +1 @@\n-Subproject commit abc\n+Subproject commit def\n";
+        assert!(matches!(split_patch(sub.as_bytes()), Err(PatchError::Submodule { .. })));
         assert_eq!(split_patch(b"\n  \n"), Ok(Vec::new()));
+    }
+
+    /// A hunk that carries more lines than it declares could hide a second file header that
+    /// `git apply` or `patch` would act on; the reader refuses the whole patch.
+    #[test]
+    fn lines_outside_counted_hunks_are_refused() {
+        let smuggled = concat!(
+            "diff --git a/pkg/core.py b/pkg/core.py\n",
+            "--- a/pkg/core.py\n",
+            "+++ b/pkg/core.py\n",
+            "@@ -1 +1 @@\n",
+            "-x = 1\n",
+            "+x = 2\n",
+            "--- a/conftest.py\n",
+            "+++ b/conftest.py\n",
+            "@@ -0,0 +1 @@\n",
+            "+import pytest\n",
+        );
+        assert!(matches!(split_patch(smuggled.as_bytes()), Err(PatchError::Malformed { line: 7, .. })), "{:?}", split_patch(smuggled.as_bytes()));
+        let cases: &[(&str, usize)] = &[
+            // A hunk cut short by the next section.
+            ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1,2 +1,2 @@\n-x\n+y\ndiff --git a/b b/b\n", 7),
+            // A hunk cut short by the end of the patch.
+            ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1,2 +1,2 @@\n-x\n+y\n", 6),
+            // Unknown header text.
+            ("diff --git a/a b/a\nPrereq: 1.0\n", 2),
+            // A traditional header inside a binary block.
+            ("diff --git a/a b/a\nGIT binary patch\nliteral 1\nIcmZQz00000\n\n--- a/conftest.py\n", 6),
+            // Names without the a/ b/ prefixes.
+            ("diff --git a/a b/a\n--- conftest.py\n+++ conftest.py\n", 2),
+            // A hunk without the file names.
+            ("diff --git a/a b/a\n@@ -1 +1 @@\n-x\n+y\n", 2),
+        ];
+        for (patch, line) in cases {
+            match split_patch(patch.as_bytes()) {
+                Err(PatchError::Malformed { line: at, .. }) => assert_eq!(at, *line, "{patch}"),
+                other => panic!("{patch:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn symlinks_must_point_inside_the_repository() {
+        for (path, target) in [("pkg/link", "../README"), ("pkg/sub/link", "../../a/b"), ("link", "pkg/core.py"), ("pkg/link", ".."), ("link", "./x/./y")] {
+            assert!(split_patch(link(path, target).as_bytes()).is_ok(), "{path} -> {target}");
+        }
+        for (path, target) in [("link", "/etc/passwd"), ("link", ".."), ("pkg/link", "../../etc"), ("pkg/link", "sub/../../.."), ("pkg/link", "x/.."), ("link", "")] {
+            assert_eq!(
+                split_patch(link(path, target).as_bytes()),
+                Err(PatchError::SymlinkEscape { path: path.into(), target: target.into() }),
+                "{path} -> {target}"
+            );
+        }
+        // A changed target is read from the new side of the hunk.
+        let retarget = "diff --git a/link b/link\nindex 1234567..89abcde 120000\n--- a/link\n+++ b/link\n@@ -1 +1 @@\n-pkg/core.py\n\\ No newline at end of file\n+/etc/shadow\n\\ No newline at end of file\n";
+        assert!(matches!(split_patch(retarget.as_bytes()), Err(PatchError::SymlinkEscape { target, .. }) if target == "/etc/shadow"));
+        // A file turned into a link by a mode change alone would link to its old contents.
+        let mode_only = "diff --git a/pkg/core.py b/pkg/core.py\nold mode 100644\nnew mode 120000\n";
+        assert_eq!(split_patch(mode_only.as_bytes()), Err(PatchError::SymlinkWithoutTarget { path: "pkg/core.py".into() }));
+        // Writing through a link the same patch creates.
+        let through = format!("{}diff --git a/pkg/x.py b/pkg/x.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/x.py\n@@ -0,0 +1 @@\n+x\n", link("pkg", "src"));
+        assert!(matches!(split_patch(through.as_bytes()), Err(PatchError::BeyondSymlink { .. })));
+    }
+
+    /// Every kind of change the agent-runner's diff produces reads back, binary hunks
+    /// included, and the sections add up to the whole patch.
+    #[test]
+    fn runner_diffs_are_accepted() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+
+        use crate::bundle::Bundle;
+        use crate::digest::{TreeFile, digest_files};
+
+        let files: Vec<TreeFile> = [
+            ("a.py", &b"x = 1\n"[..]),
+            ("gone.txt", b"bye\n"),
+            ("mode.sh", b"echo\n"),
+            ("crlf.txt", b"a\r\nb\r\n"),
+            ("nonl.txt", b"abc"),
+            ("blob.bin", &[0u8, 1, 2, 3, 255]),
+            ("pkg/tests/test_a.py", b"def test(): pass\n"),
+        ]
+        .iter()
+        .map(|(path, bytes)| TreeFile { path: (*path).into(), executable: false, bytes: bytes.to_vec() })
+        .collect();
+        let source = Bundle { digest: digest_files(&files), files };
+        let pristine = tempfile::tempdir().expect("tempdir");
+        crate::repo::materialize(&source, pristine.path()).expect("materialize");
+        let work = tempfile::tempdir().expect("tempdir");
+        source.write_to(work.path()).expect("write");
+        let w = work.path();
+        let write = |path: &str, bytes: &[u8]| std::fs::write(w.join(path), bytes).expect("write");
+        write("a.py", b"x = 2\n");
+        std::fs::remove_file(w.join("gone.txt")).expect("remove");
+        std::fs::set_permissions(w.join("mode.sh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        write("crlf.txt", b"a\r\nc\r\n");
+        write("nonl.txt", b"abd");
+        write("blob.bin", &[9, 1, 2, 3, 255, 0]);
+        write("new.bin", &[0; 300]);
+        write("sp ace \u{e9}.txt", b"hi\n");
+        write("empty", b"");
+        write("pkg/tests/test_a.py", b"def test(): assert True\n");
+        std::fs::create_dir(w.join("sub")).expect("mkdir");
+        symlink("../a.py", w.join("sub/link")).expect("symlink");
+        let patch = crate::repo::diff_against_head(pristine.path(), w).expect("diff");
+
+        let sections = split_patch(&patch).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&patch)));
+        assert_eq!(sections.iter().flat_map(|s| s.text.iter().copied()).collect::<Vec<_>>(), patch);
+        let paths: Vec<&str> = sections.iter().flat_map(|s| s.paths.iter().map(String::as_str)).collect();
+        for path in ["a.py", "gone.txt", "mode.sh", "crlf.txt", "nonl.txt", "blob.bin", "new.bin", "sp ace \u{e9}.txt", "empty", "sub/link"] {
+            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+        }
+        let filtered = drop_protected(&patch, &defaults()).expect("filters");
+        assert_eq!(filtered.dropped, ["pkg/tests/test_a.py"]);
+        assert!(String::from_utf8_lossy(&filtered.patch).contains("GIT binary patch"));
+    }
+
+    /// The hidden files are protected whatever the task's globs, and so is every directory a
+    /// patch would have to replace with a file or a link to redirect their overlay.
+    #[test]
+    fn hidden_files_are_always_protected_and_gold_patches_pass_through() {
+        let set_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sets/starter");
+        let set = crate::TaskSet::load(&set_dir).expect("starter set");
+        for task in &set.tasks {
+            let filtered = drop_protected(task.gold_patch(), &grading_globs(task)).expect("gold patch reads");
+            assert_eq!(filtered.patch, task.gold_patch(), "{}", task.spec.id);
+            assert!(filtered.dropped.is_empty(), "{}", task.spec.id);
+        }
+        let mut task = set.tasks[0].clone();
+        task.spec.grading.protected = Some(Vec::new());
+        let globs = build_globs(&grading_globs(&task)).expect("globs");
+        let hidden = task.bundle.files.iter().find_map(|f| f.path.strip_prefix("hidden/")).expect("a hidden file");
+        assert!(globs.is_match(hidden) && globs.is_match(format!("{hidden}/x")), "{hidden}");
+        let parent = hidden.rsplit_once('/').expect("nested").0;
+        assert!(globs.is_match(parent), "{parent}");
+        assert!(!globs.is_match(format!("{parent}/other.py")), "siblings follow the task's own globs");
+    }
+
+    #[test]
+    fn hunk_headers_are_read() {
+        assert_eq!(hunk_counts("@@ -1 +1 @@"), Some((1, 1)));
+        assert_eq!(hunk_counts("@@ -0,0 +1,3 @@ def f():"), Some((0, 3)));
+        assert_eq!(hunk_counts("@@ -10,2 +10,0 @@"), Some((2, 0)));
+        assert_eq!(hunk_counts("@@ -1 1 @@"), None);
+        assert_eq!(hunk_counts("@@ -a,1 +1 @@"), None);
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub fn diff_against_head(pristine_repo: &Path, workdir: &Path) -> Result<Vec<u8>
         .recurse_untracked_dirs(true)
         .show_untracked_content(true)
         .show_binary(true)
-        .include_typechange(true);
+        // A file turned into a symlink diffs as a deletion plus an addition, which `git apply`
+        // accepts; libgit2's typechange form has no content and does not apply.
+        .include_typechange(false);
     let diff = repo.diff_tree_to_workdir(Some(&head), Some(&mut options)).map_err(git("diff work tree"))?;
     let mut patch = Vec::new();
     diff.print(DiffFormat::Patch, |_delta, _hunk, line| {
@@ -132,5 +134,21 @@ mod tests {
         let work = tempfile::tempdir().expect("tempdir");
         source.write_to(work.path()).expect("write");
         assert!(diff_against_head(pristine.path(), work.path()).expect("diff").is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_turned_into_a_symlink_diffs_as_delete_and_add() {
+        let source = bundle(&[("a.py", b"x = 1\n"), ("b.py", b"y = 1\n")]);
+        let pristine = tempfile::tempdir().expect("tempdir");
+        materialize(&source, pristine.path()).expect("materialize");
+        let work = tempfile::tempdir().expect("tempdir");
+        source.write_to(work.path()).expect("write");
+        std::fs::remove_file(work.path().join("a.py")).expect("rm");
+        std::os::unix::fs::symlink("b.py", work.path().join("a.py")).expect("symlink");
+        let patch = String::from_utf8_lossy(&diff_against_head(pristine.path(), work.path()).expect("diff")).into_owned();
+        assert!(patch.contains("deleted file mode 100644"), "{patch}");
+        assert!(patch.contains("new file mode 120000"), "{patch}");
+        assert!(crate::protect::split_patch(patch.as_bytes()).is_ok(), "the grader must accept it: {patch}");
     }
 }

@@ -12,18 +12,33 @@ use crate::digest::Digest;
 pub const FORMAT_VERSION: u32 = 1;
 pub const DEFAULT_TEST_TIMEOUT_SECS: u64 = 300;
 
-/// The protected globs used when a task names none (see FORMAT.md, "Grading rule").
+/// The protected globs used when a task names none (see FORMAT.md, "Protected paths").
+///
+/// Tests and test helpers; every file pytest reads its configuration from, at any depth
+/// (pytest looks for it from the common directory of its arguments upwards, so a
+/// `pkg/pytest.ini` would win over the root's); files the interpreter executes before the
+/// tests (`sitecustomize.py`, `usercustomize.py`, `*.pth`) and bytecode it could load
+/// instead of the source; build scripts and cargo configuration, which run before tests
+/// compile. `setup.py` and `Makefile` stay editable: pytest never reads them and real fixes
+/// touch them; a task whose command goes through one lists it in `[grading] protected`.
 pub const DEFAULT_PROTECTED: &[&str] = &[
     "**/test_*.py",
     "**/*_test.py",
     "**/tests/**",
+    "**/test/**",
     "**/conftest.py",
-    "pytest.ini",
-    "tox.ini",
-    "setup.cfg",
-    "pyproject.toml",
+    "**/pytest.ini",
+    "**/.pytest.ini",
+    "**/tox.ini",
+    "**/setup.cfg",
+    "**/pyproject.toml",
     "**/sitecustomize.py",
     "**/usercustomize.py",
+    "**/*.pth",
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/build.rs",
+    "**/.cargo/**",
     ".github/**",
 ];
 

@@ -1,30 +1,68 @@
 //! Grading one patch in a fresh container: the pristine repo, the patch without its changes
-//! to protected paths, the hidden tests on top, the task's test command, and the grading rule
-//! over the JUnit report.
+//! to protected paths, the hidden tests on top, the task's test command under the validator's
+//! settings, and a verdict from the JUnit report once it has been cross-checked.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tar::{Builder, EntryType, Header};
 use whetstone_proto::job::SandboxLimits;
-use whetstone_sandbox::archive::{pack_dir, pack_files};
-use whetstone_sandbox::{Exit, ImageRef, Limits, Role, RunSpec, Sandbox, Upload};
-use whetstone_tasks::grading::grade;
-use whetstone_tasks::protect::drop_protected;
-use whetstone_tasks::{Task, Verdict, VerdictStatus};
+use whetstone_sandbox::archive::pack_dir;
+use whetstone_sandbox::{ImageRef, Limits, Role, RunSpec, Sandbox, Timings, Tmpfs, Upload};
+use whetstone_tasks::protect::{drop_protected, grading_globs};
+use whetstone_tasks::{Digest, Task, Verdict, VerdictStatus};
 
-use crate::junit;
+use crate::audit;
+use crate::script::{self, ScriptResult};
+use crate::verdict::{Evidence, judge};
 
-const GRADE_SCRIPT: &str = include_str!("grade.sh");
+const SUPERVISOR: &str = include_str!("grade.py");
 const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 /// Tests run as the same unprivileged user agents do.
 const TEST_UID: (u32, u32) = (1000, 1000);
+const ROOT: (u32, u32) = (0, 0);
+/// Time the container gets beyond the task's test timeout: applying the patch, the overlay,
+/// the supervisor's kill grace (5 s) and collecting the results.
+const CONTAINER_SLACK: Duration = Duration::from_secs(60);
+/// The work tree: the repository, the patch's changes and whatever the tests write there.
+const REPO_TMPFS_BYTES: u64 = 1024 * 1024 * 1024;
+/// The supervisor, the patch (at most 16 MiB) and the hidden files.
+const GRADING_TMPFS_BYTES: u64 = 128 * 1024 * 1024;
+/// The report (the supervisor reads at most 32 MiB of it) and the logs.
+const OUT_TMPFS_BYTES: u64 = 96 * 1024 * 1024;
+/// Packed pristine repositories kept, most recently used first.
+const REPO_TAR_CACHE: usize = 8;
 
-/// A verdict and the log that explains it.
+/// Packed pristine repositories by task digest. Making the single commit and packing the tree
+/// costs tens of milliseconds per grading and gives a working copy of the same commit every
+/// time, so it is done once per task.
+static REPO_TARS: Mutex<Vec<(Digest, Arc<Vec<u8>>)>> = Mutex::new(Vec::new());
+
+/// A verdict, the log that explains it, and where the time went.
 #[derive(Debug, Clone)]
 pub struct Graded {
     pub verdict: Verdict,
     pub log: String,
     pub duration: Duration,
+    /// Time spent on the host before the container: filtering the patch, materialising the
+    /// repository and packing the uploads.
+    pub prepare: Duration,
+    /// The sandbox's own account (create + upload, start → exit, total with removal); zero
+    /// when no container ran.
+    pub timings: Timings,
+    /// The supervisor's account from inside the container, when it finished.
+    pub phases: Option<Phases>,
+}
+
+/// Time inside the grading container, as the supervisor measured it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    pub apply: Duration,
+    pub overlay: Duration,
+    pub tests: Duration,
+    /// The supervisor's whole run (the phases plus its own start, cleanup and collection).
+    pub supervisor: Duration,
 }
 
 /// Grades `patch` against `task` in a fresh container from `image`. Never fails: Docker
@@ -39,34 +77,46 @@ pub async fn grade_patch(
 ) -> Graded {
     let started = Instant::now();
     let tests = &task.spec.tests;
-    let done = |verdict: Verdict, log: String| Graded { verdict, log, duration: started.elapsed() };
+    let mut graded = Graded {
+        verdict: Verdict::without_tests(VerdictStatus::InfraError, tests, ""),
+        log: String::new(),
+        duration: Duration::ZERO,
+        prepare: Duration::ZERO,
+        timings: Timings::default(),
+        phases: None,
+    };
+    let finish = |mut graded: Graded, verdict: Verdict| {
+        graded.verdict = verdict;
+        graded.duration = started.elapsed();
+        graded
+    };
 
-    let filtered = match drop_protected(patch, &task.spec.grading.protected_globs()) {
+    let filtered = match drop_protected(patch, &grading_globs(task)) {
         Ok(filtered) => filtered,
         Err(error) => {
-            return done(Verdict::without_tests(VerdictStatus::PatchRejected, tests, format!("patch rejected: {error}")), String::new());
+            let verdict = Verdict::without_tests(VerdictStatus::PatchRejected, tests, format!("patch rejected: {error}"));
+            return finish(graded, verdict);
         }
     };
     let mut notes = Vec::new();
     if !filtered.dropped.is_empty() {
         notes.push(format!("dropped changes to protected paths: {}", filtered.dropped.join(", ")));
     }
+    let markers = audit::markers(&filtered.patch);
+    if !markers.is_empty() {
+        notes.push(format!("audit: the patch adds lines mentioning {}", markers.join(", ")));
+    }
 
     let infra = |message: String| Verdict::without_tests(VerdictStatus::InfraError, tests, message);
-    let workspace = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return done(infra(format!("no scratch space: {e}")), String::new()),
-    };
-    let pristine = workspace.path().join("repo");
-    if let Err(error) = whetstone_tasks::repo::materialize(&task.subtree("repo"), &pristine) {
-        return done(infra(format!("failed to materialise the repo: {error}")), String::new());
-    }
-    let uploads = match build_uploads(&pristine, task, &filtered.patch) {
+    let junit_token = uuid::Uuid::new_v4().simple().to_string();
+    let uploads = match build_uploads(task, &filtered.patch) {
         Ok(uploads) => uploads,
-        Err(e) => return done(infra(format!("failed to pack the grading files: {e}")), String::new()),
+        Err(e) => return finish(graded, infra(format!("failed to prepare the grading files: {e}"))),
     };
+    graded.prepare = started.elapsed();
 
-    let mut spec = RunSpec::new(image.clone(), vec!["sh".into(), "/grading/grade.sh".into()], Role::Grade, job_id);
+    let command = ["python3", "-I", "-S", "/grading/grade.py"].map(String::from).to_vec();
+    let mut spec = RunSpec::new(image.clone(), command, Role::Grade, job_id);
     spec.working_dir = "/repo".into();
     spec.user = Some(format!("{}:{}", TEST_UID.0, TEST_UID.1));
     spec.env = vec![
@@ -74,11 +124,20 @@ pub async fn grade_patch(
         ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
         ("WHETSTONE_TEST_COMMAND".into(), tests.command.clone()),
         ("WHETSTONE_TEST_TIMEOUT".into(), tests.timeout_secs.to_string()),
+        ("WHETSTONE_JUNIT_TOKEN".into(), junit_token.clone()),
     ];
     spec.uploads = uploads;
     spec.downloads = vec!["/grading/out".into()];
+    // Nothing but these mounts (and the default scratch /tmp) is writable, and each is
+    // capped: a test that fills the disk fills its own tmpfs.
+    spec.read_only_root = true;
+    spec.tmpfs.extend([
+        Tmpfs::owned_by("/repo", REPO_TMPFS_BYTES, TEST_UID),
+        Tmpfs::read_only_to_users("/grading", GRADING_TMPFS_BYTES),
+        Tmpfs::owned_by("/grading/out", OUT_TMPFS_BYTES, TEST_UID),
+    ]);
     spec.limits = Limits {
-        timeout: limits.timeout.max(Duration::from_secs(tests.timeout_secs + 10)),
+        timeout: limits.timeout.max(Duration::from_secs(tests.timeout_secs) + CONTAINER_SLACK),
         memory_bytes: limits.memory_mib.saturating_mul(1024 * 1024),
         nano_cpus: i64::try_from(limits.cpu_millis.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
         pids: i64::try_from(limits.pids).unwrap_or(i64::MAX),
@@ -87,8 +146,13 @@ pub async fn grade_patch(
 
     let outcome = match sandbox.run(spec).await {
         Ok(outcome) => outcome,
-        Err(error) => return done(infra(format!("sandbox failed: {error}")), String::new()),
+        Err(error) => return finish(graded, infra(format!("sandbox failed: {error}"))),
     };
+    graded.timings = outcome.timings;
+    notes.extend(outcome.download_problems.iter().map(|problem| format!("grading output: {problem}")));
+    notes.extend(outcome.full_filesystems().map(|fs| format!("{} was full when the tests ended", fs.path)));
+    let status = script::parse(&outcome.output);
+    graded.phases = status.result.as_ref().map(phases);
     let out = outcome.downloads.into_iter().next().and_then(|(_, tar)| tar).map(read_outputs).unwrap_or_default();
     let mut log = outcome.output;
     for name in ["apply.log", "test.log"] {
@@ -96,61 +160,102 @@ pub async fn grade_patch(
             log.push_str(&format!("--- {name}\n{}\n", cap(text)));
         }
     }
-    match outcome.exit {
-        Exit::Code(0) => {}
-        Exit::TimedOut => {
-            notes.push("grading container killed at its deadline".into());
-            return done(Verdict::without_tests(VerdictStatus::Unresolved, tests, notes.join("; ")), log);
-        }
-        Exit::OutOfMemory => return done(infra("grading container ran out of memory".into()), log),
-        Exit::Code(code) => return done(infra(format!("grading script failed with exit code {code}")), log),
-    }
-
-    let apply_mode = out.get("apply_mode").map(|m| m.trim().to_owned()).unwrap_or_default();
-    match apply_mode.as_str() {
-        "strict" | "empty" => notes.push(format!("patch applied: {apply_mode}")),
-        "fuzzy" => notes.push("patch applied: fuzzy (git apply refused it; patch --fuzz=3 accepted it)".into()),
-        "failed" => {
-            notes.push("patch does not apply".into());
-            return done(Verdict::without_tests(VerdictStatus::PatchRejected, tests, notes.join("; ")), log);
-        }
-        other => return done(infra(format!("grading script left no patch result ({other:?})")), log),
-    }
-    let test_exit = out.get("test_exit").map(|t| t.trim().to_owned()).unwrap_or_default();
-    if test_exit == "137" {
-        notes.push(format!("test command killed at its {}s timeout", tests.timeout_secs));
-    }
-    let report = match out.get("junit.xml").map(|x| junit::parse(x.as_bytes())) {
-        Some(Ok(report)) => report,
-        Some(Err(error)) => {
-            notes.push(format!("unreadable test report: {error}"));
-            HashMap::new()
-        }
-        None => {
-            notes.push(format!("the test command wrote no report (exit {test_exit})"));
-            HashMap::new()
-        }
+    graded.log = log;
+    let evidence = Evidence {
+        exit: outcome.exit,
+        script: &status,
+        junit: out.get(&format!("junit-{junit_token}.xml")).map(String::as_str),
+        test_log: out.get("test.log").map(String::as_str).unwrap_or_default(),
     };
-    done(grade(tests, &report, notes.join("; ")), log)
+    let verdict = judge(tests, evidence, notes);
+    finish(graded, verdict)
 }
 
-/// `/repo` (pristine, with its one commit), and `/grading/` with the script, the patch, the
-/// hidden files and an empty `out/`.
-fn build_uploads(pristine: &std::path::Path, task: &Task, patch: &[u8]) -> std::io::Result<Vec<Upload>> {
-    let repo = pack_dir(pristine, "repo", TEST_UID)?;
-    let mut files: Vec<(String, Vec<u8>, u32)> = vec![
-        ("grading/grade.sh".into(), GRADE_SCRIPT.as_bytes().to_vec(), 0o755),
-        ("grading/patch.diff".into(), patch.to_vec(), 0o644),
-        ("grading/out/.keep".into(), Vec::new(), 0o644),
-    ];
-    for file in task.subtree("hidden").files {
-        files.push((format!("grading/hidden/{}", file.path), file.bytes, if file.executable { 0o755 } else { 0o644 }));
+fn phases(result: &ScriptResult) -> Phases {
+    Phases {
+        apply: Duration::from_millis(result.apply_ms),
+        overlay: Duration::from_millis(result.overlay_ms),
+        tests: Duration::from_millis(result.tests_ms),
+        supervisor: Duration::from_millis(result.supervisor_ms),
     }
-    let grading = pack_files(&files, TEST_UID)?;
-    Ok(vec![Upload { dest_dir: "/".into(), tar: repo }, Upload { dest_dir: "/".into(), tar: grading }])
 }
 
-/// The files of the downloaded `out/` directory, by name.
+/// `/repo`: the pristine tree with its one commit, owned by the test user. `/grading`: the
+/// supervisor, the patch and the hidden files, owned by root and read-only to the tests; its
+/// `out/` (a mount of its own) is the only place there the test user may write.
+fn build_uploads(task: &Task, patch: &[u8]) -> std::io::Result<Vec<Upload>> {
+    let repo = packed_repo(task)?;
+
+    let mut grading = Builder::new(Vec::new());
+    append_file(&mut grading, "grade.py", SUPERVISOR.as_bytes(), 0o644)?;
+    append_file(&mut grading, "patch.diff", patch, 0o644)?;
+    append_dir(&mut grading, "hidden", ROOT)?;
+    let mut hidden: Vec<_> = task.bundle.files.iter().filter(|f| f.path.starts_with("hidden/")).collect();
+    hidden.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut dirs_done = Vec::<String>::new();
+    for file in hidden {
+        let parts: Vec<&str> = file.path.split('/').collect();
+        let mut dir = String::from("hidden");
+        for part in &parts[1..parts.len() - 1] {
+            dir = format!("{dir}/{part}");
+            if !dirs_done.contains(&dir) {
+                append_dir(&mut grading, &dir, ROOT)?;
+                dirs_done.push(dir.clone());
+            }
+        }
+        let mode = if file.executable { 0o755 } else { 0o644 };
+        append_file(&mut grading, &file.path, &file.bytes, mode)?;
+    }
+    Ok(vec![
+        Upload { dest_dir: "/repo".into(), tar: repo.to_vec() },
+        Upload { dest_dir: "/grading".into(), tar: grading.into_inner()? },
+    ])
+}
+
+/// The pristine repository with its one commit, packed for `/repo` (see [`REPO_TARS`]).
+fn packed_repo(task: &Task) -> std::io::Result<Arc<Vec<u8>>> {
+    let cached = |tars: &mut Vec<(Digest, Arc<Vec<u8>>)>| {
+        let at = tars.iter().position(|(digest, _)| digest == task.digest())?;
+        let hit = tars.remove(at);
+        tars.insert(0, hit.clone());
+        Some(hit.1)
+    };
+    if let Some(tar) = cached(&mut REPO_TARS.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return Ok(tar);
+    }
+    let workspace = tempfile::tempdir()?;
+    let pristine = workspace.path().join("repo");
+    whetstone_tasks::repo::materialize(&task.subtree("repo"), &pristine).map_err(std::io::Error::other)?;
+    let tar = Arc::new(pack_dir(&pristine, "", TEST_UID)?);
+    let mut tars = REPO_TARS.lock().unwrap_or_else(PoisonError::into_inner);
+    tars.retain(|(digest, _)| digest != task.digest());
+    tars.insert(0, (task.digest().clone(), tar.clone()));
+    tars.truncate(REPO_TAR_CACHE);
+    Ok(tar)
+}
+
+fn header(entry_type: EntryType, mode: u32, (uid, gid): (u32, u32), size: u64) -> Header {
+    let mut header = Header::new_gnu();
+    header.set_entry_type(entry_type);
+    header.set_mode(mode);
+    header.set_uid(u64::from(uid));
+    header.set_gid(u64::from(gid));
+    header.set_mtime(0);
+    header.set_size(size);
+    header
+}
+
+fn append_dir(builder: &mut Builder<Vec<u8>>, path: &str, owner: (u32, u32)) -> std::io::Result<()> {
+    let mut header = header(EntryType::Directory, 0o755, owner, 0);
+    builder.append_data(&mut header, format!("{path}/"), std::io::empty())
+}
+
+fn append_file(builder: &mut Builder<Vec<u8>>, path: &str, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let mut header = header(EntryType::Regular, mode, ROOT, bytes.len() as u64);
+    builder.append_data(&mut header, path, bytes)
+}
+
+/// The regular files of the downloaded `out/` directory, by name.
 fn read_outputs(tar: Vec<u8>) -> HashMap<String, String> {
     let mut files = HashMap::new();
     let mut archive = tar::Archive::new(tar.as_slice());
@@ -174,4 +279,36 @@ fn cap(text: &str) -> String {
     let head = text.char_indices().take_while(|(i, _)| *i < KEEP).map(|(_, c)| c).collect::<String>();
     let tail_start = text.char_indices().map(|(i, _)| i).find(|i| *i >= text.len() - KEEP).unwrap_or(0);
     format!("{head}\n[… {} bytes cut …]\n{}", text.len() - head.len() - (text.len() - tail_start), &text[tail_start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grading_files_are_root_owned_and_complete() {
+        let set = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tasks/sets/starter");
+        let task = whetstone_tasks::TaskSet::load(&set).expect("starter set").tasks.remove(0);
+        let uploads = build_uploads(&task, b"patch").expect("uploads");
+        assert_eq!(uploads.iter().map(|u| u.dest_dir.as_str()).collect::<Vec<_>>(), ["/repo", "/grading"]);
+        let mut entries = HashMap::new();
+        let mut archive = tar::Archive::new(uploads[1].tar.as_slice());
+        for entry in archive.entries().expect("tar").flatten() {
+            let path = entry.path().expect("path").to_string_lossy().trim_end_matches('/').to_owned();
+            entries.insert(path, (entry.header().uid().expect("uid"), entry.header().mode().expect("mode")));
+        }
+        assert_eq!(entries["grade.py"], (0, 0o644));
+        assert_eq!(entries["patch.diff"], (0, 0o644));
+        let hidden: Vec<_> = entries.iter().filter(|(p, _)| p.starts_with("hidden")).collect();
+        assert!(hidden.len() >= 3, "{hidden:?}");
+        assert!(entries.values().all(|(uid, _)| *uid == 0), "{entries:?}");
+        for path in entries.keys() {
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                assert!(entries.contains_key(parent), "{parent} of {path}");
+            }
+        }
+        let mut repo = tar::Archive::new(uploads[0].tar.as_slice());
+        let names: Vec<String> = repo.entries().expect("tar").flatten().map(|e| e.path().expect("path").to_string_lossy().into_owned()).collect();
+        assert!(names.iter().any(|n| n.starts_with(".git/")) && names.iter().any(|n| n == "toolz/itertoolz.py"), "{names:?}");
+    }
 }

@@ -9,8 +9,12 @@ use quick_xml::events::Event;
 use whetstone_tasks::TestStatus;
 
 #[derive(Debug, thiserror::Error)]
-#[error("JUnit report is not valid XML")]
-pub struct JunitError(#[source] quick_xml::Error);
+pub enum JunitError {
+    #[error("JUnit report is not valid XML")]
+    Xml(#[source] quick_xml::Error),
+    #[error("JUnit report ends inside an element (cut short)")]
+    Truncated,
+}
 
 fn rank(status: TestStatus) -> u8 {
     match status {
@@ -28,6 +32,7 @@ pub fn parse(xml: &[u8]) -> Result<HashMap<String, TestStatus>, JunitError> {
     let mut results: HashMap<String, TestStatus> = HashMap::new();
     let mut current: Option<(String, TestStatus)> = None;
     let mut buffer = Vec::new();
+    let mut depth = 0_usize;
     let record = |results: &mut HashMap<String, TestStatus>, (id, status): (String, TestStatus)| {
         let entry = results.entry(id).or_insert(status);
         if rank(status) > rank(*entry) {
@@ -35,7 +40,13 @@ pub fn parse(xml: &[u8]) -> Result<HashMap<String, TestStatus>, JunitError> {
         }
     };
     loop {
-        match reader.read_event_into(&mut buffer).map_err(JunitError)? {
+        let event = reader.read_event_into(&mut buffer).map_err(JunitError::Xml)?;
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
             Event::Start(tag) if tag.name().as_ref() == b"testcase" => {
                 current = Some((test_id(&tag), TestStatus::Passed));
             }
@@ -60,6 +71,7 @@ pub fn parse(xml: &[u8]) -> Result<HashMap<String, TestStatus>, JunitError> {
                     record(&mut results, done);
                 }
             }
+            Event::Eof if depth > 0 => return Err(JunitError::Truncated),
             Event::Eof => break,
             _ => {}
         }
@@ -115,6 +127,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_and_empty_is_no_tests() {
         assert!(parse(b"<testsuite><testcase></testsuite>").is_err());
+        assert!(matches!(parse(b"<testsuites><testsuite><testcase name=\"t\">"), Err(JunitError::Truncated)));
         assert!(parse(b"<testsuites></testsuites>").expect("valid").is_empty());
     }
 }

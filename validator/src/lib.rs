@@ -1,19 +1,117 @@
 //! The validator: a worker that grades patches in fresh Docker sandboxes against hidden
 //! tests, and sets weights from the scores.
 //!
-//! Grading ([`grade_patch`]) never reuses a container and never trusts the patch: changes to
-//! protected paths are dropped, the hidden tests are overlaid after the patch, and the verdict
-//! comes from the validator's own JUnit report under the task's grading rule.
+//! Grading ([`grade_patch`]) never reuses a container and never trusts the patch: it is read
+//! strictly and changes to protected paths are dropped ([`whetstone_tasks::protect`]), the
+//! hidden tests are overlaid after it, and the verdict comes from the validator's own JUnit
+//! report, believed only when the run's other evidence agrees with it.
+//!
+//! # Outcomes
+//!
+//! Every grading ends in one of four verdicts. The rule for who is at fault: anything that
+//! happens once the agent's code may have run (the test command has started) is the
+//! agent's; the grader's own failures can only happen before that point, or outside the
+//! container.
+//!
+//! | verdict | when |
+//! |---|---|
+//! | `resolved` | the run completed, the report is believed, and every FAIL_TO_PASS and PASS_TO_PASS test passed |
+//! | `unresolved` | anything else once the tests started: tests failed, skipped or missing; the report is not believed; the test command was killed at its timeout, by the OOM killer or by the pids limit's consequences; the container hit its deadline or its memory limit while the tests ran |
+//! | `patch_rejected` | the patch is unusable, the agent's fault: unreadable or unsafe (paths outside the repository or in `.git`, links that leave it, submodules, over the size cap), does not apply, or leaves a link in the tree that resolves outside `/repo` |
+//! | `infra_error` | the grader failed: Docker errors (create, upload, start, wait, download), scratch space on the host, the supervisor failing or the container dying (deadline, OOM) before the tests started. The coordinator retries these and never counts them against the miner |
+//!
+//! An OOM or a fork bomb in the tests is therefore `unresolved`: the tests run with
+//! `oom_score_adj` 1000, so at the memory limit the kernel kills them rather than the
+//! supervisor, which then reports the test command killed by signal 9 (and the container's
+//! OOM-kill counter, in the notes); a fork bomb meets the pids limit, runs into the task's
+//! timeout and is killed with its whole process group and then with `kill(-1)`. Were the
+//! supervisor itself killed during the tests (by the tests, the OOM killer or the container's
+//! deadline), the verdict is still `unresolved`, because the tests had started. The line
+//! between the two is the supervisor's `phase=tests` line, printed once the test process
+//! exists and before the agent's code can have run.
+//!
+//! # Trust inside the grading container
+//!
+//! The test process runs the agent's code as the same user as the supervisor (`grade.py`),
+//! so it can write anything that user can and signal any process of that user. Hence:
+//!
+//! - `/grading` (the supervisor, the patch, the hidden files) is root-owned and read-only to
+//!   the tests; only `/grading/out` is theirs to write, because pytest writes its report there.
+//!   The image's root is read-only too: `/repo`, `/grading`, `/grading/out` and `/tmp` are
+//!   size-capped tmpfs mounts, so a test that fills the disk fills only those.
+//! - The supervisor runs with `python3 -I -S`, unaffected by the repository, the environment or
+//!   site-packages, and makes itself non-dumpable before anything untrusted runs: the tests
+//!   can neither ptrace it nor open its `/proc/<pid>/fd` or `mem`, so its stdout, where the
+//!   grader reads the verdict's inputs, is out of their reach (their own stdout is a log file,
+//!   and no other descriptor is inherited). They can kill it or stop it; then no result line
+//!   follows `phase=tests` and the grading is `unresolved`, so that only loses them the run.
+//! - It is a child subreaper. When the test command ends it kills every other process of its
+//!   user (`kill(-1)`) and reaps them all, `setsid` daemons included, before it reads anything,
+//!   so nothing can rewrite the results afterwards; then it prints its `result` line.
+//! - The JUnit path has a fresh random name per grading; the grader reads only that file and
+//!   treats anything else found in `/grading/out` as tampering (the report is not believed).
+//! - The sandbox's own `Exit` is read only when the supervisor left no result: a result line
+//!   means the supervisor saw the run through, whatever else happened in the container.
+//!
+//! # Trusting the report
+//!
+//! The report is believed only when all of these hold (`verdict.rs`): the test command exited
+//! by itself with pytest's 0 or 1 (2–5 mean the suite never ran to completion: interrupted,
+//! internal error, usage error, no tests collected); it was not killed at the timeout; the
+//! report exists, is a regular file under 32 MiB, parses and lists at least one test; exit 0
+//! comes with no failed or erroring test in the report and exit 1 with at least one; the
+//! summary line pytest printed (`1 failed, 210 passed in 1.5s`) shows no failures the report
+//! lacks and no fewer passes than it claims; and the tests left nothing else in the output
+//! directory. A report that is not believed passes no test. A believed report that names none
+//! of the task's tests is noted; its tests are missing, and missing is not passed.
+//!
+//! # The test command's configuration
+//!
+//! The validator appends `-p no:cacheprovider --junitxml=<its path>` and sets
+//! `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1` (no entry-point plugins), `PYTHONSAFEPATH=1` (the
+//! working directory is not put first on `sys.path`, so a `pytest.py` or `_pytest/` added at
+//! the repository root cannot stand in for pytest), `PYTHONNOUSERSITE=1`,
+//! `PYTHONPYCACHEPREFIX` outside the tree (bytecode shipped in `__pycache__` is never loaded),
+//! `PYTHONDONTWRITEBYTECODE=1` and `PYTHONUNBUFFERED=1` (the summary reaches the log before
+//! any exit handler runs). Configuration an agent could add is covered by the protected paths
+//! instead of `-c`: every file name pytest reads configuration from is protected at every
+//! depth, and so are `conftest.py`, `sitecustomize.py`, `usercustomize.py` and `*.pth`, so
+//! pytest finds exactly the pristine configuration and rootdir. (`-c <pristine file>` would
+//! also move the rootdir, and with it every test id, unless `--rootdir` were guessed too.)
+//!
+//! # Residual risk
+//!
+//! Code under test runs inside pytest's own process. From there it can do anything pytest
+//! can: monkeypatch pytest so every test passes, rewrite the hidden test files before they
+//! are imported, write the report itself (its path is in `sys.argv`), print a matching
+//! summary and exit 0. No check after the fact can tell such a run from an honest one; the
+//! cross-checks above catch only forgeries that leave one of the signals inconsistent (the
+//! hostile suite has one caught by the exit status and one, which also fakes the exit
+//! status, caught by the printed summary). What bounds the risk: the agent never sees the
+//! hidden tests or the grader, so a forgery cannot be tried out before it is submitted; every
+//! added line that mentions what forgery needs (`_pytest`, `junit`, `atexit`, `_exit`,
+//! `sys.argv`, `/grading`, …) is noted as `audit:` in the verdict for a reviewer; and the
+//! network-less, limited container bounds the damage. Closing it for good
+//! needs the verdict to come from outside the process under test (for example a runner that
+//! executes each test in a child and records its outcome from the parent, with the tests'
+//! assertions evaluated there), which is future work.
+//!
+//! The supervisor needs `python3` (with `ctypes`) in the task image; the task format's base
+//! image has it and every task's tests are pytest.
 
+mod audit;
 mod grade;
 pub mod junit;
+mod pytest;
+mod script;
+mod verdict;
 mod weights;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use grade::{Graded, grade_patch};
+pub use grade::{Graded, Phases, grade_patch};
 use tokio_util::sync::CancellationToken;
 use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, GradeReport, Report, RunOutcome, RunReport};
@@ -111,8 +209,10 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
     let sandbox = Sandbox::connect(&config.worker_id).await?;
     let removed = sandbox.remove_orphans(whetstone_sandbox::OrphanScope::ThisOwner).await?;
     if removed > 0 {
-        tracing::info!(removed, "removed containers left by a previous run of this validator");
+        tracing::info!(removed, "removed containers and networks left by a previous run of this validator");
     }
+    // Catches what a crash between container creation and its guard could still leave.
+    let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
     let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.data_dir.join("cache"))
         .map_err(|e| ValidatorError::BadUrl(config.coordinator_url.clone(), e))?;
     let worker = WorkerConfig {
@@ -124,5 +224,6 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
         reconnect_delay: Duration::from_millis(500),
     };
     run_worker(worker, Arc::new(Grader::new(sandbox, fetcher)), shutdown).await;
+    let _ = janitor.await;
     Ok(())
 }

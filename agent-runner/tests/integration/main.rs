@@ -1,8 +1,10 @@
 //! Agent-runner integration tests. Those named `docker_*` use the real Docker engine: the
 //! example agents on shipped tasks, exactly as production runs them, with the resulting
 //! patches graded by the real validator. The `proxy` module needs no Docker: the inference
-//! proxy against a scripted upstream over loopback.
+//! proxy against a scripted upstream over loopback. The `hostile` module runs agents built to
+//! break out, and checks that the sandbox holds and the runner reports them right.
 
+mod hostile;
 mod proxy;
 
 use std::path::PathBuf;
@@ -34,9 +36,25 @@ fn limits(timeout_secs: u64) -> SandboxLimits {
     SandboxLimits { timeout: Duration::from_secs(timeout_secs), ..SandboxLimits::default() }
 }
 
+/// No container and no network of this sandbox's owner is left.
 async fn assert_nothing_left(sandbox: &Sandbox) {
-    let left = sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list containers");
-    assert!(left.is_empty(), "containers left behind: {left:?}");
+    let containers = sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list containers");
+    let networks = sandbox.list_our_networks(OrphanScope::ThisOwner).await.expect("list networks");
+    assert!(containers.is_empty() && networks.is_empty(), "left behind: containers {containers:?}, networks {networks:?}");
+}
+
+/// An agent package written inline: `agent.toml` with `entrypoint`, plus `files`.
+fn inline_agent(name: &str, entrypoint: &[&str], files: &[(&str, &str)]) -> AgentPackage {
+    let entrypoint: Vec<String> = entrypoint.iter().map(|arg| format!("{arg:?}")).collect();
+    let manifest = format!("name = \"{name}\"\nversion = \"1\"\nentrypoint = [{}]\n", entrypoint.join(", "));
+    let mut tree = vec![whetstone_tasks::digest::TreeFile { path: "agent.toml".into(), executable: false, bytes: manifest.into_bytes() }];
+    tree.extend(files.iter().map(|(path, text)| whetstone_tasks::digest::TreeFile {
+        path: (*path).into(),
+        executable: false,
+        bytes: text.as_bytes().to_vec(),
+    }));
+    let bundle = whetstone_tasks::bundle::Bundle { digest: whetstone_tasks::digest::digest_files(&tree), files: tree };
+    AgentPackage::from_bundle(bundle).expect("valid agent")
 }
 
 /// The repair agent finds a single-token bug by real work; its patch resolves the task.

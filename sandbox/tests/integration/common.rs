@@ -23,13 +23,24 @@ impl TestSandbox {
 
     /// Every test ends here: nothing of ours may be left behind.
     pub async fn assert_nothing_left(&self) {
-        let left = self
-            .sandbox
-            .list_ours(OrphanScope::ThisOwner)
-            .await
-            .expect("list containers");
-        assert!(left.is_empty(), "containers left behind: {left:?}");
+        assert_nothing_left(&self.sandbox).await;
     }
+}
+
+/// No container and no network of `sandbox`'s owner exists.
+pub async fn assert_nothing_left(sandbox: &Sandbox) {
+    let containers = sandbox
+        .list_ours(OrphanScope::ThisOwner)
+        .await
+        .expect("list containers");
+    let networks = sandbox
+        .list_our_networks(OrphanScope::ThisOwner)
+        .await
+        .expect("list networks");
+    assert!(
+        containers.is_empty() && networks.is_empty(),
+        "left behind: containers {containers:?}, networks {networks:?}"
+    );
 }
 
 pub fn spec(image: &ImageRef, command: &[&str]) -> RunSpec {

@@ -4,6 +4,8 @@
 
 mod common;
 mod connect;
+mod hardening;
 mod images;
 mod janitor;
+mod network;
 mod run;

@@ -3,4 +3,5 @@
 //! minutes); later runs find them cached.
 
 mod grading;
+mod hostile;
 mod support;

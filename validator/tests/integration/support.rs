@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use whetstone_proto::job::SandboxLimits;
 use whetstone_sandbox::{ImageRef, NoProgress, OrphanScope, Sandbox};
@@ -30,4 +30,25 @@ pub fn limits() -> SandboxLimits {
 pub async fn assert_nothing_left(sandbox: &Sandbox) {
     let left = sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list containers");
     assert!(left.is_empty(), "containers left behind: {left:?}");
+}
+
+/// The patch the agent-runner would send after `edit` changed a copy of the task's repo.
+pub fn patch_from_edit(task: &Task, edit: impl FnOnce(&Path)) -> Vec<u8> {
+    let pristine = tempfile::tempdir().expect("tempdir");
+    whetstone_tasks::repo::materialize(&task.subtree("repo"), pristine.path()).expect("materialize");
+    let work = tempfile::tempdir().expect("tempdir");
+    task.subtree("repo").write_to(work.path()).expect("copy the repo");
+    edit(work.path());
+    whetstone_tasks::repo::diff_against_head(pristine.path(), work.path()).expect("diff")
+}
+
+/// Appends Python source to a file of the work tree (creating it if needed).
+pub fn append(root: &Path, path: &str, code: &str) {
+    let path = root.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(code);
+    std::fs::write(path, text).expect("write");
 }

@@ -1,0 +1,176 @@
+//! Per-run networks: the agent's only way out is the proxy on its own network.
+//!
+//! A run network is a bridge created `internal` (no route off the bridge) and with
+//! `com.docker.network.bridge.inhibit_ipv4` (the host gives itself no address on it). An
+//! internal bridge alone still carries traffic to the host through the bridge's gateway
+//! address, which reaches every service listening on the host; without that address the
+//! only peers left are the other containers on the network. Docker disables IPv6 in
+//! containers on a network that has none, so link-local addresses do not open a way either.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
+
+use crate::client::Sandbox;
+use crate::error::{SandboxError, is_not_found};
+use crate::guard::{Guard, Resource};
+use crate::live::LiveEntry;
+use crate::spec::{NetworkMode, RunNetworkName};
+
+/// The bridge driver option that keeps the host off the network.
+const INHIBIT_IPV4: &str = "com.docker.network.bridge.inhibit_ipv4";
+
+/// A network whose only reachable addresses are the containers attached to it. Removed by
+/// [`RunNetwork::remove`], or when dropped, or by the janitor after a crash.
+#[derive(Debug)]
+pub struct RunNetwork {
+    name: String,
+    gateway: Option<IpAddr>,
+    guard: Guard,
+}
+
+impl RunNetwork {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The engine's id for it.
+    pub fn id(&self) -> &str {
+        &self.guard.id
+    }
+
+    /// The gateway address the engine allocated; nothing answers there (that is the point),
+    /// which tests check.
+    pub fn gateway(&self) -> Option<IpAddr> {
+        self.gateway
+    }
+
+    /// What a [`RunSpec`](crate::RunSpec) sets to join this network.
+    pub fn mode(&self) -> NetworkMode {
+        NetworkMode::Run(RunNetworkName(self.name.clone()))
+    }
+
+    /// Disconnects whatever is still attached and removes the network.
+    pub async fn remove(self) -> Result<(), SandboxError> {
+        let name = self.name;
+        self.guard
+            .remove()
+            .await
+            .map_err(|e| SandboxError::docker(format!("remove network {name}"), e))
+    }
+}
+
+impl Sandbox {
+    /// Creates a run network for `job_id`, labelled like our containers.
+    pub async fn create_run_network(&self, job_id: &str) -> Result<RunNetwork, SandboxError> {
+        let name = crate::container::resource_name("net", job_id);
+        let live = LiveEntry::register(&name);
+        let request = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_owned()),
+            internal: Some(true),
+            enable_ipv6: Some(false),
+            options: Some([(INHIBIT_IPV4.to_owned(), "true".to_owned())].into()),
+            labels: Some(self.labels("network", job_id)),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_network(request)
+            .await
+            .map_err(|e| SandboxError::docker(format!("create network {name}"), e))?;
+        let guard = Guard::new(self.docker.clone(), Resource::Network, created.id, live);
+        let inspected = self
+            .docker
+            .inspect_network(&guard.id, None)
+            .await
+            .map_err(|e| SandboxError::docker(format!("inspect network {name}"), e))?;
+        let gateway = inspected
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .and_then(|configs| configs.into_iter().find_map(|c| c.gateway))
+            .and_then(|gateway| gateway.parse().ok());
+        Ok(RunNetwork {
+            name,
+            gateway,
+            guard,
+        })
+    }
+
+    /// Attaches a running container (a proxy started elsewhere) to `network` and returns its
+    /// address there.
+    pub async fn attach_to_run_network(
+        &self,
+        network: &RunNetwork,
+        container: &str,
+    ) -> Result<IpAddr, SandboxError> {
+        let request = NetworkConnectRequest {
+            container: container.to_owned(),
+            endpoint_config: None,
+        };
+        self.docker
+            .connect_network(network.id(), request)
+            .await
+            .map_err(|e| {
+                SandboxError::docker(format!("attach {container} to {}", network.name), e)
+            })?;
+        self.address_on(network, container).await
+    }
+
+    /// `container`'s IPv4 address on `network`.
+    pub(crate) async fn address_on(
+        &self,
+        network: &RunNetwork,
+        container: &str,
+    ) -> Result<IpAddr, SandboxError> {
+        let inspected = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| SandboxError::docker(format!("inspect {container}"), e))?;
+        inspected
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|mut networks| networks.remove(&network.name))
+            .and_then(|endpoint| endpoint.ip_address)
+            .and_then(|ip| ip.parse().ok())
+            .ok_or_else(|| SandboxError::NoAddress {
+                container: container.to_owned(),
+                network: network.name.clone(),
+            })
+    }
+}
+
+/// Disconnects every container still attached (the engine refuses to remove a network with
+/// endpoints), then removes the network. A container going away by itself meanwhile is why
+/// disconnect errors are ignored and the removal is tried more than once.
+pub(crate) async fn force_remove_network(
+    docker: &Docker,
+    network: &str,
+) -> Result<(), bollard::errors::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let inspected = docker.inspect_network(network, None).await?;
+        for container in inspected.containers.unwrap_or_default().into_keys() {
+            let request = NetworkDisconnectRequest {
+                container,
+                force: Some(true),
+            };
+            if let Err(e) = docker.disconnect_network(network, request).await
+                && !is_not_found(&e)
+            {
+                tracing::debug!(%network, error = %e, "disconnect before removal failed");
+            }
+        }
+        match docker.remove_network(network).await {
+            Err(e) if !is_not_found(&e) && attempt < 5 => {
+                tracing::debug!(%network, error = %e, attempt, "network removal failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            result => return result,
+        }
+    }
+}
