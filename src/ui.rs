@@ -79,78 +79,6 @@ fn short(text: &str, keep: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_cuts_on_character_boundaries() {
-        assert_eq!(short("abc", 5), "abc");
-        assert_eq!(short("abcdef", 3), "abc…");
-        assert_eq!(short("ééé", 2), "éé…");
-    }
-
-    #[test]
-    fn matrix_puts_tasks_down_and_agents_across() {
-        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
-            agent_digest: format!("d-{agent}"),
-            agent_name: agent.into(),
-            task_id: task.into(),
-            run_state: "done".into(),
-            run_outcome: outcome.into(),
-            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
-            ..Default::default()
-        };
-        let records = vec![
-            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
-            record("b", "t1", None, "agent_error"),
-            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
-        ];
-        let text = results_matrix(&records).to_string();
-        let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
-        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
-        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
-    }
-}
-
-pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["#", "agent", "version", "hotkey", "digest", "resolved", "score"]);
-    for (rank, entry) in entries.iter().enumerate() {
-        table.add_row([
-            Cell::new(rank + 1),
-            Cell::new(&entry.name),
-            Cell::new(&entry.version),
-            Cell::new(short(&entry.hotkey, 10)),
-            Cell::new(short(&entry.agent_digest, 12)),
-            Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
-            Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
-        ]);
-    }
-    table
-}
-
-/// The submitted weights with each uid's hotkey and share.
-pub fn weights_table(submission: &WeightSubmission, hotkeys: &[String], names: &dyn Fn(&str) -> String) -> Table {
-    let total: f64 = submission.weights.iter().map(|w| f64::from(*w)).sum();
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["uid", "hotkey", "agent", "weight (u16)", "share"]);
-    for (uid, weight) in submission.uids.iter().zip(&submission.weights) {
-        let hotkey = hotkeys.get(usize::from(*uid)).cloned().unwrap_or_default();
-        let share = if total > 0.0 { f64::from(*weight) / total * 100.0 } else { 0.0 };
-        table.add_row([
-            Cell::new(uid),
-            Cell::new(short(&hotkey, 10)),
-            Cell::new(names(&hotkey)),
-            Cell::new(weight).set_alignment(CellAlignment::Right),
-            Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
-        ]);
-    }
-    table
-}
-
 /// One word for where a run ended: its verdict when graded, else its run outcome or state.
 pub fn run_result(record: &pb::RunRecord) -> &'static str {
     if let Some(verdict) = &record.verdict {
@@ -221,6 +149,78 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
             Cell::new(p2p).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.1}s", record.run_duration_ms as f64 / 1000.0)).set_alignment(CellAlignment::Right),
             Cell::new(short(&notes, 80)),
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_cuts_on_character_boundaries() {
+        assert_eq!(short("abc", 5), "abc");
+        assert_eq!(short("abcdef", 3), "abc…");
+        assert_eq!(short("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn matrix_puts_tasks_down_and_agents_across() {
+        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
+            agent_digest: format!("d-{agent}"),
+            agent_name: agent.into(),
+            task_id: task.into(),
+            run_state: "done".into(),
+            run_outcome: outcome.into(),
+            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
+            ..Default::default()
+        };
+        let records = vec![
+            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
+            record("b", "t1", None, "agent_error"),
+            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
+        ];
+        let text = results_matrix(&records).to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
+        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
+        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
+    }
+}
+
+pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["#", "agent", "version", "hotkey", "digest", "resolved", "score"]);
+    for (rank, entry) in entries.iter().enumerate() {
+        table.add_row([
+            Cell::new(rank + 1),
+            Cell::new(&entry.name),
+            Cell::new(&entry.version),
+            Cell::new(short(&entry.hotkey, 10)),
+            Cell::new(short(&entry.agent_digest, 12)),
+            Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
+/// The submitted weights with each uid's hotkey and share.
+pub fn weights_table(submission: &WeightSubmission, hotkeys: &[String], names: &dyn Fn(&str) -> String) -> Table {
+    let total: f64 = submission.weights.iter().map(|w| f64::from(*w)).sum();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["uid", "hotkey", "agent", "weight (u16)", "share"]);
+    for (uid, weight) in submission.uids.iter().zip(&submission.weights) {
+        let hotkey = hotkeys.get(usize::from(*uid)).cloned().unwrap_or_default();
+        let share = if total > 0.0 { f64::from(*weight) / total * 100.0 } else { 0.0 };
+        table.add_row([
+            Cell::new(uid),
+            Cell::new(short(&hotkey, 10)),
+            Cell::new(names(&hotkey)),
+            Cell::new(weight).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
         ]);
     }
     table
