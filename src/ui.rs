@@ -154,40 +154,6 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
     table
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_cuts_on_character_boundaries() {
-        assert_eq!(short("abc", 5), "abc");
-        assert_eq!(short("abcdef", 3), "abc…");
-        assert_eq!(short("ééé", 2), "éé…");
-    }
-
-    #[test]
-    fn matrix_puts_tasks_down_and_agents_across() {
-        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
-            agent_digest: format!("d-{agent}"),
-            agent_name: agent.into(),
-            task_id: task.into(),
-            run_state: "done".into(),
-            run_outcome: outcome.into(),
-            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
-            ..Default::default()
-        };
-        let records = vec![
-            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
-            record("b", "t1", None, "agent_error"),
-            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
-        ];
-        let text = results_matrix(&records).to_string();
-        let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
-        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
-        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
-    }
-}
-
 pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
@@ -224,4 +190,38 @@ pub fn weights_table(submission: &WeightSubmission, hotkeys: &[String], names: &
         ]);
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_cuts_on_character_boundaries() {
+        assert_eq!(short("abc", 5), "abc");
+        assert_eq!(short("abcdef", 3), "abc…");
+        assert_eq!(short("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn matrix_puts_tasks_down_and_agents_across() {
+        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
+            agent_digest: format!("d-{agent}"),
+            agent_name: agent.into(),
+            task_id: task.into(),
+            run_state: "done".into(),
+            run_outcome: outcome.into(),
+            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
+            ..Default::default()
+        };
+        let records = vec![
+            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
+            record("b", "t1", None, "agent_error"),
+            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
+        ];
+        let text = results_matrix(&records).to_string();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
+        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
+        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
+    }
 }
