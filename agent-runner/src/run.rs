@@ -119,15 +119,7 @@ impl Executor for AgentRunner {
             Assignment::Run(run) => Report::Run(self.run(run, cancel).await),
             Assignment::Grade(grade) => Report::Grade(whetstone_proto::job::GradeReport {
                 grade_id: grade.grade_id,
-                verdict: whetstone_tasks::Verdict {
-                    status: whetstone_tasks::VerdictStatus::InfraError,
-                    fail_to_pass_passed: 0,
-                    fail_to_pass_total: 0,
-                    pass_to_pass_passed: 0,
-                    pass_to_pass_total: 0,
-                    tests: Vec::new(),
-                    notes: "an agent-runner cannot grade".into(),
-                },
+                verdict: whetstone_tasks::Verdict::infra_error("an agent-runner cannot grade"),
                 log: String::new(),
                 duration: Duration::ZERO,
             }),

@@ -15,7 +15,6 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Endpoint;
-use whetstone_tasks::{Verdict, VerdictStatus};
 
 use crate::convert::WireError;
 use crate::error_chain;
@@ -122,15 +121,7 @@ fn infra_failure(assignment: &Assignment, error: &str) -> Report {
         }),
         Assignment::Grade(grade) => Report::Grade(GradeReport {
             grade_id: grade.grade_id.clone(),
-            verdict: Verdict {
-                status: VerdictStatus::InfraError,
-                fail_to_pass_passed: 0,
-                fail_to_pass_total: 0,
-                pass_to_pass_passed: 0,
-                pass_to_pass_total: 0,
-                tests: Vec::new(),
-                notes: error.to_owned(),
-            },
+            verdict: whetstone_tasks::Verdict::infra_error(error),
             log: String::new(),
             duration: Duration::ZERO,
         }),

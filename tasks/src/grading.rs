@@ -58,6 +58,19 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The grader itself failed (Docker, fetch, shutdown): no tests ran, the job is retried.
+    pub fn infra_error(notes: impl Into<String>) -> Self {
+        Self {
+            status: VerdictStatus::InfraError,
+            fail_to_pass_passed: 0,
+            fail_to_pass_total: 0,
+            pass_to_pass_passed: 0,
+            pass_to_pass_total: 0,
+            tests: Vec::new(),
+            notes: notes.into(),
+        }
+    }
+
     /// A verdict reached without running the tests (rejected patch, infrastructure failure).
     pub fn without_tests(status: VerdictStatus, spec: &TestSpec, notes: impl Into<String>) -> Self {
         Self {

@@ -117,7 +117,6 @@ use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, GradeReport, Report, RunOutcome, RunReport};
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
 use whetstone_sandbox::{LogProgress, Sandbox, SandboxError};
-use whetstone_tasks::{Verdict, VerdictStatus};
 pub use weights::{WeightsError, set_weights};
 
 #[derive(Debug, Clone)]
@@ -154,15 +153,7 @@ impl Grader {
     async fn grade(&self, assignment: GradeAssignment, cancel: CancellationToken) -> GradeReport {
         let infra = |notes: String| GradeReport {
             grade_id: assignment.grade_id.clone(),
-            verdict: Verdict {
-                status: VerdictStatus::InfraError,
-                fail_to_pass_passed: 0,
-                fail_to_pass_total: 0,
-                pass_to_pass_passed: 0,
-                pass_to_pass_total: 0,
-                tests: Vec::new(),
-                notes,
-            },
+            verdict: whetstone_tasks::Verdict::infra_error(notes),
             log: String::new(),
             duration: Duration::ZERO,
         };

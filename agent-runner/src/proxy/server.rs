@@ -321,8 +321,8 @@ async fn forward(
                 UpstreamError::Request(_) => Outcome::Failed,
             };
             reservation.settle(outcome, StatusCode::BAD_GATEWAY.as_u16());
-            tracing::warn!(error = %error_chain(&e), "LLM upstream call failed");
-            return Err(ApiError::Unreachable(error_chain(&e)));
+            tracing::warn!(error = %whetstone_proto::error_chain(&e), "LLM upstream call failed");
+            return Err(ApiError::Unreachable(whetstone_proto::error_chain(&e)));
         }
         Err(_) => {
             reservation.settle(Outcome::Unreported, StatusCode::GATEWAY_TIMEOUT.as_u16());
@@ -343,7 +343,7 @@ async fn forward(
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) => {
             reservation.settle(Outcome::Unreported, StatusCode::BAD_GATEWAY.as_u16());
-            return Err(ApiError::Unreachable(error_chain(&e)));
+            return Err(ApiError::Unreachable(whetstone_proto::error_chain(&e)));
         }
         Err(_) => {
             reservation.settle(Outcome::Unreported, StatusCode::GATEWAY_TIMEOUT.as_u16());
@@ -369,16 +369,6 @@ fn reported_usage(json: &[u8]) -> Option<Usage> {
     serde_json::from_slice::<WithUsage>(json).ok()?.usage
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 /// Why a stream ended early; the agent sees its connection cut.
 #[derive(Debug, thiserror::Error)]
