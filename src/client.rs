@@ -58,12 +58,16 @@ impl CoordinatorClient {
         pb::scores_client::ScoresClient::new(self.channel.clone())
     }
 
-    /// Publishes one loaded task.
-    pub async fn publish_task(&self, task: &Task) -> Result<pb::PublishTaskResponse, ClientError> {
+    /// Publishes one loaded task, signed by a curator.
+    pub async fn publish_task(
+        &self,
+        task: &Task,
+        signer: &whetstone_proto::auth::RequestSigner,
+    ) -> Result<pb::PublishTaskResponse, ClientError> {
         let id = task.spec.id.clone();
         let bundle = task.bundle.to_tar().map_err(|source| ClientError::Pack { path: id.clone(), source })?;
         self.tasks()
-            .publish(pb::PublishTaskRequest { bundle })
+            .publish(signer.signed(whetstone_proto::auth::PUBLISH_TASK, pb::PublishTaskRequest { bundle }))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: format!("publishing task {id}"), status })
@@ -112,11 +116,17 @@ impl CoordinatorClient {
             .map_err(|status| ClientError::Rpc { what: "reading runs".into(), status })
     }
 
-    /// One run's trajectory: the agent's output, its LLM calls, its patch.
-    pub async fn run_detail(&self, run_id: &str) -> Result<pb::RunDetailResponse, ClientError> {
+    /// One run's trajectory: the agent's output, its LLM calls, its patch. Signed: the
+    /// coordinator shows a run only to its miner and to validators.
+    pub async fn run_detail(
+        &self,
+        run_id: &str,
+        signer: &whetstone_proto::auth::RequestSigner,
+    ) -> Result<pb::RunDetailResponse, ClientError> {
+        let request = pb::RunDetailRequest { run_id: run_id.to_owned() };
         self.scores()
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .run_detail(pb::RunDetailRequest { run_id: run_id.to_owned() })
+            .run_detail(signer.signed(whetstone_proto::auth::RUN_DETAIL, request))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: format!("reading run {run_id}"), status })

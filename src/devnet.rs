@@ -277,10 +277,11 @@ async fn round(
     validator: &JoinHandle<Result<(), whetstone_validator::ValidatorError>>,
 ) -> Result<RoundResult, DevnetError> {
     let client = CoordinatorClient::connect(url).await?;
+    let curator = dev_signer(dev_keys::DevKey::Alice);
     for set in sets {
         reporter.step(&format!("publishing {} tasks from {}", set.tasks.len(), set.path.display()));
         for task in &set.tasks {
-            client.publish_task(task).await?;
+            client.publish_task(task, &curator).await?;
         }
     }
     let mut hotkeys = vec![dev_keys::ALICE.to_owned()];

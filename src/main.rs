@@ -52,8 +52,12 @@ enum Command {
         /// Only this agent's runs (its full digest, as `agent submit` printed it).
         #[arg(long)]
         agent: Option<String>,
-        /// A run id from the list, to show that run in full.
+        /// A run id from the list, to show that run in full: its agent's output, LLM calls and
+        /// patch. Only the miner whose agent made the run (and validators) may read it, so the
+        /// request is signed with the hotkey the wallet options choose.
         run: Option<String>,
+        #[command(flatten)]
+        signer: SignerArgs,
         /// With a run id: print the patch too.
         #[arg(long, requires = "run")]
         patch: bool,
@@ -257,6 +261,11 @@ enum TasksCommand {
     Publish {
         #[command(flatten)]
         connect: ConnectArgs,
+        /// A curator's hotkey signs each task: the coordinator's own, or one listed in its
+        /// `auth.curators`.
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// Task set directories.
         sets: Vec<PathBuf>,
     },
     Add(whetstone::tasks_cli::AddArgs),
@@ -421,9 +430,10 @@ async fn dispatch(command: Command) -> Result<()> {
             println!("{}", ui::leaderboard_table(&client.leaderboard().await?.entries));
             Ok(())
         }
-        Command::Runs { connect, run: Some(run_id), patch, .. } => {
+        Command::Runs { connect, run: Some(run_id), signer, patch, .. } => {
+            let signer = signer.signer()?;
             let client = CoordinatorClient::connect(&connect.coordinator).await?;
-            let detail = client.run_detail(&run_id).await?;
+            let detail = client.run_detail(&run_id, &signer).await?;
             if let Some(run) = &detail.run {
                 println!("{}", ui::runs_table(std::slice::from_ref(run)));
             }
@@ -536,15 +546,16 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Tasks(TasksCommand::Add(args)) => whetstone::tasks_cli::add(args).await,
         Command::Tasks(TasksCommand::Generate(args)) => whetstone::tasks_cli::generate(args).await,
         Command::Tasks(TasksCommand::Validate(args)) => whetstone::tasks_cli::validate(args).await,
-        Command::Tasks(TasksCommand::Publish { connect, sets }) => {
+        Command::Tasks(TasksCommand::Publish { connect, signer, sets }) => {
             if sets.is_empty() {
                 bail!("name at least one task set directory to publish");
             }
+            let signer = signer.signer()?;
             let client = CoordinatorClient::connect(&connect.coordinator).await?;
             for path in sets {
                 let set = whetstone_tasks::TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
                 for task in &set.tasks {
-                    let response = client.publish_task(task).await?;
+                    let response = client.publish_task(task, &signer).await?;
                     let state = if response.created { "published" } else { "already published" };
                     println!("{state} {} ({}), {} runs scheduled", response.task_id, &response.task_digest[..12], response.runs_scheduled);
                 }

@@ -58,7 +58,7 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
     }
     // Catches what a crash between container creation and its guard could still leave.
     let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
-    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.data_dir.join("cache"))
+    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.signer.clone(), config.data_dir.join("cache"))
         .map_err(|e| RunnerError::BadUrl(config.coordinator_url.clone(), e))?;
     let gateway = match config.llm {
         Some((proxy_config, key)) => Some(Arc::new(InferenceGateway::start(&sandbox, proxy_config, key).await?)),

@@ -1,7 +1,11 @@
 //! Who may call the coordinator. `Agents.Submit` and the hello of `Worker.Connect` must be
 //! signed with a hotkey (`btauth/1`, see `whetstone_proto::auth`) for the coordinator's own
 //! hotkey, and the signer must be registered on the subnet; a worker offering to grade (and,
-//! by default, to run agents) must also hold a validator permit. Membership comes from a
+//! by default, to run agents) must also hold a validator permit, and so must a worker fetching
+//! a task (its hidden tests and gold patch) or an agent package. `Tasks.Publish` is for
+//! curators: the coordinator's own hotkey and those listed in `auth.curators`.
+//! `Scores.RunDetail` (a run's output, LLM calls and patch) is answered only to the miner whose
+//! agent made the run or to a validator; everything else in `Scores` is public. Membership comes from a
 //! [`Membership`] view: the synced metagraph in production, a fixed list or the dev keyring
 //! locally.
 
@@ -15,7 +19,7 @@ use tonic::metadata::MetadataMap;
 use whetstone_chain::auth::{AuthError, Caller, Verifier, VerifierConfig};
 use whetstone_chain::metagraph::{AllowAll, Membership, StaticMembership};
 use whetstone_chain::wallet::dev;
-use whetstone_proto::auth::{SUBMIT_AGENT, WORKER_CONNECT, verify_message};
+use whetstone_proto::auth::{FETCH_TASK, GET_AGENT, PUBLISH_TASK, RUN_DETAIL, SUBMIT_AGENT, WORKER_CONNECT, status_of, verify_message};
 use whetstone_proto::job::Capability;
 use whetstone_proto::pb;
 use whetstone_tasks::Hotkey;
@@ -56,8 +60,11 @@ pub struct AuthConfig {
     /// How far ahead of this clock a signature may be dated, in seconds. Default 2, as the SDK.
     pub allowed_skew_secs: u64,
     /// Agent-runners need a validator permit too, not only validators: the patch a runner
-    /// reports decides a miner's score. Default true.
+    /// reports decides a miner's score, and the tasks it fetches hold the hidden tests.
+    /// Default true; with false, registered runners may fetch tasks too.
     pub runners_need_permit: bool,
+    /// Hotkeys (SS58) besides the coordinator's own that may publish tasks. Default empty.
+    pub curators: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -70,6 +77,7 @@ impl Default for AuthConfig {
             max_age_secs: 10,
             allowed_skew_secs: 2,
             runners_need_permit: true,
+            curators: Vec::new(),
         }
     }
 }
@@ -107,6 +115,9 @@ pub(crate) struct Auth {
     verifier: Verifier,
     membership: Arc<dyn Membership>,
     runners_need_permit: bool,
+    /// Who may publish tasks: the coordinator's own hotkey and `auth.curators`; anyone signed
+    /// under `allow_all`.
+    curators: Option<HashSet<Hotkey>>,
 }
 
 fn hotkey(field: &'static str, value: &str) -> Result<Hotkey, AuthSetupError> {
@@ -131,10 +142,17 @@ impl Auth {
             (None, MembershipPolicy::Chain | MembershipPolicy::Static) => return Err(AuthSetupError::NoHotkey),
             (None, MembershipPolicy::Dev | MembershipPolicy::AllowAll) => Hotkey::new(dev::ALICE),
         };
+        let curators = match config.membership {
+            MembershipPolicy::AllowAll => None,
+            _ => {
+                let listed = config.curators.iter().map(|h| hotkey("curators", h)).collect::<Result<HashSet<_>, _>>()?;
+                Some(listed.into_iter().chain([own.clone()]).collect())
+            }
+        };
         let mut verifier = VerifierConfig::new(own);
         verifier.max_age = Duration::from_secs(config.max_age_secs);
         verifier.allowed_skew = Duration::from_secs(config.allowed_skew_secs);
-        Ok(Self { verifier: Verifier::new(verifier), membership, runners_need_permit: config.runners_need_permit })
+        Ok(Self { verifier: Verifier::new(verifier), membership, runners_need_permit: config.runners_need_permit, curators })
     }
 
     fn registered(&self, caller: &Caller, doing: &str) -> Result<(), AuthError> {
@@ -154,6 +172,60 @@ impl Auth {
             self.registered(caller, "submitting agents")
         })?;
         Ok(caller.hotkey)
+    }
+
+    /// `Scores.RunDetail`, before the run is looked up: any correctly signed request; whether
+    /// the signer may read the run is [`Auth::may_read_run`]'s question.
+    pub(crate) fn run_reader(&self, metadata: &MetadataMap, request: &pb::RunDetailRequest) -> Result<Hotkey, Status> {
+        Ok(verify_message(&self.verifier, metadata, RUN_DETAIL, request, |_| Ok(()))?.hotkey)
+    }
+
+    /// A run's detail is its miner's (the hotkey that submitted the agent, registered or not
+    /// any more) and the validators', who audit runs; a competitor must not read its patch.
+    pub(crate) fn may_read_run(&self, reader: &Hotkey, owner: &Hotkey, run_id: &str) -> Result<(), Status> {
+        if reader == owner || self.membership.has_validator_permit(reader) {
+            return Ok(());
+        }
+        Err(status_of(AuthError::Forbidden(format!(
+            "run {run_id} belongs to the miner {owner}; hotkey {reader} may read only its own runs (sign with the \
+             miner's hotkey: --wallet.name/--wallet.hotkey)"
+        ))))
+    }
+
+    /// `Tasks.Publish`: the signer must be a curator.
+    pub(crate) fn curator(&self, metadata: &MetadataMap, request: &pb::PublishTaskRequest) -> Result<Hotkey, Status> {
+        let caller = verify_message(&self.verifier, metadata, PUBLISH_TASK, request, |caller| match &self.curators {
+            Some(curators) if !curators.contains(&caller.hotkey) => Err(AuthError::Forbidden(format!(
+                "hotkey {} is not a curator of this coordinator; tasks are published with the coordinator's own hotkey \
+                 ({}) or one listed in its auth.curators",
+                caller.hotkey,
+                self.verifier.config().receiver
+            ))),
+            _ => Ok(()),
+        })?;
+        Ok(caller.hotkey)
+    }
+
+    /// `Tasks.Fetch`: a task carries its hidden tests and gold patch, so only the workers that
+    /// run and grade it may fetch it.
+    pub(crate) fn task_fetcher(&self, metadata: &MetadataMap, request: &pb::FetchTaskRequest) -> Result<Hotkey, Status> {
+        Ok(verify_message(&self.verifier, metadata, FETCH_TASK, request, |caller| self.worker_fetch(caller, "fetching tasks"))?.hotkey)
+    }
+
+    /// `Agents.Get`: agent packages go to the workers that run them, not to competitors.
+    pub(crate) fn agent_fetcher(&self, metadata: &MetadataMap, request: &pb::GetAgentRequest) -> Result<Hotkey, Status> {
+        Ok(verify_message(&self.verifier, metadata, GET_AGENT, request, |caller| self.worker_fetch(caller, "fetching agents"))?.hotkey)
+    }
+
+    /// A validator permit, or with `runners_need_permit = false` a registration.
+    fn worker_fetch(&self, caller: &Caller, doing: &str) -> Result<(), AuthError> {
+        if self.membership.has_validator_permit(&caller.hotkey) {
+            return Ok(());
+        }
+        if !self.runners_need_permit {
+            return self.registered(caller, doing);
+        }
+        Err(AuthError::Forbidden(format!("hotkey {} holds no validator permit on the subnet, which {doing} needs", caller.hotkey)))
     }
 
     /// `Worker.Connect`: the hotkey that signed the hello, which must be registered and hold

@@ -27,6 +27,14 @@ pub const GRPC_METHOD: &str = "POST";
 pub const SUBMIT_AGENT: &str = "/whetstone.v1.Agents/Submit";
 /// `Worker.Connect`'s path; its hello is the signed body.
 pub const WORKER_CONNECT: &str = "/whetstone.v1.Worker/Connect";
+/// `Tasks.Publish`'s path: curators publish tasks.
+pub const PUBLISH_TASK: &str = "/whetstone.v1.Tasks/Publish";
+/// `Tasks.Fetch`'s path: workers fetch tasks, hidden tests included.
+pub const FETCH_TASK: &str = "/whetstone.v1.Tasks/Fetch";
+/// `Agents.Get`'s path: workers fetch agent packages.
+pub const GET_AGENT: &str = "/whetstone.v1.Agents/Get";
+/// `Scores.RunDetail`'s path: a run's output, LLM calls and patch are its miner's to read.
+pub const RUN_DETAIL: &str = "/whetstone.v1.Scores/RunDetail";
 
 /// Signs calls with a hotkey, for one coordinator (the receiver its hotkey names).
 #[derive(Clone)]
@@ -143,7 +151,7 @@ mod tests {
     #[test]
     fn signed_paths_are_the_paths_tonic_routes() {
         let generated = include_str!(concat!(env!("OUT_DIR"), "/whetstone.v1.rs"));
-        for path in [SUBMIT_AGENT, WORKER_CONNECT] {
+        for path in [SUBMIT_AGENT, WORKER_CONNECT, RUN_DETAIL, PUBLISH_TASK, FETCH_TASK, GET_AGENT] {
             assert!(generated.contains(&format!("\"{path}\" =>")), "{path} is not a route of the generated server");
         }
     }

@@ -8,6 +8,7 @@ use tonic::transport::Channel;
 use whetstone_tasks::bundle::Bundle;
 use whetstone_tasks::{AgentPackage, Digest, Task};
 
+use crate::auth::{FETCH_TASK, GET_AGENT, RequestSigner};
 use crate::pb;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,22 +25,24 @@ pub enum FetchError {
     },
 }
 
-/// Fetches and caches bundles from one coordinator.
+/// Fetches and caches bundles from one coordinator, signing each request with the worker's
+/// hotkey (tasks hold hidden tests: the coordinator sends them to validators only).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     channel: Channel,
+    signer: RequestSigner,
     cache_dir: PathBuf,
 }
 
 impl Fetcher {
-    pub fn new(channel: Channel, cache_dir: impl Into<PathBuf>) -> Self {
-        Self { channel, cache_dir: cache_dir.into() }
+    pub fn new(channel: Channel, signer: RequestSigner, cache_dir: impl Into<PathBuf>) -> Self {
+        Self { channel, signer, cache_dir: cache_dir.into() }
     }
 
     /// A lazily connecting fetcher for `url`.
-    pub fn connect_lazy(url: &str, cache_dir: impl Into<PathBuf>) -> Result<Self, tonic::transport::Error> {
+    pub fn connect_lazy(url: &str, signer: RequestSigner, cache_dir: impl Into<PathBuf>) -> Result<Self, tonic::transport::Error> {
         let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_lazy();
-        Ok(Self::new(channel, cache_dir))
+        Ok(Self::new(channel, signer, cache_dir))
     }
 
     pub async fn task(&self, digest: &Digest) -> Result<Task, FetchError> {
@@ -66,13 +69,13 @@ impl Fetcher {
                 let mut client = pb::tasks_client::TasksClient::new(self.channel.clone())
                     .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
                 let request = pb::FetchTaskRequest { task_digest: digest.to_string() };
-                client.fetch(request).await.map(|r| r.into_inner().bundle)
+                client.fetch(self.signer.signed(FETCH_TASK, request)).await.map(|r| r.into_inner().bundle)
             }
             _ => {
                 let mut client = pb::agents_client::AgentsClient::new(self.channel.clone())
                     .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
                 let request = pb::GetAgentRequest { agent_digest: digest.to_string() };
-                client.get(request).await.map(|r| r.into_inner().package)
+                client.get(self.signer.signed(GET_AGENT, request)).await.map(|r| r.into_inner().package)
             }
         }
         .map_err(|status| FetchError::Rpc { what, digest: digest.clone(), status })?;

@@ -201,7 +201,7 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
     }
     // Catches what a crash between container creation and its guard could still leave.
     let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
-    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.data_dir.join("cache"))
+    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.signer.clone(), config.data_dir.join("cache"))
         .map_err(|e| ValidatorError::BadUrl(config.coordinator_url.clone(), e))?;
     let worker = WorkerConfig {
         coordinator_url: config.coordinator_url,

@@ -49,6 +49,7 @@ impl pb::agents_server::Agents for Services {
     }
 
     async fn get(&self, request: Request<pb::GetAgentRequest>) -> Result<Response<pb::AgentPackage>, Status> {
+        self.auth.agent_fetcher(request.metadata(), request.get_ref())?;
         let digest = parse_digest("agent_digest", &request.into_inner().agent_digest)?;
         let package = self.blobs.get(&digest).map_err(ApiError::from)?;
         let package = package.ok_or_else(|| ApiError::NotFound(format!("no agent package with digest {digest}")))?;

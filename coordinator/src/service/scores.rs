@@ -75,6 +75,7 @@ impl pb::scores_server::Scores for Services {
     }
 
     async fn run_detail(&self, request: Request<pb::RunDetailRequest>) -> Result<Response<pb::RunDetailResponse>, Status> {
+        let reader = self.auth.run_reader(request.metadata(), request.get_ref())?;
         let run_id = request.into_inner().run_id;
         if run_id.is_empty() {
             return Err(ApiError::BadRequest("run_id is required".into()).into());
@@ -85,6 +86,7 @@ impl pb::scores_server::Scores for Services {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no run {run_id}; `whetstone runs` lists them")))?;
+        self.auth.may_read_run(&reader, &detail.hotkey, &run_id)?;
         Ok(Response::new(pb::RunDetailResponse {
             run: Some(run_record_to_wire(detail.record)),
             log: detail.log.unwrap_or_default(),

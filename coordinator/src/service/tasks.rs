@@ -13,6 +13,7 @@ use crate::store::NewTask;
 #[tonic::async_trait]
 impl pb::tasks_server::Tasks for Services {
     async fn publish(&self, request: Request<pb::PublishTaskRequest>) -> Result<Response<pb::PublishTaskResponse>, Status> {
+        let curator = self.auth.curator(request.metadata(), request.get_ref())?;
         let bytes = request.into_inner().bundle;
         let refused = |e: &dyn std::error::Error| ApiError::BadRequest(format!("task refused: {}", error_chain(e)));
         let bundle = Bundle::from_tar(&bytes).map_err(|e| refused(&e))?;
@@ -27,7 +28,7 @@ impl pb::tasks_server::Tasks for Services {
             .map_err(ApiError::from)?;
         let runs = self.store.schedule_missing_runs().await.map_err(ApiError::from)?;
         self.scheduler.send(Event::WorkAdded).await;
-        tracing::info!(task = %task.spec.id, digest = %digest, created, runs, "task published");
+        tracing::info!(task = %task.spec.id, digest = %digest, %curator, created, runs, "task published");
         Ok(Response::new(pb::PublishTaskResponse {
             task_digest: digest.to_string(),
             task_id: task.spec.id,
@@ -37,6 +38,7 @@ impl pb::tasks_server::Tasks for Services {
     }
 
     async fn fetch(&self, request: Request<pb::FetchTaskRequest>) -> Result<Response<pb::TaskBundle>, Status> {
+        self.auth.task_fetcher(request.metadata(), request.get_ref())?;
         let digest = parse_digest("task_digest", &request.into_inner().task_digest)?;
         let bundle = self.blobs.get(&digest).map_err(ApiError::from)?;
         let bundle = bundle.ok_or_else(|| ApiError::NotFound(format!("no task with digest {digest}")))?;

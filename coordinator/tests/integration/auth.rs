@@ -186,6 +186,42 @@ async fn runners_may_be_opened_to_registered_hotkeys_without_a_permit() {
 }
 
 #[tokio::test]
+async fn tasks_are_published_by_curators_and_fetched_by_validators_only() {
+    let harness = Harness::start_with(|config| {
+        config.auth = AuthConfig { curators: vec![DevKey::Dave.address().to_owned()], ..AuthConfig::devnet() };
+    })
+    .await;
+    let alice = DevKey::Alice.address();
+    let task = harness.publish_tasks(1).await.remove(0);
+    let bundle = || pb::PublishTaskRequest { bundle: crate::support::starter_tasks(2)[1].bundle.to_tar().expect("tar") };
+
+    refused(harness.publish(bundle(), DevKey::Bob.address()).await, Code::PermissionDenied, "not a curator");
+    refused(harness.tasks().publish(bundle()).await, Code::Unauthenticated, "must be signed");
+    assert!(harness.publish(bundle(), DevKey::Dave.address()).await.expect("a listed curator publishes").into_inner().created);
+
+    // The task holds its hidden tests: a miner must not read it, the validator fetches it.
+    refused(harness.fetch_task(task.as_str(), DevKey::Bob.address()).await, Code::PermissionDenied, "validator permit");
+    let unsigned = pb::FetchTaskRequest { task_digest: task.to_string() };
+    refused(harness.tasks().fetch(unsigned).await, Code::Unauthenticated, "must be signed");
+    assert!(!harness.fetch_task(task.as_str(), alice).await.expect("the validator fetches").into_inner().bundle.is_empty());
+
+    // Agent packages go to workers, not to competitors.
+    let agent = harness.submit_agent("noop").await;
+    refused(harness.get_agent(agent.as_str(), DevKey::Charlie.address()).await, Code::PermissionDenied, "validator permit");
+    assert!(!harness.get_agent(agent.as_str(), alice).await.expect("the validator fetches").into_inner().package.is_empty());
+}
+
+#[tokio::test]
+async fn registered_runners_without_a_permit_may_fetch_when_opened_to_them() {
+    let harness = Harness::start_with(|config| {
+        config.auth = AuthConfig { runners_need_permit: false, ..AuthConfig::devnet() };
+    })
+    .await;
+    let task = harness.publish_tasks(1).await.remove(0);
+    assert!(harness.fetch_task(task.as_str(), DevKey::Bob.address()).await.is_ok(), "registered Bob runs agents here");
+}
+
+#[tokio::test]
 async fn a_chain_coordinator_needs_its_metagraph_and_then_enforces_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(dir.path());

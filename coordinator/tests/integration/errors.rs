@@ -1,6 +1,7 @@
 //! Bad input gets a clear, typed error, and changes nothing.
 
 use tonic::Code;
+use whetstone_chain::wallet::dev::DevKey;
 use whetstone_proto::pb;
 use whetstone_tasks::bundle::Bundle;
 
@@ -44,18 +45,16 @@ async fn fetches_by_digest_are_checked() {
     let harness = Harness::start().await;
     let unknown = "0".repeat(64);
 
-    let fetch = |digest: &str| pb::FetchTaskRequest { task_digest: digest.to_owned() };
-    assert_status(harness.tasks().fetch(fetch(&unknown)).await, Code::NotFound, &unknown);
-    assert_status(harness.tasks().fetch(fetch("not-a-digest")).await, Code::InvalidArgument, "task_digest");
-    assert_status(harness.tasks().fetch(fetch(&"A".repeat(64))).await, Code::InvalidArgument, "task_digest");
+    assert_status(harness.fetch_task(&unknown, HOTKEY).await, Code::NotFound, &unknown);
+    assert_status(harness.fetch_task("not-a-digest", HOTKEY).await, Code::InvalidArgument, "task_digest");
+    assert_status(harness.fetch_task(&"A".repeat(64), HOTKEY).await, Code::InvalidArgument, "task_digest");
 
-    let get = |digest: &str| pb::GetAgentRequest { agent_digest: digest.to_owned() };
-    assert_status(harness.agents().get(get(&unknown)).await, Code::NotFound, &unknown);
-    assert_status(harness.agents().get(get("")).await, Code::InvalidArgument, "agent_digest");
+    assert_status(harness.get_agent(&unknown, HOTKEY).await, Code::NotFound, &unknown);
+    assert_status(harness.get_agent("", HOTKEY).await, Code::InvalidArgument, "agent_digest");
 
     // A published task comes back byte for byte.
     let published = harness.publish_tasks(1).await;
-    let bundle = harness.tasks().fetch(fetch(published[0].as_str())).await.expect("fetch").into_inner().bundle;
+    let bundle = harness.fetch_task(published[0].as_str(), HOTKEY).await.expect("fetch").into_inner().bundle;
     assert_eq!(Bundle::from_tar(&bundle).expect("a valid bundle").digest, published[0]);
 }
 
@@ -63,7 +62,7 @@ async fn fetches_by_digest_are_checked() {
 async fn task_publications_are_checked() {
     let harness = Harness::start().await;
     let request = pb::PublishTaskRequest { bundle: noop_package() };
-    assert_status(harness.tasks().publish(request).await, Code::InvalidArgument, "task refused");
+    assert_status(harness.publish(request, DevKey::Alice.address()).await, Code::InvalidArgument, "task refused");
     assert_eq!(harness.progress().await.runs_total, 0);
 }
 

@@ -1,7 +1,9 @@
 //! What a miner meets: submissions limited per hotkey, declared resources checked against the
-//! subnet's limits, and each run's trajectory (output, LLM calls, patch) readable afterwards.
+//! subnet's limits, and each run's trajectory (output, LLM calls, patch) readable afterwards
+//! by its miner (and validators), by nobody else.
 
 use tonic::Code;
+use whetstone_chain::wallet::dev::DevKey;
 use whetstone_proto::job::Capability;
 use whetstone_proto::pb;
 use whetstone_tasks::bundle::Bundle;
@@ -70,12 +72,7 @@ async fn a_runs_trajectory_is_stored_with_its_llm_calls() {
 
     let runs = harness.scores().runs(pb::RunsRequest::default()).await.expect("runs").into_inner().runs;
     let run_id = runs[0].run_id.clone();
-    let detail = harness
-        .scores()
-        .run_detail(pb::RunDetailRequest { run_id: run_id.clone() })
-        .await
-        .expect("run detail")
-        .into_inner();
+    let detail = harness.run_detail(&run_id, HOTKEY).await.expect("the miner reads its run").into_inner();
     let expected = canned_llm_usage();
     assert_eq!(detail.run.expect("record").run_id, run_id);
     assert_eq!(detail.log, "canned run by runner");
@@ -85,6 +82,39 @@ async fn a_runs_trajectory_is_stored_with_its_llm_calls() {
     let calls: Vec<(String, u64, u32)> = detail.llm_calls.iter().map(|c| (c.model.clone(), c.cost_micro_usd, c.status)).collect();
     assert_eq!(calls, [("m".to_owned(), 412, 200), ("m".to_owned(), 0, 429)]);
 
-    let status = harness.scores().run_detail(pb::RunDetailRequest { run_id: "nope".into() }).await.expect_err("unknown");
+    let status = harness.run_detail("nope", HOTKEY).await.expect_err("unknown");
     assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_runs_detail_is_shown_to_its_miner_and_to_validators_only() {
+    // Devnet's membership: Alice validates, Bob (HOTKEY) and Charlie mine. The canned runner
+    // signs as Bob, so runners need no permit here.
+    let harness = Harness::start_with(|config| {
+        config.auth = whetstone_coordinator::auth::AuthConfig {
+            runners_need_permit: false,
+            ..whetstone_coordinator::auth::AuthConfig::devnet()
+        };
+    })
+    .await;
+    harness.publish_tasks(1).await;
+    harness.submit_agent("noop").await;
+    let session = harness.spawn_worker("runner", Capability::RunAgent, 1, std::sync::Arc::new(CannedRunner::completing("runner")));
+    harness.wait_for_progress("the run to finish", |p| p.runs_done == 1).await;
+    session.stop().await;
+    let run_id = harness.scores().runs(pb::RunsRequest::default()).await.expect("runs are public").into_inner().runs[0].run_id.clone();
+
+    let owner = harness.run_detail(&run_id, HOTKEY).await.expect("the miner reads its own run").into_inner();
+    assert_eq!(owner.log, "canned run by runner");
+    let validator = harness.run_detail(&run_id, DevKey::Alice.address()).await.expect("a validator audits the run").into_inner();
+    assert_eq!(validator.patch, owner.patch);
+
+    let status = harness.run_detail(&run_id, DevKey::Charlie.address()).await.expect_err("another miner");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains(HOTKEY) && status.message().contains("only its own runs"), "{}", status.message());
+    assert!(!status.message().contains("canned run"), "a refusal carries nothing of the run");
+
+    let status = harness.scores().run_detail(pb::RunDetailRequest { run_id: run_id.clone() }).await.expect_err("unsigned");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("must be signed"), "{}", status.message());
 }

@@ -19,7 +19,7 @@ use tonic::Streaming;
 use tonic::transport::Channel;
 use whetstone_chain::wallet::dev::DevKey;
 use whetstone_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
-use whetstone_proto::auth::{RequestSigner, SUBMIT_AGENT, WORKER_CONNECT};
+use whetstone_proto::auth::{FETCH_TASK, GET_AGENT, PUBLISH_TASK, RUN_DETAIL, RequestSigner, SUBMIT_AGENT, WORKER_CONNECT};
 use whetstone_proto::job::{
     Assignment, Capability, GradeAssignment, GradeReport, LlmCall, LlmUsage, Report, RunAssignment, RunOutcome, RunReport,
 };
@@ -217,7 +217,7 @@ impl Harness {
         let mut digests = Vec::with_capacity(count);
         for task in starter_tasks(count) {
             let bundle = task.bundle.to_tar().expect("task bundle packs");
-            let response = self.tasks().publish(pb::PublishTaskRequest { bundle }).await.expect("task publishes");
+            let response = self.publish(pb::PublishTaskRequest { bundle }, DevKey::Alice.address()).await.expect("task publishes");
             let response = response.into_inner();
             assert_eq!(response.task_digest, task.digest().to_string(), "the coordinator keeps the task's digest");
             assert!(response.created, "task {} is new", task.spec.id);
@@ -236,6 +236,29 @@ impl Harness {
         let response = self.submit(request).await.expect("agent submits").into_inner();
         assert_eq!(response.agent_digest, package.digest().to_string());
         package.digest().clone()
+    }
+
+    /// `Tasks.Publish`, signed by the dev key whose address `curator` is (see [`signer_for`]).
+    pub async fn publish(&self, request: pb::PublishTaskRequest, curator: &str) -> Result<tonic::Response<pb::PublishTaskResponse>, tonic::Status> {
+        self.tasks().publish(signer_for(curator).signed(PUBLISH_TASK, request)).await
+    }
+
+    /// `Tasks.Fetch`, signed by the dev key whose address `worker` is.
+    pub async fn fetch_task(&self, digest: &str, worker: &str) -> Result<tonic::Response<pb::TaskBundle>, tonic::Status> {
+        let request = pb::FetchTaskRequest { task_digest: digest.to_owned() };
+        self.tasks().fetch(signer_for(worker).signed(FETCH_TASK, request)).await
+    }
+
+    /// `Agents.Get`, signed by the dev key whose address `worker` is.
+    pub async fn get_agent(&self, digest: &str, worker: &str) -> Result<tonic::Response<pb::AgentPackage>, tonic::Status> {
+        let request = pb::GetAgentRequest { agent_digest: digest.to_owned() };
+        self.agents().get(signer_for(worker).signed(GET_AGENT, request)).await
+    }
+
+    /// `Scores.RunDetail`, signed by the dev key whose address `reader` is (see [`signer_for`]).
+    pub async fn run_detail(&self, run_id: &str, reader: &str) -> Result<tonic::Response<pb::RunDetailResponse>, tonic::Status> {
+        let request = pb::RunDetailRequest { run_id: run_id.to_owned() };
+        self.scores().run_detail(signer_for(reader).signed(RUN_DETAIL, request)).await
     }
 
     pub async fn progress(&self) -> pb::ProgressResponse {
