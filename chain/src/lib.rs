@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod incentive;
 pub mod ledger;
 pub mod metagraph;
 pub mod sync;

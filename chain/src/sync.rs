@@ -1,6 +1,8 @@
 //! Metagraph sync: a task that reads a subnet's neurons and hyperparameters from the chain on
 //! a timer into a shared snapshot. The coordinator asks it who may submit and grade (through
-//! [`Membership`]); the validator asks it for uids and hyperparameters before setting weights.
+//! [`Membership`]) and what the validators' weights earn each miner (a Yuma epoch over the
+//! snapshot's [`ConsensusRecord`], see [`crate::incentive`]); the validator asks it for uids
+//! and hyperparameters before setting weights.
 //!
 //! A failed refresh keeps the previous snapshot (and logs why): a node hiccup must not make
 //! every hotkey look unregistered. Until the first refresh succeeds there is no snapshot and
@@ -15,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use whetstone_tasks::Hotkey;
 
-use crate::client::{ChainError, Hyperparameters, NeuronRecord, SubtensorClient, error::error_text};
+use crate::client::{ChainError, ConsensusRecord, Hyperparameters, NeuronRecord, SubtensorClient, error::error_text};
 use crate::metagraph::{Membership, Metagraph};
 
 /// Where and how often to sync, as the coordinator's and validator's configuration files
@@ -47,6 +49,10 @@ pub struct MetagraphSnapshot {
     /// Every neuron, by uid.
     pub neurons: Vec<NeuronRecord>,
     pub hyperparameters: Hyperparameters,
+    /// The validators' weights and bonds and the epoch's parameters, when the snapshot was
+    /// read with them ([`Self::fetch_with_consensus`]; the sync task always does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusRecord>,
     /// When the snapshot was read.
     #[serde(skip)]
     pub fetched_at: SystemTime,
@@ -56,7 +62,14 @@ impl MetagraphSnapshot {
     /// Reads the subnet at the chain's head.
     pub async fn fetch(client: &SubtensorClient, netuid: u16) -> Result<Self, ChainError> {
         let (block, neurons, hyperparameters) = client.subnet_state(netuid).await?;
-        Ok(Self { netuid, block, neurons, hyperparameters, fetched_at: SystemTime::now() })
+        Ok(Self { netuid, block, neurons, hyperparameters, consensus: None, fetched_at: SystemTime::now() })
+    }
+
+    /// [`Self::fetch`], with what a Yuma epoch over the subnet reads (one more storage read
+    /// per uid, and two per validator).
+    pub async fn fetch_with_consensus(client: &SubtensorClient, netuid: u16) -> Result<Self, ChainError> {
+        let (block, neurons, hyperparameters, consensus) = client.consensus_state(netuid).await?;
+        Ok(Self { netuid, block, neurons, hyperparameters, consensus: Some(consensus), fetched_at: SystemTime::now() })
     }
 
     pub fn neuron(&self, hotkey: &Hotkey) -> Option<&NeuronRecord> {
@@ -110,7 +123,7 @@ impl Membership for SharedMetagraph {
 }
 
 /// Starts refreshing subnet `netuid` from `client` every `interval` (the first refresh
-/// immediately) until `shutdown` is cancelled.
+/// immediately) until `shutdown` is cancelled. Snapshots carry the consensus inputs.
 pub fn spawn(
     client: Arc<SubtensorClient>,
     netuid: u16,
@@ -138,7 +151,7 @@ async fn run(
         }
         let refreshed = tokio::select! {
             () = shutdown.cancelled() => break,
-            refreshed = MetagraphSnapshot::fetch(&client, netuid) => refreshed,
+            refreshed = MetagraphSnapshot::fetch_with_consensus(&client, netuid) => refreshed,
         };
         match refreshed {
             Ok(snapshot) => {
@@ -185,6 +198,7 @@ mod tests {
                 reveal_period_epochs: 1,
                 commit_reveal_version: 4,
             },
+            consensus: None,
             fetched_at: SystemTime::UNIX_EPOCH,
         }
     }

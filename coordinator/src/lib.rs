@@ -95,8 +95,18 @@ impl Coordinator {
             TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
-        let services = Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth };
+        let services = Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None };
         Ok(Self { listener, store, services, scheduler: SchedulerTask(scheduler) })
+    }
+
+    /// Gives the leaderboard a chain view: each entry carries its hotkey's uid and the share
+    /// of incentive a Yuma epoch over the validators' weights in `metagraph` gives it. Without
+    /// one (the default) the leaderboard says it has no chain view. Independent of the
+    /// `[auth]` membership: devnet checks membership against its dev keyring and still shows
+    /// what the weights on its localnet earn.
+    pub fn with_chain_view(mut self, metagraph: whetstone_chain::sync::SharedMetagraph) -> Self {
+        self.services.chain = Some(metagraph);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -25,7 +25,7 @@ use subxt::client::OnlineClientAtBlock;
 pub use config::SubtensorConfig;
 pub use error::{ChainError, Rejection};
 pub use shapes::{ShapeMismatch, ShapeMismatches, check_metadata};
-pub use storage::{Hyperparameters, NeuronRecord, TimelockedCommitRecord};
+pub use storage::{ConsensusRecord, Hyperparameters, NeuronRecord, TimelockedCommitRecord};
 pub use submit::{WeightCall, WeightsReceipt};
 
 /// Devnet's localnet, where `whetstone devnet` and `whetstone localnet` listen by default.

@@ -143,6 +143,18 @@ pub const WEIGHTS: StorageShape = StorageShape {
     keys: &[Shape::U16, Shape::U16],
     value: Shape::Seq(&Shape::Tuple(&[Shape::U16, Shape::U16])),
 };
+/// The block each uid registered at: Yuma drops weights set before a uid's registration.
+pub const BLOCK_AT_REGISTRATION: StorageShape = StorageShape {
+    pallet: SUBTENSOR,
+    entry: "BlockAtRegistration",
+    keys: &[Shape::U16, Shape::U16],
+    value: Shape::U64,
+};
+pub const MAX_ALLOWED_VALIDATORS: StorageShape = subnet_map("MaxAllowedValidators", Shape::U16);
+/// Stake below this counts as none in the epoch (chain-wide).
+pub const STAKE_THRESHOLD: StorageShape =
+    StorageShape { pallet: SUBTENSOR, entry: "StakeThreshold", keys: &[], value: Shape::U64 };
+pub const SUBNET_OWNER_HOTKEY: StorageShape = subnet_map("SubnetOwnerHotkey", Shape::AccountId);
 /// Timelocked commits per (subnet, epoch): `(hotkey, commit block, ciphertext, reveal round)`.
 pub const TIMELOCKED_WEIGHT_COMMITS: StorageShape = StorageShape {
     pallet: SUBTENSOR,
@@ -166,6 +178,20 @@ pub const PENDING_EPOCH_AT: StorageShape = subnet_map("PendingEpochAt", Shape::U
 pub const SUBNET_EPOCH_INDEX: StorageShape = subnet_map("SubnetEpochIndex", Shape::U64);
 pub const BLOCKS_SINCE_LAST_STEP: StorageShape = subnet_map("BlocksSinceLastStep", Shape::U64);
 
+/// Yuma Consensus parameters and a validator's bonds: read when the runtime has them (finney
+/// does, localnet does not), subtensor's defaults otherwise.
+pub const KAPPA: StorageShape = subnet_map("Kappa", Shape::U16);
+pub const ACTIVITY_CUTOFF: StorageShape = subnet_map("ActivityCutoff", Shape::U16);
+pub const BONDS_MOVING_AVERAGE: StorageShape = subnet_map("BondsMovingAverage", Shape::U64);
+pub const BONDS_PENALTY: StorageShape = subnet_map("BondsPenalty", Shape::U16);
+/// A validator's bonds row: `(uid, bond)` pairs, column max-upscaled by the last epoch.
+pub const BONDS: StorageShape = StorageShape {
+    pallet: SUBTENSOR,
+    entry: "Bonds",
+    keys: &[Shape::U16, Shape::U16],
+    value: Shape::Seq(&Shape::Tuple(&[Shape::U16, Shape::U16])),
+};
+
 /// Every storage item this client reads.
 pub const STORAGE: &[StorageShape] = &[
     NETWORKS_ADDED,
@@ -186,11 +212,24 @@ pub const STORAGE: &[StorageShape] = &[
     WEIGHTS,
     TIMELOCKED_WEIGHT_COMMITS,
     BEACON_CONFIG,
+    BLOCK_AT_REGISTRATION,
+    MAX_ALLOWED_VALIDATORS,
+    STAKE_THRESHOLD,
+    SUBNET_OWNER_HOTKEY,
 ];
 
 /// Storage read only when the runtime has it; its shape is checked when present.
-pub const OPTIONAL_STORAGE: &[StorageShape] =
-    &[LAST_EPOCH_BLOCK, PENDING_EPOCH_AT, SUBNET_EPOCH_INDEX, BLOCKS_SINCE_LAST_STEP];
+pub const OPTIONAL_STORAGE: &[StorageShape] = &[
+    LAST_EPOCH_BLOCK,
+    PENDING_EPOCH_AT,
+    SUBNET_EPOCH_INDEX,
+    BLOCKS_SINCE_LAST_STEP,
+    KAPPA,
+    ACTIVITY_CUTOFF,
+    BONDS_MOVING_AVERAGE,
+    BONDS_PENALTY,
+    BONDS,
+];
 
 /// Whether the runtime declares this storage item.
 pub fn has_storage(metadata: &Metadata, shape: &StorageShape) -> bool {

@@ -52,6 +52,29 @@ pub struct NeuronRecord {
     pub last_update: u64,
 }
 
+/// What a subnet epoch reads beyond the metagraph: the validators' weight and bond rows, when
+/// each uid registered, and the epoch's parameters. Input to [`crate::yuma`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsensusRecord {
+    /// Block each uid registered at, by uid.
+    pub block_at_registration: Vec<u64>,
+    /// `(validator uid, its Weights row)` for every permit holder, by uid.
+    pub weights: Vec<(u16, Vec<(u16, u16)>)>,
+    /// `(validator uid, its Bonds row)` for every permit holder; empty where the runtime keeps
+    /// no bonds (localnet).
+    pub bonds: Vec<(u16, Vec<(u16, u16)>)>,
+    /// Whether the runtime stores bonds (and so whether `bonds` is the chain's or empty).
+    pub bonds_stored: bool,
+    pub kappa: u16,
+    pub activity_cutoff: u16,
+    pub bonds_moving_average: u64,
+    pub bonds_penalty: u16,
+    pub max_allowed_validators: u16,
+    pub stake_threshold: u64,
+    /// The uid of the subnet owner's hotkey, if it is registered (it keeps its self-weight).
+    pub owner_uid: Option<u16>,
+}
+
 /// A weights commit waiting for its drand round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelockedCommitRecord {
@@ -91,6 +114,19 @@ impl SubtensorClient {
         let neurons = neurons_at(&at, netuid).await?;
         let hyperparameters = hyperparameters_at(&at, netuid).await?;
         Ok((at.block_number(), neurons, hyperparameters))
+    }
+
+    /// [`Self::subnet_state`] and what an epoch over it reads, at one block.
+    pub async fn consensus_state(
+        &self,
+        netuid: u16,
+    ) -> Result<(u64, Vec<NeuronRecord>, Hyperparameters, ConsensusRecord), ChainError> {
+        let at = self.at_head().await?;
+        ensure_subnet(&at, netuid).await?;
+        let neurons = neurons_at(&at, netuid).await?;
+        let hyperparameters = hyperparameters_at(&at, netuid).await?;
+        let consensus = consensus_at(&at, netuid, &neurons).await?;
+        Ok((at.block_number(), neurons, hyperparameters, consensus))
     }
 
     /// The hotkey's uid on the subnet, if registered.
@@ -184,6 +220,60 @@ pub(crate) async fn neurons_at(at: &AtBlock, netuid: u16) -> Result<Vec<NeuronRe
             last_update: last_updates.get(index).copied().unwrap_or(0),
         })
         .collect())
+}
+
+pub(crate) async fn consensus_at(at: &AtBlock, netuid: u16, neurons: &[NeuronRecord]) -> Result<ConsensusRecord, ChainError> {
+    let key = (netuid,);
+    let defaults = crate::yuma::Hyperparameters::subtensor_defaults();
+    let has = |shape: &StorageShape| shapes::has_storage(at.metadata_ref(), shape);
+    let kappa = if has(&shapes::KAPPA) { fetch(at, &shapes::KAPPA, key).await? } else { defaults.kappa };
+    let activity_cutoff =
+        if has(&shapes::ACTIVITY_CUTOFF) { fetch(at, &shapes::ACTIVITY_CUTOFF, key).await? } else { defaults.activity_cutoff };
+    let bonds_moving_average = if has(&shapes::BONDS_MOVING_AVERAGE) {
+        fetch(at, &shapes::BONDS_MOVING_AVERAGE, key).await?
+    } else {
+        defaults.bonds_moving_average
+    };
+    let bonds_penalty =
+        if has(&shapes::BONDS_PENALTY) { fetch(at, &shapes::BONDS_PENALTY, key).await? } else { defaults.bonds_penalty };
+    let bonds_stored = has(&shapes::BONDS);
+    let owner: AccountId32 = fetch(at, &shapes::SUBNET_OWNER_HOTKEY, key).await?;
+    let owner = wallet::hotkey_of(&owner.0);
+    let uids: Vec<u16> = neurons.iter().map(|n| n.uid).collect();
+    let block_at_registration: Vec<u64> = futures::stream::iter(uids)
+        .map(|uid| fetch::<_, u64>(at, &shapes::BLOCK_AT_REGISTRATION, (netuid, uid)))
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await?;
+    // Rows of uids without a permit do not enter the epoch; only permit holders' are read.
+    let validators: Vec<u16> = neurons.iter().filter(|n| n.validator_permit).map(|n| n.uid).collect();
+    let weights: Vec<Vec<(u16, u16)>> = futures::stream::iter(validators.clone())
+        .map(|uid| fetch::<_, Vec<(u16, u16)>>(at, &shapes::WEIGHTS, (netuid, uid)))
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await?;
+    let bonds: Vec<Vec<(u16, u16)>> = if bonds_stored {
+        futures::stream::iter(validators.clone())
+            .map(|uid| fetch::<_, Vec<(u16, u16)>>(at, &shapes::BONDS, (netuid, uid)))
+            .buffered(CONCURRENT_READS)
+            .try_collect()
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(ConsensusRecord {
+        block_at_registration,
+        weights: validators.iter().copied().zip(weights).collect(),
+        bonds: validators.iter().copied().zip(bonds).collect(),
+        bonds_stored,
+        kappa,
+        activity_cutoff,
+        bonds_moving_average,
+        bonds_penalty,
+        max_allowed_validators: fetch(at, &shapes::MAX_ALLOWED_VALIDATORS, key).await?,
+        stake_threshold: fetch(at, &shapes::STAKE_THRESHOLD, ()).await?,
+        owner_uid: neurons.iter().find(|n| n.hotkey == owner).map(|n| n.uid),
+    })
 }
 
 /// The account a hotkey's SS58 address names.

@@ -25,4 +25,7 @@ pub(crate) struct Services {
     pub(crate) config: Arc<CoordinatorConfig>,
     /// Checks the signed calls (`Agents.Submit`, the `Worker.Connect` hello).
     pub(crate) auth: Arc<crate::auth::Auth>,
+    /// The subnet's synced metagraph, when the coordinator has one: the leaderboard shows what
+    /// the validators' weights on it earn each miner.
+    pub(crate) chain: Option<whetstone_chain::sync::SharedMetagraph>,
 }

@@ -1,4 +1,5 @@
 use tonic::{Request, Response, Status};
+use whetstone_chain::incentive::IncentiveView;
 use whetstone_proto::convert::parse_digest;
 use whetstone_proto::pb;
 use whetstone_tasks::RunId;
@@ -19,22 +20,35 @@ impl Services {
 #[tonic::async_trait]
 impl pb::scores_server::Scores for Services {
     async fn leaderboard(&self, _: Request<pb::LeaderboardRequest>) -> Result<Response<pb::LeaderboardResponse>, Status> {
+        // An epoch over a few hundred uids is quick; it runs per request on the latest snapshot.
+        let incentives = self.chain.as_ref().and_then(|chain| chain.current()).and_then(|s| IncentiveView::of(&s));
         let entries = self
             .current_leaderboard()
             .await?
             .into_iter()
-            .map(|e| pb::LeaderboardEntry {
-                agent_digest: e.agent.digest.to_string(),
-                name: e.agent.name,
-                version: e.agent.version,
-                hotkey: e.agent.hotkey.to_string(),
-                resolved: e.resolved,
-                graded: e.finished,
-                tasks: e.tasks,
-                score: e.score,
+            .map(|e| {
+                let earned = incentives.as_ref().and_then(|view| view.of_hotkey(&e.agent.hotkey));
+                pb::LeaderboardEntry {
+                    agent_digest: e.agent.digest.to_string(),
+                    name: e.agent.name,
+                    version: e.agent.version,
+                    hotkey: e.agent.hotkey.to_string(),
+                    resolved: e.resolved,
+                    graded: e.finished,
+                    tasks: e.tasks,
+                    score: e.score,
+                    uid: earned.map(|n| u32::from(n.uid)),
+                    incentive: earned.map(|n| n.incentive),
+                }
             })
             .collect();
-        Ok(Response::new(pb::LeaderboardResponse { entries }))
+        let chain = incentives.map(|view| pb::ChainView {
+            netuid: u32::from(view.netuid),
+            block: view.block,
+            tempo: u32::from(view.tempo),
+            validators_with_weights: view.validators_with_weights,
+        });
+        Ok(Response::new(pb::LeaderboardResponse { entries, chain }))
     }
 
     async fn weights(&self, _: Request<pb::WeightsRequest>) -> Result<Response<pb::WeightsResponse>, Status> {

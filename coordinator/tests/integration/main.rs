@@ -11,8 +11,10 @@
 //! | `errors`   | bad requests get clear, typed errors                                   |
 //! | `miners`   | submission limits per hotkey, declared resources, run trajectories     |
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
+//! | `chain`    | membership synced from a localnet, and the leaderboard's Yuma incentive |
 
 mod auth;
+mod chain;
 mod errors;
 mod grpc;
 mod leases;
