@@ -40,8 +40,9 @@ pub struct AddArgs {
     pub allow_unlicensed: bool,
 }
 
-/// Generate bug candidates for a project of a compact set, validate each in Docker and write
-/// the valid ones as tasks (with 2–3-bug combinations as hard tasks).
+/// Generate bug candidates for a project of a compact set with the tree-sitter generator,
+/// validate each in Docker and write the valid ones as tasks (with 2–3-bug combinations as
+/// hard tasks).
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// The compact task set directory.
@@ -183,9 +184,10 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
     let summary = curate::pipeline::generate(&sandbox, &options, &bar).await?;
     bar.bar.finish_and_clear();
     println!(
-        "{}: {} candidates, {} valid (yield {:.0}%), {} tasks written, {:.0}s{}",
+        "{}: {} candidates validated (of {} the generator found), {} valid (yield {:.0}%), {} tasks written, {:.0}s{}",
         args.project,
         summary.candidates,
+        summary.generated,
         summary.valid,
         summary.yield_ratio() * 100.0,
         summary.written.len(),
@@ -194,6 +196,10 @@ pub async fn generate(args: GenerateArgs) -> Result<()> {
     );
     for (reason, count) in &summary.rejected {
         println!("  rejected: {reason}: {count}");
+    }
+    if !summary.valid_by_operator.is_empty() {
+        let by_operator: Vec<String> = summary.valid_by_operator.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        println!("  valid single bugs by operator: {}", by_operator.join(", "));
     }
     if summary.leaky_statements > 0 || summary.redacted_messages > 0 {
         println!(

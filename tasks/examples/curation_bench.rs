@@ -1,6 +1,7 @@
 //! Curation throughput on this machine: adds projects to a compact set (when asked), runs
-//! generation + validation on each, and prints a table of candidates, valid tasks, yield,
-//! time per valid task and validated tasks per hour.
+//! generation (the tree-sitter generator, `whetstone_tasks::generate`) + validation on each,
+//! and prints a table of the generator's candidates, the candidates validated, valid tasks,
+//! yield, time per valid task and validated tasks per hour.
 //!
 //! ```text
 //! cargo run -p whetstone-tasks --release --example curation_bench -- \
@@ -143,6 +144,7 @@ async fn main() {
         match curate::pipeline::generate(&sandbox, &options, &Stderr).await {
             Ok(summary) => {
                 eprintln!("  rejected: {:?}", summary.rejected);
+                eprintln!("  valid single bugs by operator: {:?}", summary.valid_by_operator);
                 rows.push((project, summary));
             }
             Err(error) => {
@@ -155,12 +157,16 @@ async fn main() {
             }
         }
     }
-    println!("\n{:<28} {:>10} {:>6} {:>7} {:>9} {:>14} {:>12}", "project", "candidates", "valid", "yield", "time (s)", "s / valid task", "valid / hour");
+    println!(
+        "\n{:<28} {:>9} {:>10} {:>6} {:>7} {:>9} {:>14} {:>12}",
+        "project", "generated", "candidates", "valid", "yield", "time (s)", "s / valid task", "valid / hour"
+    );
     for (project, summary) in &rows {
         let secs = summary.elapsed.as_secs_f64();
         println!(
-            "{:<28} {:>10} {:>6} {:>6.0}% {:>9.0} {:>14} {:>12.0}",
+            "{:<28} {:>9} {:>10} {:>6} {:>6.0}% {:>9.0} {:>14} {:>12.0}",
             project,
+            summary.generated,
             summary.candidates,
             summary.valid,
             summary.yield_ratio() * 100.0,

@@ -8,7 +8,7 @@
 //! | run the suite in Docker (baseline runs, bug candidates) | [`runner`], `driver.py` |
 //! | keep a candidate only if it is a real, stable, fixable bug | [`validate`] |
 //! | the problem statement, checked against leaking the fix | [`statement`] |
-//! | bug candidates when no generator is plugged in | [`mutate`] |
+//! | bug candidates from the tree-sitter generator ([`crate::generate`]), single and combined | [`bugs`] |
 //! | add / generate end to end, writing a compact set | [`pipeline`] |
 //!
 //! Validation runs each candidate's suite in a container from the project's image with no
@@ -16,7 +16,7 @@
 //! candidates share one container (the driver resets the tree with git between them), and
 //! containers run in parallel up to the configured limit (default: the machine's cores).
 
-pub mod mutate;
+pub mod bugs;
 pub mod pipeline;
 pub mod project;
 pub mod runner;
@@ -70,6 +70,8 @@ pub enum CurateError {
     Compact(Box<crate::compact::CompactError>),
     #[error(transparent)]
     Task(Box<crate::task::TaskError>),
+    #[error("bug generation failed")]
+    Generate(#[source] Box<crate::generate::GenerateError>),
 }
 
 // Boxed: these errors are large, and every `Result` of the pipeline carries the enum.

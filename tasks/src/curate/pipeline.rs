@@ -1,6 +1,6 @@
 //! `tasks add` and `tasks generate` end to end, writing a compact set (FORMAT.md).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,10 +11,12 @@ use super::project::{self, PROJECT_FILE, ProjectRecord};
 use super::runner::Environment;
 use super::source::{self, SourceRef, write_files};
 use super::statement::write_statement;
+use super::bugs::{self, SingleBug};
 use super::validate::{self, BugCandidate, ValidTask, ValidationConfig, ValidationOutcome};
-use super::{CurateError, io_error, mutate};
+use super::{CurateError, io_error};
 use crate::compact::{COMPACT_LAYOUT, CompactTask, PROJECTS_DIR, ProjectBase, TASKS_DIR};
 use crate::digest::{TreeFile, read_tree};
+use crate::generate::{GeneratorConfig, sample};
 use crate::task::{DIGESTS_FILE, FORMAT_VERSION, Framework, TaskSet};
 
 /// What long steps report, for a progress bar.
@@ -112,8 +114,17 @@ pub struct GenerateOptions {
 /// What `generate` did.
 #[derive(Debug, Clone, Default)]
 pub struct GenerateSummary {
+    /// Single-bug candidates the tree-sitter generator found in the project (before sampling).
+    pub generated: usize,
+    /// Source files the generator left out (not UTF-8, generated, too large, unparsable).
+    pub skipped_files: usize,
+    /// Generator candidates left out because a compact patch cannot carry them exactly.
+    pub unrepresentable: usize,
+    /// Candidates validated: the sampled single bugs and the combined ones.
     pub candidates: usize,
     pub valid: usize,
+    /// Valid single bugs written as tasks, by the generator's operator.
+    pub valid_by_operator: BTreeMap<&'static str, usize>,
     pub written: Vec<String>,
     pub rejected: BTreeMap<&'static str, usize>,
     /// Valid candidates dropped because their statement would leak the fix.
@@ -145,53 +156,44 @@ pub async fn generate(sandbox: &Sandbox, options: &GenerateOptions, progress: &d
     let env = Environment { image, framework: record.framework, command: record.test_command.clone(), timeout_secs: record.timeout_secs };
 
     let existing = existing_tasks(&options.set_dir)?;
-    let mut all = mutate::candidates(&record.name, record.framework, &files);
-    all.retain(|c| !existing.contains(&c.id));
-    shuffle(&mut all, options.seed);
-    all.truncate(options.max_candidates);
-    let mut summary = GenerateSummary::default();
+    progress.message("generating bug candidates");
+    let config = GeneratorConfig { seed: options.seed, ..GeneratorConfig::default() };
+    let (singles, report, unrepresentable) = bugs::singles(&record.name, record.framework, &dir.join("base"), &base.files, config.clone())?;
+    let mut summary = GenerateSummary {
+        generated: singles.len(),
+        skipped_files: report.skipped_files.len(),
+        unrepresentable,
+        ..GenerateSummary::default()
+    };
+    let fresh: Vec<&SingleBug> = singles.iter().filter(|s| !existing.contains(&s.candidate.id)).collect();
+    // A sample spread over files, functions and operators (the generator's own sampling).
+    let generated: Vec<_> = fresh.iter().map(|s| s.generated.clone()).collect();
+    let picked: BTreeSet<String> = sample(&generated, options.max_candidates, config.seed, config.max_per_function).iter().map(|c| c.id()).collect();
+    let chosen: Vec<&SingleBug> = fresh.into_iter().filter(|s| picked.contains(&s.generated.id())).collect();
+    let all: Vec<BugCandidate> = chosen.iter().map(|s| s.candidate.clone()).collect();
 
     progress.start(all.len() as u64);
     let on_done = |c: &BugCandidate, o: &ValidationOutcome| progress.advance(&c.label, matches!(o, ValidationOutcome::Valid(_)));
     let outcomes = validate::validate_candidates(sandbox, &env, &files, &record.stable_tests, &all, &options.validation, &on_done).await?;
-    let mut valid_singles: Vec<(&BugCandidate, ValidTask)> = Vec::new();
-    for (candidate, outcome) in all.iter().zip(outcomes) {
+    let mut valid_singles: Vec<&SingleBug> = Vec::new();
+    let mut fail_to_pass: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (single, outcome) in chosen.iter().zip(outcomes) {
         tally(&mut summary, &outcome);
         if let ValidationOutcome::Valid(task) = outcome
-            && write_task(&options.set_dir, &record, &files, candidate, &task, &mut summary)?
+            && write_task(&options.set_dir, &record, &files, &single.candidate, &task, &mut summary)?
         {
-            valid_singles.push((candidate, task));
+            *summary.valid_by_operator.entry(single.generated.operator.name()).or_default() += 1;
+            fail_to_pass.insert(single.candidate.id.clone(), task.fail_to_pass);
+            valid_singles.push(single);
         }
     }
 
     // Hard tasks: two or three valid single bugs in one file whose failing tests differ, so
     // each bug has to be found on its own.
-    let mut combined = Vec::new();
-    let mut by_file: BTreeMap<String, Vec<&(&BugCandidate, ValidTask)>> = BTreeMap::new();
-    for single in &valid_singles {
-        let file = single.0.label.split(':').next().unwrap_or_default().to_owned();
-        by_file.entry(file).or_default().push(single);
-    }
-    for group in by_file.values() {
-        let mut sets: Vec<Vec<&BugCandidate>> = Vec::new();
-        if group.len() >= 3 {
-            sets.push(group[..3].iter().map(|s| s.0).collect());
-        }
-        for pair in group.chunks(2).filter(|p| p.len() == 2 && p[0].1.fail_to_pass != p[1].1.fail_to_pass) {
-            sets.push(vec![pair[0].0, pair[1].0]);
-        }
-        for parts in sets {
-            if combined.len() >= options.max_combined {
-                break;
-            }
-            if let Some(candidate) = mutate::combine(&record.name, &files, &parts)
-                && !existing.contains(&candidate.id)
-                && !combined.iter().any(|c: &BugCandidate| c.id == candidate.id)
-            {
-                combined.push(candidate);
-            }
-        }
-    }
+    let combined: Vec<BugCandidate> = bugs::combined(&record.name, &base.files, &valid_singles, &fail_to_pass, options.max_combined, options.seed)?
+        .into_iter()
+        .filter(|c| !existing.contains(&c.id))
+        .collect();
     if !combined.is_empty() {
         progress.message(&format!("validating {} combined candidates", combined.len()));
         progress.start(combined.len() as u64);
@@ -382,19 +384,6 @@ mod erased {
     }
 }
 
-/// A deterministic Fisher–Yates shuffle (xorshift), so a seed always samples the same
-/// candidates.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for i in (1..items.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let j = (state % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-}
-
 /// Passes image build output to the progress's message line.
 struct MessageOnly<'a>(&'a dyn Progress);
 
@@ -438,18 +427,5 @@ mod tests {
         assert_eq!(hidden_files(Framework::Pytest, &failing, &files, ""), ["toolz/tests/test_itertoolz.py"]);
         let cargo = vec!["tests/test_version.rs::test_parse".to_owned(), "src/lib.rs::tests::unit".to_owned()];
         assert_eq!(hidden_files(Framework::Cargo, &cargo, &files, ""), ["tests/test_version.rs"]);
-    }
-
-    #[test]
-    fn shuffling_is_deterministic_per_seed() {
-        let mut a: Vec<u32> = (0..50).collect();
-        let mut b = a.clone();
-        shuffle(&mut a, 7);
-        shuffle(&mut b, 7);
-        assert_eq!(a, b);
-        let mut c: Vec<u32> = (0..50).collect();
-        shuffle(&mut c, 8);
-        assert_ne!(a, c);
-        assert_ne!(a, (0..50).collect::<Vec<_>>());
     }
 }

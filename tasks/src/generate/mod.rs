@@ -32,9 +32,14 @@
 //! `<` to `>=` in `toolz.itertoolz.sliding_window`"; never show it to agents), and gives
 //! [`Candidate::bug_patch`] (clean → buggy) and [`Candidate::gold_patch`] (buggy → clean):
 //! unified diffs with `a/` and `b/` prefixes that `git apply` takes at the source tree's root,
-//! byte-exact (applying one then the other restores the original bytes). The pipeline applies
-//! the bug patch to make the task's `repo/`, ships the gold patch as `gold.patch`, and keeps
-//! only candidates whose tests fail with the bug and pass without it.
+//! byte-exact (applying one then the other restores the original bytes).
+//!
+//! This generator is the curation pipeline's only source of bugs (`whetstone tasks generate`):
+//! `crate::curate::bugs` turns each candidate into a validation candidate whose task id is
+//! the project name and a hash of the bug patch, and checks the patch with the compact
+//! format's patch engine (the set stores `bug.patch` and ships its reverse as `gold.patch`).
+//! The pipeline validates a [`sample`] of them in Docker, keeps those whose tests fail with
+//! the bug and pass without it, and [`combine`]s valid ones of one file into hard tasks.
 //!
 //! ```no_run
 //! use std::path::Path;
