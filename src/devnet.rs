@@ -2,8 +2,11 @@
 //! an agent-runner and a validator talk gRPC over loopback; agents run and patches are graded
 //! in Docker; scores become weights the validator sets through subxt on a localnet (a local
 //! subtensor-compatible node started in-process), with a JSON ledger kept as the audit log.
+//! The coordinator syncs the localnet's metagraph, so the final leaderboard shows what the
+//! weights just set earn each miner in a Yuma Consensus epoch.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -28,6 +31,10 @@ const RUNNER_ID: &str = "devnet-runner";
 const VALIDATOR_ID: &str = "devnet-validator";
 /// Devnet's subnet id on its local metagraph.
 const NETUID: u16 = 1;
+/// How often the coordinator re-reads the localnet's metagraph and weights.
+const METAGRAPH_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the final leaderboard may wait for the sync to see the weights just set.
+const SYNC_WAIT: Duration = Duration::from_secs(30);
 
 /// Signs as a dev key for devnet's coordinator (dev key Alice).
 fn dev_signer(key: dev_keys::DevKey) -> RequestSigner {
@@ -106,7 +113,11 @@ pub enum DevnetError {
 /// What a round produced.
 #[derive(Debug, Clone)]
 pub struct DevnetReport {
+    /// The final leaderboard, read after the weights were set (entries carry the Yuma
+    /// incentive of their hotkey).
     pub leaderboard: Vec<pb::LeaderboardEntry>,
+    /// The chain view the incentive column was computed from.
+    pub chain: Option<pb::ChainView>,
     /// Every run with its verdict.
     pub runs: Vec<pb::RunRecord>,
     pub weights: WeightSubmission,
@@ -181,7 +192,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
     .await
     .map_err(DevnetError::Localnet)?;
     let chain = match SubtensorClient::connect(&localnet.url).await {
-        Ok(chain) => chain,
+        Ok(chain) => Arc::new(chain),
         Err(error) => {
             localnet.stop().await;
             return Err(DevnetError::Chain(error));
@@ -191,6 +202,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
 
     reporter.step("starting the coordinator, an agent-runner and a validator on loopback");
     let stop = shutdown.child_token();
+    let (metagraph, sync_task) = whetstone_chain::sync::spawn(Arc::clone(&chain), NETUID, METAGRAPH_INTERVAL, stop.clone());
     let config = CoordinatorConfig {
         data_dir: options.data_dir.join("coordinator"),
         listen: ([127, 0, 0, 1], 0).into(),
@@ -199,7 +211,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         auth: whetstone_coordinator::auth::AuthConfig::devnet(),
         ..CoordinatorConfig::default()
     };
-    let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?;
+    let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph);
     let addr = coordinator.local_addr().map_err(|source| DevnetError::DataDir { path: "listener".into(), source })?;
     let url = format!("http://{addr}");
     let coordinator_task = tokio::spawn(coordinator.serve(stop.clone()));
@@ -233,6 +245,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
     let _ = runner_task.await;
     let _ = validator_task.await;
     let _ = coordinator_task.await;
+    let _ = sync_task.await;
     localnet.stop().await;
     let mut leftover_containers = 0;
     for owner in [RUNNER_ID, VALIDATOR_ID] {
@@ -240,9 +253,10 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
             leftover_containers += check.list_ours(OrphanScope::ThisOwner).await.map(|c| c.len()).unwrap_or(0);
         }
     }
-    let RoundResult { leaderboard, runs, weights, ledger_id, hotkeys, extrinsic, chain_weights } = result?;
+    let RoundResult { leaderboard, chain: chain_view, runs, weights, ledger_id, hotkeys, extrinsic, chain_weights } = result?;
     Ok(DevnetReport {
         leaderboard,
+        chain: chain_view,
         runs,
         weights,
         ledger_id,
@@ -257,6 +271,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
 
 struct RoundResult {
     leaderboard: Vec<pb::LeaderboardEntry>,
+    chain: Option<pb::ChainView>,
     runs: Vec<pb::RunRecord>,
     weights: WeightSubmission,
     ledger_id: String,
@@ -324,7 +339,6 @@ async fn round(
         }
     }
 
-    let leaderboard = client.leaderboard().await?.entries;
     let runs = client.runs(None).await?;
     reporter.step("validator sets weights on the localnet from the scores");
     let ledger = FileLedger::new(options.data_dir.join("weights.jsonl"));
@@ -347,5 +361,24 @@ async fn round(
         hotkeys = chain_hotkeys;
     }
     let ledger_id = outcome.audit_id.unwrap_or_else(|| "none".into());
-    Ok(RoundResult { leaderboard, runs, weights: outcome.submission, ledger_id, hotkeys, extrinsic, chain_weights })
+    // The final leaderboard, once the coordinator's sync has read the block the weights are in.
+    let set_in = extrinsic.as_ref().map_or(0, |(_, block)| *block);
+    let sync_deadline = Instant::now() + SYNC_WAIT;
+    let board = loop {
+        let board = client.leaderboard().await?;
+        if board.chain.as_ref().is_some_and(|view| view.block >= set_in) || Instant::now() > sync_deadline {
+            break board;
+        }
+        tokio::time::sleep(METAGRAPH_INTERVAL).await;
+    };
+    Ok(RoundResult {
+        leaderboard: board.entries,
+        chain: board.chain,
+        runs,
+        weights: outcome.submission,
+        ledger_id,
+        hotkeys,
+        extrinsic,
+        chain_weights,
+    })
 }

@@ -363,7 +363,9 @@ async fn dispatch(command: Command) -> Result<()> {
             let shutdown = shutdown_on_signal();
             let (coordinator, sync) = if config.auth.membership == whetstone_coordinator::auth::MembershipPolicy::Chain {
                 let (metagraph, sync) = chain_cli::start_metagraph_sync(&args.chain, shutdown.clone()).await?;
-                (whetstone_coordinator::Coordinator::bind_with_membership(config, Some(std::sync::Arc::new(metagraph))).await?, Some(sync))
+                let membership = std::sync::Arc::new(metagraph.clone());
+                let coordinator = whetstone_coordinator::Coordinator::bind_with_membership(config, Some(membership)).await?;
+                (coordinator.with_chain_view(metagraph), Some(sync))
             } else {
                 (whetstone_coordinator::Coordinator::bind(config).await?, None)
             };
@@ -427,7 +429,9 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Leaderboard(args) => {
             let client = CoordinatorClient::connect(&args.coordinator).await?;
-            println!("{}", ui::leaderboard_table(&client.leaderboard().await?.entries));
+            let board = client.leaderboard().await?;
+            println!("{}", ui::leaderboard_table(&board));
+            println!("{}", ui::incentive_note(board.chain.as_ref()));
             Ok(())
         }
         Command::Runs { connect, run: Some(run_id), signer, patch, .. } => {
@@ -677,7 +681,9 @@ async fn run_devnet(args: DevnetArgs) -> Result<()> {
     println!("\nResults");
     println!("{}", ui::results_matrix(&report.runs));
     println!("\nLeaderboard ({} tasks)", report.tasks);
-    println!("{}", ui::leaderboard_table(&report.leaderboard));
+    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain.clone() };
+    println!("{}", ui::leaderboard_table(&board));
+    println!("{}", ui::incentive_note(board.chain.as_ref()));
     let names = |hotkey: &str| {
         report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ")
     };

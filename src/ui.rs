@@ -204,12 +204,17 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
     table
 }
 
-pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
+/// The leaderboard; with a chain view, each hotkey's uid and Yuma incentive share too.
+pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["#", "agent", "version", "hotkey", "digest", "resolved", "score"]);
-    for (rank, entry) in entries.iter().enumerate() {
-        table.add_row([
+    let mut header = vec!["#", "agent", "version", "hotkey", "digest", "resolved", "score"];
+    if board.chain.is_some() {
+        header.extend(["uid", "incentive"]);
+    }
+    table.set_header(header);
+    for (rank, entry) in board.entries.iter().enumerate() {
+        let mut row = vec![
             Cell::new(rank + 1),
             Cell::new(&entry.name),
             Cell::new(&entry.version),
@@ -217,9 +222,38 @@ pub fn leaderboard_table(entries: &[pb::LeaderboardEntry]) -> Table {
             Cell::new(short(&entry.agent_digest, 12)),
             Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
-        ]);
+        ];
+        if board.chain.is_some() {
+            // Unregistered hotkeys have neither: nothing on chain pays them.
+            row.push(Cell::new(entry.uid.map(|uid| uid.to_string()).unwrap_or_else(|| "-".into())).set_alignment(CellAlignment::Right));
+            let incentive = entry.incentive.map(|share| format!("{:.2}%", share * 100.0));
+            row.push(Cell::new(incentive.unwrap_or_else(|| "not registered".into())).set_alignment(CellAlignment::Right));
+        }
+        table.add_row(row);
     }
     table
+}
+
+/// What the leaderboard's incentive column rests on, or why there is none.
+pub fn incentive_note(chain: Option<&pb::ChainView>) -> String {
+    match chain {
+        None => "incentive: not shown; this coordinator has no chain view (its [auth] membership is not \"chain\"), \
+                 so what the scores earn on chain is unknown here"
+            .into(),
+        Some(view) if view.validators_with_weights == 0 => format!(
+            "incentive: no validator has weights on subnet {} at block {} yet, so nobody earns incentive",
+            view.netuid, view.block
+        ),
+        Some(view) => format!(
+            "incentive: each hotkey's share of subnet {}'s miner emission in a Yuma Consensus epoch over the weights of {} \
+             validator{} at block {} (epochs every {} blocks); weights still sealed in timelocked commits count once revealed",
+            view.netuid,
+            view.validators_with_weights,
+            if view.validators_with_weights == 1 { "" } else { "s" },
+            view.block,
+            view.tempo + 1
+        ),
+    }
 }
 
 /// The submitted weights with each uid's hotkey and share.
@@ -251,6 +285,32 @@ mod tests {
         assert_eq!(short("abc", 5), "abc");
         assert_eq!(short("abcdef", 3), "abc…");
         assert_eq!(short("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn the_leaderboard_shows_incentive_only_with_a_chain_view() {
+        let entry = |name: &str, uid: Option<u32>, incentive: Option<f64>| pb::LeaderboardEntry {
+            name: name.into(),
+            hotkey: format!("hotkey-of-{name}"),
+            uid,
+            incentive,
+            ..pb::LeaderboardEntry::default()
+        };
+        let chain = pb::ChainView { netuid: 1, block: 42, tempo: 10, validators_with_weights: 1 };
+        let board = pb::LeaderboardResponse {
+            entries: vec![entry("repair", Some(2), Some(0.75)), entry("stray", None, None)],
+            chain: Some(chain),
+        };
+        let text = leaderboard_table(&board).to_string();
+        assert!(text.contains("incentive") && text.contains("75.00%") && text.contains("not registered"), "{text}");
+        let note = incentive_note(board.chain.as_ref());
+        assert!(note.contains("1 validator at block 42") && note.contains("every 11 blocks"), "{note}");
+
+        let without = pb::LeaderboardResponse { chain: None, ..board };
+        assert!(!leaderboard_table(&without).to_string().contains("incentive"));
+        assert!(incentive_note(None).contains("no chain view"));
+        let idle = pb::ChainView { validators_with_weights: 0, ..chain };
+        assert!(incentive_note(Some(&idle)).contains("no validator has weights"));
     }
 
     #[test]

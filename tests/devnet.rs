@@ -1,6 +1,6 @@
 //! The main job, end to end: `whetstone devnet` on its embedded defaults runs the example
 //! agents on the starter tasks through real gRPC, real Docker and a real SQLite store, and the
-//! leaderboard and weights come out as the agents deserve.
+//! leaderboard, the weights and the Yuma incentive they earn come out as the agents deserve.
 
 use tokio_util::sync::CancellationToken;
 use whetstone::dev_keys;
@@ -53,6 +53,13 @@ async fn docker_devnet_round_ranks_the_example_agents() {
     assert!(report.extrinsic.is_some(), "weights went on chain");
     assert_eq!(report.weights.extrinsic, report.extrinsic.as_ref().map(|(hash, _)| hash.clone()));
     assert_eq!(report.chain_weights, vec![(2, 65535)]);
+    // The final leaderboard was read after the coordinator's sync saw those weights: a Yuma
+    // epoch over them pays Charlie all of the miners' incentive.
+    let view = report.chain.expect("devnet's coordinator has a chain view of its localnet");
+    assert_eq!((view.netuid, view.validators_with_weights), (1, 1));
+    let repair = report.leaderboard.iter().find(|e| e.name == "repair").expect("repair on the board");
+    assert_eq!((repair.uid, repair.incentive), (Some(2), Some(1.0)));
+    assert!(report.leaderboard.iter().filter(|e| e.name != "repair").all(|e| e.incentive == Some(0.0)));
     assert_eq!(report.leftover_containers, 0);
 
     // A second round in the same directory starts clean instead of refusing or mixing results.
