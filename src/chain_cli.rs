@@ -285,7 +285,7 @@ async fn set_weights(args: SetWeightsArgs) -> Result<()> {
         ),
     };
     spinner.done(format!("{what} in block {} ({})", receipt.block_number, receipt.block_hash));
-    println!("extrinsic {}", receipt.extrinsic_hash);
+    println!("extrinsic {} ({})", receipt.extrinsic_hash, receipt.extrinsic_call);
     if receipt.call == WeightCall::SetWeights {
         let on_chain = client.weights_row(netuid, own_uid).await?;
         println!("on-chain weights of uid {own_uid}:");

@@ -16,7 +16,8 @@ pub const LONG_ABOUT: &str = "Run a local subtensor-compatible chain on this mac
 It speaks the substrate JSON-RPC a subxt client (and `whetstone chain …`) uses, over WebSocket and \
 HTTP on one port, and serves runtime metadata whose SubtensorModule calls, storage items, events and \
 errors are named and shaped as on finney. Signed transactions are checked as a real node checks them \
-(sr25519 signature, nonce, mortality) and set_weights, commit_timelocked_weights and burned_register \
+(sr25519 signature, nonce, mortality) and set_weights, commit_timelocked_weights (and their mechanism-0 \
+forms set_mechanism_weights, commit_timelocked_mechanism_weights) and burned_register \
 follow subtensor's rules and report its errors (SettingWeightsTooFast, NeuronNoValidatorPermit, …).
 
 Blocks: one block per transaction, sealed and final at once; --block-time-ms also seals empty blocks \

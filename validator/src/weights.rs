@@ -99,7 +99,7 @@ pub async fn set_weights_on_chain(
     let audit_id = audit.set_weights(&submission)?;
     tracing::info!(
         netuid,
-        call = receipt.call.name(),
+        call = receipt.extrinsic_call,
         extrinsic = %receipt.extrinsic_hash,
         block = receipt.block_number,
         uids = submission.uids.len(),

@@ -21,6 +21,7 @@ pub const SUBTENSOR: &str = "SubtensorModule";
 /// are looked through, as subxt's encoder and decoder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
+    U8,
     U16,
     U32,
     U64,
@@ -38,6 +39,7 @@ pub enum Shape {
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Shape::U8 => f.write_str("u8"),
             Shape::U16 => f.write_str("u16"),
             Shape::U32 => f.write_str("u32"),
             Shape::U64 => f.write_str("u64"),
@@ -105,8 +107,40 @@ pub const COMMIT_TIMELOCKED_WEIGHTS: CallShape = CallShape {
     ],
 };
 
+/// `set_weights` addressed to one of a subnet's mechanisms (`mecid` 0 is the main one,
+/// where `set_weights` writes).
+pub const SET_MECHANISM_WEIGHTS: CallShape = CallShape {
+    pallet: SUBTENSOR,
+    call: "set_mechanism_weights",
+    fields: &[
+        ("netuid", Shape::U16),
+        ("mecid", Shape::U8),
+        ("dests", Shape::Seq(&Shape::U16)),
+        ("weights", Shape::Seq(&Shape::U16)),
+        ("version_key", Shape::U64),
+    ],
+};
+
+/// `commit_timelocked_weights` addressed to one of a subnet's mechanisms: what the
+/// Bittensor SDK 11 submits (with `mecid` 0).
+pub const COMMIT_TIMELOCKED_MECHANISM_WEIGHTS: CallShape = CallShape {
+    pallet: SUBTENSOR,
+    call: "commit_timelocked_mechanism_weights",
+    fields: &[
+        ("netuid", Shape::U16),
+        ("mecid", Shape::U8),
+        ("commit", Shape::Bytes),
+        ("reveal_round", Shape::U64),
+        ("commit_reveal_version", Shape::U16),
+    ],
+};
+
 /// Every call this client submits.
 pub const CALLS: &[CallShape] = &[SET_WEIGHTS, COMMIT_TIMELOCKED_WEIGHTS];
+
+/// Calls used instead of their plain forms when the runtime declares them (finney does,
+/// localnet does not); their shape is checked when present.
+pub const OPTIONAL_CALLS: &[CallShape] = &[SET_MECHANISM_WEIGHTS, COMMIT_TIMELOCKED_MECHANISM_WEIGHTS];
 
 const fn subnet_map(entry: &'static str, value: Shape) -> StorageShape {
     StorageShape { pallet: SUBTENSOR, entry, keys: &[Shape::U16], value }
@@ -231,6 +265,11 @@ pub const OPTIONAL_STORAGE: &[StorageShape] = &[
     BONDS,
 ];
 
+/// Whether the runtime declares this call.
+pub fn has_call(metadata: &Metadata, shape: &CallShape) -> bool {
+    metadata.pallet_by_name(shape.pallet).and_then(|p| p.call_variant_by_name(shape.call)).is_some()
+}
+
 /// Whether the runtime declares this storage item.
 pub fn has_storage(metadata: &Metadata, shape: &StorageShape) -> bool {
     metadata.pallet_by_name(shape.pallet).and_then(|p| p.storage()).and_then(|s| s.entry_by_name(shape.entry)).is_some()
@@ -277,6 +316,9 @@ fn lines(mismatches: &[ShapeMismatch]) -> String {
 pub fn check_metadata(metadata: &Metadata) -> Result<(), ShapeMismatches> {
     let mut found = Vec::new();
     for call in CALLS {
+        check_call(metadata, call, &mut found);
+    }
+    for call in OPTIONAL_CALLS.iter().filter(|call| has_call(metadata, call)) {
         check_call(metadata, call, &mut found);
     }
     for entry in STORAGE {
@@ -370,6 +412,7 @@ fn signature(fields: impl Iterator<Item = (String, String)>) -> String {
 pub fn matches(id: u32, shape: Shape, types: &PortableRegistry) -> bool {
     let Some(ty) = types.resolve(id) else { return false };
     let direct = match (&ty.type_def, shape) {
+        (TypeDef::Primitive(TypeDefPrimitive::U8), Shape::U8) => true,
         (TypeDef::Primitive(TypeDefPrimitive::U16), Shape::U16) => true,
         (TypeDef::Primitive(TypeDefPrimitive::U32), Shape::U32) => true,
         (TypeDef::Primitive(TypeDefPrimitive::U64), Shape::U64) => true,

@@ -1,5 +1,7 @@
 //! Weight submission: `set_weights` when the subnet sets weights in the clear,
-//! `commit_timelocked_weights` when it runs commit-reveal.
+//! `commit_timelocked_weights` when it runs commit-reveal; each on the subnet's main
+//! mechanism through `set_mechanism_weights` / `commit_timelocked_mechanism_weights` when the
+//! runtime declares those (finney does), as the Bittensor SDK 11 submits them.
 //!
 //! Before signing, the client reads what the chain would check (registration, validator
 //! permit, version key, rate limit) and refuses locally with a message that says when or how
@@ -45,6 +47,10 @@ impl WeightCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WeightsReceipt {
     pub call: WeightCall,
+    /// The extrinsic that carried it: the plain call, or its mechanism form
+    /// (`set_mechanism_weights`, `commit_timelocked_mechanism_weights`, on mechanism 0) when
+    /// the runtime has it.
+    pub extrinsic_call: &'static str,
     pub netuid: u16,
     pub hotkey: Hotkey,
     /// The submitter's uid.
@@ -120,9 +126,11 @@ impl SubtensorClient {
                 check_standing(netuid, signer.hotkey(), &standing, uids, version_key, self.block_time())?;
             }
             let data = WeightsCallData::SetWeights { netuid, uids: uids.to_vec(), weights: weights.to_vec(), version_key };
-            let (extrinsic_hash, block_hash, block_number) = self.sign_and_watch(at, call, data, signer, attempt).await?;
+            let (extrinsic_hash, block_hash, block_number, extrinsic_call) =
+                self.sign_and_watch(at, call, data, signer, attempt).await?;
             Ok(WeightsReceipt {
                 call,
+                extrinsic_call,
                 netuid,
                 hotkey: signer.hotkey().clone(),
                 uid: standing.uid,
@@ -187,9 +195,11 @@ impl SubtensorClient {
                 reveal_round: sealed.reveal_round,
                 commit_reveal_version: standing.hyperparameters.commit_reveal_version,
             };
-            let (extrinsic_hash, block_hash, block_number) = self.sign_and_watch(at, call, data, signer, attempt).await?;
+            let (extrinsic_hash, block_hash, block_number, extrinsic_call) =
+                self.sign_and_watch(at, call, data, signer, attempt).await?;
             Ok(WeightsReceipt {
                 call,
+                extrinsic_call,
                 netuid,
                 hotkey: signer.hotkey().clone(),
                 uid: standing.uid,
@@ -232,7 +242,10 @@ impl SubtensorClient {
         data: WeightsCallData,
         signer: &HotkeyPair,
         attempt: u32,
-    ) -> Result<(String, String, u64), ChainError> {
+    ) -> Result<(String, String, u64, &'static str), ChainError> {
+        // Mechanism 0 through the mechanism extrinsic where the runtime has it, as the SDK does.
+        let data = data.for_runtime(at.metadata_ref());
+        let extrinsic_call = data.extrinsic_name();
         let keypair =
             signer.sr25519_signer().ok_or_else(|| ChainError::CannotSign { hotkey: signer.hotkey().to_string() })?;
         let params = DefaultExtrinsicParamsBuilder::<SubtensorConfig>::new().build();
@@ -242,7 +255,7 @@ impl SubtensorClient {
             .await
             .map_err(|e| self.submit_error(call, None, e.into()))?;
         let extrinsic_hash = format!("{:?}", signed.hash());
-        tracing::info!(call = call.name(), extrinsic = %extrinsic_hash, attempt, "submitting");
+        tracing::info!(call = extrinsic_call, extrinsic = %extrinsic_hash, attempt, "submitting");
         let progress = signed.submit_and_watch().await.map_err(|e| self.submit_error(call, Some(&extrinsic_hash), e.into()))?;
         let in_block = progress.wait_for_finalized().await.map_err(|e| progress_error(call, &extrinsic_hash, e))?;
         let block_hash = in_block.block_hash();
@@ -261,8 +274,8 @@ impl SubtensorClient {
             .await
             .map(|b| b.block_number())
             .map_err(|e| ChainError::rpc(format!("read block {block_hash:?}"), e))?;
-        tracing::info!(call = call.name(), extrinsic = %extrinsic_hash, block = block_number, "extrinsic finalized and succeeded");
-        Ok((extrinsic_hash, format!("{block_hash:?}"), block_number))
+        tracing::info!(call = extrinsic_call, extrinsic = %extrinsic_hash, block = block_number, "extrinsic finalized and succeeded");
+        Ok((extrinsic_hash, format!("{block_hash:?}"), block_number, extrinsic_call))
     }
 
     /// A failure to create or submit: the pool's refusal, or connection trouble.

@@ -113,6 +113,7 @@ async fn set_weights_is_accepted_and_read_back() {
     let (node, client) = start(config(|_| {})).await;
     let receipt = client.submit_weights(&alice(), NETUID, &[1, 2, 3], &[16384, 32768, 65535], 0).await.expect("accepted");
     assert_eq!(receipt.call, WeightCall::SetWeights);
+    assert_eq!(receipt.extrinsic_call, "set_mechanism_weights", "mechanism 0, as the runtime declares it");
     assert_eq!((receipt.uid, receipt.attempts, receipt.reveal_round), (0, 1, None));
     assert!(receipt.extrinsic_hash.starts_with("0x") && receipt.extrinsic_hash.len() == 66, "{}", receipt.extrinsic_hash);
     let row = client.weights_row(NETUID, 0).await.expect("weights row");
@@ -243,6 +244,7 @@ async fn a_timelocked_commit_is_stored_and_revealed_into_weights() {
 
     let receipt = client.submit_weights(&alice(), NETUID, &[1, 3], &[65535, 21845], 0).await.expect("committed");
     assert_eq!(receipt.call, WeightCall::CommitTimelockedWeights);
+    assert_eq!(receipt.extrinsic_call, "commit_timelocked_mechanism_weights");
     let reveal_round = receipt.reveal_round.expect("a reveal round");
     let commits = client.timelocked_commits(NETUID).await.expect("commits");
     assert_eq!(commits.len(), 1);

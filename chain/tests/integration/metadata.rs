@@ -63,19 +63,17 @@ fn weight_extrinsics_built_for_finney_decode_back_field_for_field() {
         reveal_round: 9_876_543,
         commit_reveal_version: 4,
     };
-    for call in [set, commit] {
+    // What the client sends on finney: the same calls on mechanism 0, as the SDK 11 does.
+    let on_main_mechanism = [set.clone().for_runtime(&metadata), commit.clone().for_runtime(&metadata)];
+    for call in [set, commit].into_iter().chain(on_main_mechanism) {
         let bytes = sign_offline(metadata.clone(), &call, signer, 17).unwrap_or_else(|e| panic!("{e}"));
         let decoded = decode_extrinsic(&metadata, &bytes).unwrap_or_else(|e| panic!("{e}"));
         assert!(decoded.signed, "signed");
         assert_eq!(decoded.pallet, shapes::SUBTENSOR);
-        assert_eq!(decoded.call, call.call().name());
+        assert_eq!(decoded.call, call.extrinsic_name());
         let names: Vec<&str> = decoded.fields.iter().map(|(n, _)| n.as_str()).collect();
-        let expected_names: Vec<&str> = match call {
-            WeightsCallData::SetWeights { .. } => shapes::SET_WEIGHTS.fields.iter().map(|(n, _)| *n).collect(),
-            WeightsCallData::CommitTimelockedWeights { .. } => {
-                shapes::COMMIT_TIMELOCKED_WEIGHTS.fields.iter().map(|(n, _)| *n).collect()
-            }
-        };
+        let shape = shapes::CALLS.iter().chain(shapes::OPTIONAL_CALLS).find(|s| s.call == decoded.call).expect("a known call");
+        let expected_names: Vec<&str> = shape.fields.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, expected_names);
         for ((name, got), want) in decoded.fields.iter().zip(call.values()) {
             assert_eq!(flatten(got), flatten(&want), "field {name} of {}", decoded.call);
@@ -95,6 +93,24 @@ fn weight_extrinsics_built_for_finney_decode_back_field_for_field() {
         }
     }
     probe(metadata).expect("the connect-time probe passes on finney");
+}
+
+#[test]
+fn finney_has_the_mechanism_calls_and_the_epoch_parameters() {
+    let Some(metadata) = finney() else { return };
+    // The client sends the mechanism forms on mecid 0 because finney declares them.
+    for call in shapes::OPTIONAL_CALLS {
+        assert!(shapes::has_call(&metadata, call), "finney declares {}", call.call);
+    }
+    let set = WeightsCallData::SetWeights { netuid: 1, uids: vec![1], weights: vec![65535], version_key: 0 };
+    assert_eq!(
+        set.for_runtime(&metadata),
+        WeightsCallData::SetMechanismWeights { netuid: 1, mecid: 0, uids: vec![1], weights: vec![65535], version_key: 0 }
+    );
+    // The Yuma parameters and bonds the leaderboard's epoch reads are read, not defaulted.
+    for entry in [shapes::KAPPA, shapes::ACTIVITY_CUTOFF, shapes::BONDS_MOVING_AVERAGE, shapes::BONDS_PENALTY, shapes::BONDS] {
+        assert!(shapes::has_storage(&metadata, &entry), "finney stores {}", entry.entry);
+    }
 }
 
 /// Numbers in a value, depth first: wrappers (`BoundedVec`, newtypes) decode as nested

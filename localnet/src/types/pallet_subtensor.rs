@@ -28,6 +28,20 @@ pub mod pallet {
             reveal_round: u64,
             commit_reveal_version: u16,
         },
+        /// `set_weights` addressed to one of the subnet's mechanisms; localnet runs only the
+        /// main one (0).
+        #[codec(index = 119)]
+        set_mechanism_weights { netuid: u16, mecid: u8, dests: Vec<u16>, weights: Vec<u16>, version_key: u64 },
+        /// `commit_timelocked_weights` addressed to one of the subnet's mechanisms; localnet
+        /// runs only the main one (0).
+        #[codec(index = 118)]
+        commit_timelocked_mechanism_weights {
+            netuid: u16,
+            mecid: u8,
+            commit: BoundedVec<u8>,
+            reveal_round: u64,
+            commit_reveal_version: u16,
+        },
     }
 
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -91,6 +105,8 @@ pub mod pallet {
         CommitRevealEnabled,
         #[codec(index = 53)]
         CommitRevealDisabled,
+        #[codec(index = 73)]
+        MechanismDoesNotExist,
         #[codec(index = 75)]
         SubnetNotExists,
         #[codec(index = 76)]

@@ -1,4 +1,5 @@
-//! `set_weights` against subtensor's rules, with the chain's error names.
+//! `set_weights` (and `set_mechanism_weights` on mechanism 0) against subtensor's rules, with
+//! the chain's error names.
 
 use subxt::ext::codec::Decode;
 use subxt_signer::sr25519::dev;
@@ -34,6 +35,22 @@ async fn set_weights_is_accepted_and_stored_max_upscaled() {
     assert_eq!(row, vec![(1, 16384), (2, 32768), (3, 65535)]);
     let last_update: Vec<u64> = read(&client, "SubtensorModule", "LastUpdate", (NETUID,)).await;
     assert_eq!(last_update[0], block_number(&client).await, "stamped with the inclusion block");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn set_mechanism_weights_on_the_main_mechanism_is_set_weights_and_other_mechanisms_do_not_exist() {
+    let (node, client) = start(test_config()).await;
+    let on_main = (NETUID, 0u8, vec![1u16, 2], vec![10u16, 40], 0u64);
+    let events = submit(&client, &dev::alice(), "SubtensorModule", "set_mechanism_weights", on_main).await.expect("mechanism 0");
+    let (netuid, uid) = <(u16, u16)>::decode(&mut &event_fields(&events, "SubtensorModule", "WeightsSet")[..]).expect("fields");
+    assert_eq!((netuid, uid), (NETUID, 0));
+    let row: Vec<(u16, u16)> = read(&client, "SubtensorModule", "Weights", (NETUID, 0u16)).await;
+    assert_eq!(row, vec![(1, 16384), (2, 65535)], "the row set_weights writes");
+
+    let on_second = (NETUID, 1u8, vec![1u16], vec![1u16], 0u64);
+    let refused = submit(&client, &dev::alice(), "SubtensorModule", "set_mechanism_weights", on_second).await.expect_err("mecid 1");
+    assert_eq!(module_error(&refused), "SubtensorModule::MechanismDoesNotExist");
     node.stop().await;
 }
 

@@ -11,6 +11,9 @@ use crate::types::pallet_subtensor::{Call, Error};
 
 pub(crate) use weights::Decryptor;
 
+/// A subnet's main mechanism, the only one localnet runs.
+const MAIN_MECHANISM: u8 = 0;
+
 /// Dispatches a SubtensorModule call signed by `who`.
 pub(crate) fn dispatch(
     state: &mut State,
@@ -27,6 +30,27 @@ pub(crate) fn dispatch(
             registration::burned_register(state, events, who, netuid, &hotkey, block).map(|_| ())
         }
         Call::commit_timelocked_weights { netuid, commit, reveal_round, commit_reveal_version } => {
+            weights::commit_timelocked_weights(
+                state,
+                events,
+                who,
+                netuid,
+                commit,
+                reveal_round,
+                commit_reveal_version,
+                block,
+            )
+        }
+        // Localnet subnets have one mechanism, the main one, where the plain calls write.
+        Call::set_mechanism_weights { mecid, .. } | Call::commit_timelocked_mechanism_weights { mecid, .. }
+            if mecid != MAIN_MECHANISM =>
+        {
+            Err(Error::MechanismDoesNotExist)
+        }
+        Call::set_mechanism_weights { netuid, dests, weights, version_key, .. } => {
+            weights::set_weights(state, events, who, netuid, dests, weights, version_key, block)
+        }
+        Call::commit_timelocked_mechanism_weights { netuid, commit, reveal_round, commit_reveal_version, .. } => {
             weights::commit_timelocked_weights(
                 state,
                 events,
