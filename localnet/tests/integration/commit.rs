@@ -90,6 +90,8 @@ async fn a_commit_is_stored_then_revealed_into_weights_with_the_local_beacon() {
     }
     assert_eq!(revealed, vec![(1, 65535), (3, 21845)]);
     assert!(stored_commits(&client).await.is_empty(), "the revealed commit is consumed");
+    let last_update: Vec<u64> = read(&client, "SubtensorModule", "LastUpdate", (NETUID,)).await;
+    assert_eq!(last_update[0], commits[0].1, "the commit stamped LastUpdate; the reveal left it");
     node.stop().await;
 }
 

@@ -126,7 +126,11 @@ pub(crate) fn do_set_weights(
     }
     let row: Vec<(u16, u16)> = uids.into_iter().zip(upscaled).collect();
     state.insert::<Weights>((netuid, uid), &row);
-    set_last_update(state, netuid, uid, block);
+    // Under commit-reveal the commit stamped `LastUpdate`; the reveal leaves it, as subtensor's
+    // `do_set_weights` does, so the rate limit and activity count from the commit.
+    if !state.value::<CommitRevealWeightsEnabled>((netuid,)) {
+        set_last_update(state, netuid, uid, block);
+    }
     events.push(RuntimeEvent::SubtensorModule(Event::WeightsSet(netuid, uid)));
     Ok(())
 }
