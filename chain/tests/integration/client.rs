@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 use whetstone_chain::client::{ChainError, ClientOptions, RetryPolicy, SubtensorClient, WeightCall};
+use whetstone_chain::incentive::IncentiveView;
 use whetstone_chain::metagraph::Membership;
 use whetstone_chain::sync::{self, MetagraphSnapshot};
 use whetstone_chain::wallet::HotkeyPair;
@@ -105,6 +106,26 @@ async fn the_sync_task_keeps_a_snapshot_membership_is_answered_from() {
     assert!(updated.block >= receipt.block_number);
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("sync stops on shutdown").expect("no panic");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn the_epoch_inputs_are_read_with_the_snapshot_and_priced_by_yuma() {
+    let (node, client) = start(config(|_| {})).await;
+    client.set_weights(&alice(), NETUID, &[1, 2, 3], &[65535, 32768, 0], 0).await.expect("weights set");
+    let snapshot = MetagraphSnapshot::fetch_with_consensus(&client, NETUID).await.expect("snapshot");
+    let consensus = snapshot.consensus.as_ref().expect("consensus inputs");
+    assert_eq!(consensus.block_at_registration, vec![0; 6], "genesis neurons");
+    assert_eq!(consensus.weights, vec![(0, vec![(1, 65535), (2, 32768), (3, 0)])], "only permit holders' rows");
+    // Localnet keeps no bonds nor Yuma parameters: subtensor's defaults stand in.
+    assert!(!consensus.bonds_stored && consensus.bonds.is_empty());
+    assert_eq!((consensus.kappa, consensus.activity_cutoff), (32_767, 5000));
+    let view = IncentiveView::of(&snapshot).expect("an epoch");
+    let share = |key: DevKey| view.of_hotkey(&hotkey(key)).expect("registered").incentive;
+    assert!((share(DevKey::Bob) - 65535.0 / 98303.0).abs() < 1e-9, "{}", share(DevKey::Bob));
+    assert!((share(DevKey::Charlie) - 32768.0 / 98303.0).abs() < 1e-9);
+    assert_eq!(share(DevKey::Dave), 0.0);
+    assert!(MetagraphSnapshot::fetch(&client, NETUID).await.expect("plain snapshot").consensus.is_none());
     node.stop().await;
 }
 
