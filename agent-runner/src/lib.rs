@@ -78,7 +78,7 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
         reconnect_delay: std::time::Duration::from_millis(500),
     };
     run_worker(worker, Arc::new(runner), shutdown).await;
-    if let Some(gateway) = gateway.and_then(|gateway| Arc::into_inner(gateway)) {
+    if let Some(gateway) = gateway.and_then(Arc::into_inner) {
         gateway.shutdown().await;
     }
     let _ = janitor.await;
