@@ -331,7 +331,7 @@ fn write_task(
     task: &ValidTask,
     summary: &mut GenerateSummary,
 ) -> Result<bool, CurateError> {
-    let Some(statement) = write_statement(&record.name, record.framework, &task.fail_to_pass, &task.messages, &candidate.gold_patch) else {
+    let Some(statement) = write_statement(&record.name, record.framework, candidate.bugs, &task.fail_to_pass, &task.messages, &candidate.gold_patch) else {
         summary.leaky_statements += 1;
         return Ok(false);
     };

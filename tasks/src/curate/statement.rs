@@ -20,11 +20,13 @@ pub struct Statement {
     pub redacted: usize,
 }
 
-/// The statement for a task whose FAIL_TO_PASS tests are `failing` (with their messages),
-/// or `None` when even the redacted statement would contain a line of `gold_patch`.
+/// The statement for a task with `bugs` planted bugs whose FAIL_TO_PASS tests are `failing`
+/// (with their messages), or `None` when even the redacted statement would contain a line of
+/// `gold_patch`.
 pub fn write_statement(
     project: &str,
     framework: Framework,
+    bugs: usize,
     failing: &[String],
     messages: &BTreeMap<String, String>,
     gold_patch: &str,
@@ -35,10 +37,11 @@ pub fn write_statement(
     let mut text = format!("# Failing tests in {project}\n\n");
     let count = failing.len();
     text.push_str(&format!(
-        "{} of {project}'s own test{} fail{} on this checkout. The library code has a bug; the tests are right.\n\n",
+        "{} of {project}'s own test{} fail{} on this checkout. The library code has {}; the tests are right.\n\n",
         if count == 1 { "One".to_owned() } else { count.to_string() },
         if count == 1 { "" } else { "s" },
         if count == 1 { "s" } else { "" },
+        if bugs > 1 { "more than one bug" } else { "a bug" },
     ));
     for id in failing.iter().take(MAX_LISTED) {
         let (location, name) = split_id(id, framework);
@@ -100,11 +103,20 @@ mod tests {
     fn statement_names_tests_and_messages() {
         let failing = vec!["pkg.tests.test_m::test_add".to_owned()];
         let messages = BTreeMap::from([(failing[0].clone(), "assert 1 == 3".to_owned())]);
-        let statement = write_statement("pkg", Framework::Pytest, &failing, &messages, GOLD).expect("statement");
+        let statement = write_statement("pkg", Framework::Pytest, 1, &failing, &messages, GOLD).expect("statement");
         assert!(statement.text.contains("`test_add` (pkg.tests.test_m)"), "{}", statement.text);
         assert!(statement.text.contains("assert 1 == 3"));
         assert!(statement.text.starts_with("# Failing tests in pkg"));
+        assert!(statement.text.contains("has a bug;"), "{}", statement.text);
         assert_eq!(statement.redacted, 0);
+    }
+
+    #[test]
+    fn a_combined_task_says_it_has_more_than_one_bug() {
+        let failing = vec!["t::a".to_owned(), "t::b".to_owned()];
+        let statement = write_statement("pkg", Framework::Pytest, 3, &failing, &BTreeMap::new(), GOLD).expect("statement");
+        assert!(statement.text.contains("2 of pkg's own tests fail"), "{}", statement.text);
+        assert!(statement.text.contains("The library code has more than one bug;"), "{}", statement.text);
     }
 
     #[test]
@@ -114,7 +126,7 @@ mod tests {
             ("t::a".to_owned(), "where x = return total + increment".to_owned()),
             ("t::b".to_owned(), "assert 2 == 4".to_owned()),
         ]);
-        let statement = write_statement("pkg", Framework::Pytest, &failing, &messages, GOLD).expect("redacted statement");
+        let statement = write_statement("pkg", Framework::Pytest, 1, &failing, &messages, GOLD).expect("redacted statement");
         assert_eq!(statement.redacted, 1);
         assert!(!statement.text.contains("return total + increment"), "{}", statement.text);
         assert!(statement.text.contains("assert 2 == 4"));
@@ -124,7 +136,7 @@ mod tests {
     fn a_test_name_quoting_the_fix_refuses_the_statement() {
         let gold = "+++ b/m.py\n+def test_return_total_plus_increment_value():\n";
         let failing = vec!["t::def test_return_total_plus_increment_value():".to_owned()];
-        assert_eq!(write_statement("pkg", Framework::Pytest, &failing, &BTreeMap::new(), gold), None);
+        assert_eq!(write_statement("pkg", Framework::Pytest, 1, &failing, &BTreeMap::new(), gold), None);
     }
 
     #[test]
