@@ -128,16 +128,7 @@ mod tests {
                 neuron(2, dev::CHARLIE, 0, false),
                 neuron(3, dev::DAVE, 1000, true),
             ],
-            hyperparameters: Hyperparameters {
-                tempo: 360,
-                weights_rate_limit: 100,
-                weights_version_key: 0,
-                min_allowed_weights: 1,
-                max_weights_limit: u16::MAX,
-                commit_reveal_enabled: false,
-                reveal_period_epochs: 1,
-                commit_reveal_version: 4,
-            },
+            hyperparameters: Hyperparameters::for_tests(),
             consensus: consensus.then(|| ConsensusRecord {
                 block_at_registration: vec![0; 4],
                 weights,

@@ -188,16 +188,7 @@ mod tests {
             netuid: 7,
             block: 42,
             neurons: vec![neuron(0, crate::wallet::dev::ALICE, true), neuron(1, crate::wallet::dev::BOB, false)],
-            hyperparameters: Hyperparameters {
-                tempo: 360,
-                weights_rate_limit: 100,
-                weights_version_key: 0,
-                min_allowed_weights: 1,
-                max_weights_limit: u16::MAX,
-                commit_reveal_enabled: false,
-                reveal_period_epochs: 1,
-                commit_reveal_version: 4,
-            },
+            hyperparameters: Hyperparameters::for_tests(),
             consensus: None,
             fetched_at: SystemTime::UNIX_EPOCH,
         }

@@ -40,6 +40,24 @@ pub struct Hyperparameters {
     pub commit_reveal_version: u16,
 }
 
+#[cfg(test)]
+impl Hyperparameters {
+    /// A subnet as tests start from: tempo 360, rate limit 100 blocks, no version key, one
+    /// weight at least, no cap, commit-reveal off.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            tempo: 360,
+            weights_rate_limit: 100,
+            weights_version_key: 0,
+            min_allowed_weights: 1,
+            max_weights_limit: u16::MAX,
+            commit_reveal_enabled: false,
+            reveal_period_epochs: 1,
+            commit_reveal_version: 4,
+        }
+    }
+}
+
 /// One neuron of a subnet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NeuronRecord {

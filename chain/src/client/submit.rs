@@ -515,16 +515,7 @@ mod tests {
             uid: 3,
             validator_permit: true,
             last_update,
-            hyperparameters: Hyperparameters {
-                tempo: 360,
-                weights_rate_limit: rate_limit,
-                weights_version_key: 0,
-                min_allowed_weights: 1,
-                max_weights_limit: u16::MAX,
-                commit_reveal_enabled: false,
-                reveal_period_epochs: 1,
-                commit_reveal_version: 4,
-            },
+            hyperparameters: Hyperparameters { weights_rate_limit: rate_limit, ..Hyperparameters::for_tests() },
         }
     }
 
