@@ -127,6 +127,11 @@ struct CoordinatorArgs {
     /// Data directory; overrides the configuration.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// This coordinator's hotkey (SS58): clients sign their requests for it (their
+    /// `--coordinator-hotkey`). Overrides `[auth] hotkey`; required unless the configuration's
+    /// `[auth] membership` is "dev" or "allow_all".
+    #[arg(long, env = "WHETSTONE_COORDINATOR_HOTKEY", value_name = "SS58")]
+    hotkey: Option<String>,
     #[command(flatten)]
     chain: chain_cli::SyncArgs,
 }
@@ -359,6 +364,9 @@ async fn dispatch(command: Command) -> Result<()> {
             }
             if let Some(dir) = args.data_dir {
                 config.data_dir = dir;
+            }
+            if let Some(hotkey) = args.hotkey {
+                config.auth.hotkey = Some(hotkey);
             }
             let shutdown = shutdown_on_signal();
             let (coordinator, sync) = if config.auth.membership == whetstone_coordinator::auth::MembershipPolicy::Chain {

@@ -103,7 +103,10 @@ pub enum AuthSetupError {
          auth.validators), or to \"dev\" for a devnet"
     )]
     NoMetagraph,
-    #[error("auth.hotkey is not set: name this coordinator's hotkey (SS58), the one clients sign their requests for")]
+    #[error(
+        "auth.hotkey is not set: name this coordinator's hotkey (SS58), the one clients sign their requests for \
+         (`whetstone coordinator --hotkey 5…`, or `hotkey = \"5…\"` in the configuration's [auth] section)"
+    )]
     NoHotkey,
     #[error("auth.{field} holds {value:?}, which is not an SS58 hotkey")]
     BadHotkey { field: &'static str, value: String },
