@@ -51,7 +51,9 @@ pub fn write_statement(
                 redacted += 1;
                 text.push('\n');
             }
-            Some(message) => text.push_str(&format!(":\n\n  ```\n  {}\n  ```\n", message.replace('\n', "\n  "))),
+            Some(message) => {
+                text.push_str(&format!(":\n\n  ```\n  {}\n  ```\n", without_addresses(message).replace('\n', "\n  ")));
+            }
             None => text.push('\n'),
         }
     }
@@ -67,6 +69,27 @@ pub fn write_statement(
         return None;
     }
     Some(Statement { text, redacted })
+}
+
+/// The message with memory addresses (`<Foo object at 0x7f2dee61a810>`) shortened to `0x…`:
+/// they differ from run to run, and a statement must be the same every time it is written.
+fn without_addresses(message: &str) -> String {
+    const MIN_HEX_DIGITS: usize = 8;
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("0x") {
+        let digits = rest[at + 2..].bytes().take_while(u8::is_ascii_hexdigit).count();
+        let boundary = at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric();
+        out.push_str(&rest[..at]);
+        if boundary && digits >= MIN_HEX_DIGITS {
+            out.push_str("0x…");
+        } else {
+            out.push_str(&rest[at..at + 2 + digits]);
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `(where, name)` of a test id for the statement: the test module or target and the test.
@@ -137,6 +160,18 @@ mod tests {
         let gold = "+++ b/m.py\n+def test_return_total_plus_increment_value():\n";
         let failing = vec!["t::def test_return_total_plus_increment_value():".to_owned()];
         assert_eq!(write_statement("pkg", Framework::Pytest, 1, &failing, &BTreeMap::new(), gold), None);
+    }
+
+    #[test]
+    fn memory_addresses_in_messages_do_not_make_statements_differ() {
+        let failing = vec!["t::a".to_owned()];
+        let statement = |address: &str| {
+            let message = format!("AssertionError: None is not <tests.Counted object at {address}>; 0x10 == 0x1f");
+            let messages = BTreeMap::from([("t::a".to_owned(), message)]);
+            write_statement("pkg", Framework::Pytest, 1, &failing, &messages, GOLD).expect("statement").text
+        };
+        assert_eq!(statement("0x7f2dee61a810"), statement("0x7f00deadbeef"));
+        assert!(statement("0x7f2dee61a810").contains("<tests.Counted object at 0x…>; 0x10 == 0x1f"), "{}", statement("0x7f2dee61a810"));
     }
 
     #[test]
