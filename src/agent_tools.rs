@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+
 use whetstone_agent_runner::proxy::{ProxyConfig, UpstreamKey};
 use whetstone_agent_runner::scripted::{ScriptError, ScriptedUpstream};
 use whetstone_agent_runner::{GatewayError, InferenceGateway, agent_image, agent_limits, run_agent, run_agent_with_llm};
 use whetstone_proto::job::{RunOutcome, RunReport, SandboxLimits};
-use whetstone_sandbox::{LogProgress, Sandbox, SandboxError};
+use whetstone_sandbox::{ImageRef, LogProgress, Sandbox, SandboxError};
 use whetstone_tasks::{AgentPackage, Task, TaskSet, Verdict};
 
 use crate::ui::Spinner;
@@ -162,6 +164,8 @@ pub struct AgentTestOptions {
     /// The subnet's grading limits; the timeout is the task's plus `grade_overhead`.
     pub grade_limits: SandboxLimits,
     pub grade_overhead: Duration,
+    /// Tasks run (and graded) at once; at least 1.
+    pub jobs: usize,
 }
 
 /// One task's result.
@@ -191,37 +195,31 @@ pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result
         _ => None,
     };
 
-    let mut outcomes = Vec::new();
+    // Images first, one at a time: tasks of one project share theirs, and each is built once.
+    let mut images = Vec::with_capacity(tasks.len());
     for (index, task) in tasks.iter().enumerate() {
-        let id = &task.spec.id;
-        let started = Instant::now();
-        spinner.set(format!("[{}/{}] {id}: preparing the image", index + 1, tasks.len()));
-        let image = agent_image(&sandbox, task, &agent, &LogProgress).await?;
-        spinner.set(format!("[{}/{}] {id}: agent running", index + 1, tasks.len()));
-        let limits = agent_limits(options.limits, &agent);
-        let job_id = format!("test-{index}");
-        let run = match &gateway {
-            Some(gateway) => {
-                run_agent_with_llm(&sandbox, &image, task, &agent, limits, &job_id, gateway, options.budget_micro_usd).await
-            }
-            None => run_agent(&sandbox, &image, task, &agent, limits, &job_id).await,
-        };
-        let verdict = if matches!(run.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
-            spinner.set(format!("[{}/{}] {id}: grading", index + 1, tasks.len()));
-            let task_image = sandbox.ensure_task_image(task.dockerfile(), &LogProgress).await?;
-            let mut grade_limits = options.grade_limits;
-            grade_limits.timeout = Duration::from_secs(task.spec.tests.timeout_secs) + options.grade_overhead;
-            let graded =
-                whetstone_validator::grade_patch(&sandbox, &task_image, task, &run.patch, grade_limits, &format!("test-grade-{index}"))
-                    .await;
-            Some(graded.verdict)
-        } else {
-            None
-        };
-        let outcome = TaskOutcome { task_id: id.clone(), run, verdict, elapsed: started.elapsed() };
-        spinner.println(crate::ui::agent_test_line(&outcome));
-        outcomes.push(outcome);
+        spinner.set(format!("[{}/{}] {}: preparing the image", index + 1, tasks.len(), task.spec.id));
+        images.push(agent_image(&sandbox, task, &agent, &LogProgress).await?);
     }
+    let bench = TestBench { sandbox: &sandbox, agent: &agent, gateway: gateway.as_deref(), options, spinner, total: tasks.len() };
+    let mut running = futures::stream::iter(tasks.iter().zip(&images).enumerate())
+        .map(|(index, (task, image))| {
+            let bench = &bench;
+            async move { (index, bench.run(index, task, image).await) }
+        })
+        .buffer_unordered(options.jobs.max(1));
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    while let Some((index, outcome)) = running.next().await {
+        let outcome = outcome?;
+        spinner.println(crate::ui::agent_test_line(&outcome));
+        outcomes.push((index, outcome));
+        if options.jobs > 1 {
+            spinner.set(format!("{}/{} tasks done", outcomes.len(), tasks.len()));
+        }
+    }
+    drop(running);
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes: Vec<TaskOutcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
     if let Some(gateway) = gateway.and_then(Arc::into_inner) {
         gateway.shutdown().await;
     }
@@ -232,6 +230,46 @@ pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result
         }
     }
     Ok(outcomes)
+}
+
+/// What every task of one `agent test` shares.
+struct TestBench<'a> {
+    sandbox: &'a Sandbox,
+    agent: &'a AgentPackage,
+    gateway: Option<&'a InferenceGateway>,
+    options: &'a AgentTestOptions,
+    spinner: &'a Spinner,
+    total: usize,
+}
+
+impl TestBench<'_> {
+    /// Runs the agent on one task in a fresh sandbox, as a runner does, and grades the patch
+    /// as a validator does.
+    async fn run(&self, index: usize, task: &Task, image: &ImageRef) -> Result<TaskOutcome, AgentToolError> {
+        let (id, options) = (&task.spec.id, self.options);
+        let started = Instant::now();
+        self.spinner.set(format!("[{}/{}] {id}: agent running", index + 1, self.total));
+        let limits = agent_limits(options.limits, self.agent);
+        let job_id = format!("test-{index}");
+        let run = match self.gateway {
+            Some(gateway) => {
+                run_agent_with_llm(self.sandbox, image, task, self.agent, limits, &job_id, gateway, options.budget_micro_usd).await
+            }
+            None => run_agent(self.sandbox, image, task, self.agent, limits, &job_id).await,
+        };
+        let verdict = if matches!(run.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
+            self.spinner.set(format!("[{}/{}] {id}: grading", index + 1, self.total));
+            let task_image = self.sandbox.ensure_task_image(task.dockerfile(), &LogProgress).await?;
+            let mut grade_limits = options.grade_limits;
+            grade_limits.timeout = Duration::from_secs(task.spec.tests.timeout_secs) + options.grade_overhead;
+            let grade_id = format!("test-grade-{index}");
+            let graded = whetstone_validator::grade_patch(self.sandbox, &task_image, task, &run.patch, grade_limits, &grade_id).await;
+            Some(graded.verdict)
+        } else {
+            None
+        };
+        Ok(TaskOutcome { task_id: id.clone(), run, verdict, elapsed: started.elapsed() })
+    }
 }
 
 /// The proxy config and upstream key for `upstream` (with `proxy_config`'s allowlist, or the

@@ -236,6 +236,11 @@ enum AgentCommand {
         /// LLM budget per task, in dollars. Default: the subnet's default.
         #[arg(long)]
         budget_usd: Option<f64>,
+        /// Tasks run at once, each in its own sandbox with its own budget. Production runs one
+        /// task per sandbox too; more jobs need more cores and memory (each agent gets the
+        /// subnet's limits: see agent-runner/AGENT_CONTRACT.md).
+        #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
     },
     /// Package an agent directory and submit it, signed with your hotkey (which must be
     /// registered on the subnet).
@@ -482,7 +487,7 @@ async fn dispatch(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Agent(AgentCommand::Test { agent, task_sets, only, upstream, proxy_config, budget_usd }) => {
+        Command::Agent(AgentCommand::Test { agent, task_sets, only, upstream, proxy_config, budget_usd, jobs }) => {
             let defaults = whetstone_coordinator::CoordinatorConfig::default();
             let budget_micro_usd = match budget_usd {
                 Some(usd) if usd.is_finite() && usd >= 0.0 => (usd * 1e6).round() as u64,
@@ -499,12 +504,14 @@ async fn dispatch(command: Command) -> Result<()> {
                 limits: defaults.agent_limits.into(),
                 grade_limits: defaults.grade_limits.into(),
                 grade_overhead: std::time::Duration::from_secs(defaults.grade_overhead_secs),
+                jobs: usize::from(jobs),
             };
             let spinner = ui::Spinner::new("loading the agent and tasks");
+            let started = std::time::Instant::now();
             let outcomes = whetstone::agent_tools::test_agent(&options, &spinner).await?;
             let resolved = outcomes.iter().filter(|o| o.verdict.as_ref().is_some_and(|v| v.status == whetstone_tasks::VerdictStatus::Resolved)).count();
             let spent: u64 = outcomes.iter().map(|o| o.run.llm.spent_micro_usd).sum();
-            let elapsed: f64 = outcomes.iter().map(|o| o.elapsed.as_secs_f64()).sum();
+            let elapsed = started.elapsed().as_secs_f64();
             spinner.done(format!(
                 "resolved {resolved}/{} tasks, {} of LLM calls, {elapsed:.0}s (budget {} per task)",
                 outcomes.len(),
