@@ -23,44 +23,22 @@ pub(crate) fn dispatch(
     block: u64,
 ) -> Result<(), Error> {
     match call {
-        Call::set_weights { netuid, dests, weights, version_key } => {
-            weights::set_weights(state, events, who, netuid, dests, weights, version_key, block)
-        }
-        Call::burned_register { netuid, hotkey } => {
-            registration::burned_register(state, events, who, netuid, &hotkey, block).map(|_| ())
-        }
-        Call::commit_timelocked_weights { netuid, commit, reveal_round, commit_reveal_version } => {
-            weights::commit_timelocked_weights(
-                state,
-                events,
-                who,
-                netuid,
-                commit,
-                reveal_round,
-                commit_reveal_version,
-                block,
-            )
-        }
         // Localnet subnets have one mechanism, the main one, where the plain calls write.
         Call::set_mechanism_weights { mecid, .. } | Call::commit_timelocked_mechanism_weights { mecid, .. }
             if mecid != MAIN_MECHANISM =>
         {
             Err(Error::MechanismDoesNotExist)
         }
-        Call::set_mechanism_weights { netuid, dests, weights, version_key, .. } => {
+        Call::set_weights { netuid, dests, weights, version_key }
+        | Call::set_mechanism_weights { netuid, dests, weights, version_key, .. } => {
             weights::set_weights(state, events, who, netuid, dests, weights, version_key, block)
         }
-        Call::commit_timelocked_mechanism_weights { netuid, commit, reveal_round, commit_reveal_version, .. } => {
-            weights::commit_timelocked_weights(
-                state,
-                events,
-                who,
-                netuid,
-                commit,
-                reveal_round,
-                commit_reveal_version,
-                block,
-            )
+        Call::commit_timelocked_weights { netuid, commit, reveal_round, commit_reveal_version }
+        | Call::commit_timelocked_mechanism_weights { netuid, commit, reveal_round, commit_reveal_version, .. } => {
+            weights::commit_timelocked_weights(state, events, who, netuid, commit, reveal_round, commit_reveal_version, block)
+        }
+        Call::burned_register { netuid, hotkey } => {
+            registration::burned_register(state, events, who, netuid, &hotkey, block).map(|_| ())
         }
     }
 }
