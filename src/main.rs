@@ -696,7 +696,7 @@ async fn run_devnet(args: DevnetArgs) -> Result<()> {
     println!("\nResults");
     println!("{}", ui::results_matrix(&report.runs));
     println!("\nLeaderboard ({} tasks)", report.tasks);
-    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain };
+    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain, scoring: String::new() };
     println!("{}", ui::leaderboard_table(&board));
     println!("{}", ui::incentive_note(board.chain.as_ref()));
     let names = |hotkey: &str| {

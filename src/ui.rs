@@ -300,6 +300,7 @@ mod tests {
         let board = pb::LeaderboardResponse {
             entries: vec![entry("repair", Some(2), Some(0.75)), entry("stray", None, None)],
             chain: Some(chain),
+            ..pb::LeaderboardResponse::default()
         };
         let text = leaderboard_table(&board).to_string();
         assert!(text.contains("incentive") && text.contains("75.00%") && text.contains("not registered"), "{text}");

@@ -100,12 +100,9 @@ impl Executor for AgentRunner {
     async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
         match assignment {
             Assignment::Run(run) => Report::Run(self.run(run, cancel).await),
-            Assignment::Grade(grade) => Report::Grade(whetstone_proto::job::GradeReport {
-                grade_id: grade.grade_id,
-                verdict: whetstone_tasks::Verdict::infra_error("an agent-runner cannot grade"),
-                log: String::new(),
-                duration: Duration::ZERO,
-            }),
+            Assignment::Grade(grade) => {
+                Report::Grade(whetstone_proto::job::GradeReport::infra_error(grade.grade_id, "an agent-runner cannot grade"))
+            }
         }
     }
 }

@@ -5,11 +5,13 @@
 
 pub mod auth;
 pub mod client;
+pub mod consensus;
 pub mod incentive;
 pub mod ledger;
 pub mod metagraph;
 pub mod sync;
 pub mod timelock;
+pub mod verdict;
 pub mod wallet;
 pub mod weights;
 pub mod yuma;

@@ -287,6 +287,7 @@ impl Scheduler {
                 grade_id: grade.grade_id.clone(),
                 run_id: grade.run_id,
                 task: grade.task,
+                agent: grade.agent,
                 patch: grade.patch,
                 limits,
                 attempt,

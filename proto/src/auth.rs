@@ -160,7 +160,7 @@ mod tests {
     fn metadata_round_trip_verifies_and_binds_the_message() {
         let coordinator = Hotkey::new(DevKey::Alice.address());
         let signer = RequestSigner::new(DevKey::Bob.pair(), coordinator.clone());
-        let message = pb::SubmitAgentRequest { hotkey: DevKey::Bob.address().into(), package: b"tar".to_vec() };
+        let message = pb::SubmitAgentRequest { hotkey: DevKey::Bob.address().into(), package: b"tar".to_vec(), ..Default::default() };
         let request = signer.signed(SUBMIT_AGENT, message.clone());
         assert!(request.metadata().keys().count() >= 5, "version, hotkey, nonce, signature, receiver");
 

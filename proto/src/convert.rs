@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use whetstone_chain::verdict::SignedVerdict;
 use whetstone_tasks::{Digest, GradeId, RunId, TestResult, TestStatus, Verdict, VerdictStatus};
 
 use crate::job::{
@@ -107,6 +108,7 @@ pub fn assignment_to_wire(assignment: &Assignment, lease_expires_at_ms: u64) -> 
             limits: Some(grade.limits.into()),
             lease_expires_at_ms,
             attempt: grade.attempt,
+            agent_digest: grade.agent.to_string(),
         }),
     };
     pb::CoordinatorMessage { kind: Some(kind) }
@@ -135,6 +137,7 @@ impl TryFrom<pb::GradeAssignment> for GradeAssignment {
             grade_id: GradeId::new(non_empty("grade_id", value.grade_id)?),
             run_id: RunId::new(non_empty("run_id", value.run_id)?),
             task: parse_digest("task_digest", &value.task_digest)?,
+            agent: parse_digest("agent_digest", &value.agent_digest)?,
             patch: value.patch,
             limits: value.limits.try_into()?,
             attempt: value.attempt,
@@ -314,6 +317,8 @@ impl From<GradeReport> for pb::GradeReport {
             verdict: Some(value.verdict.into()),
             log: value.log,
             duration_ms: millis(value.duration),
+            statement: value.signed.as_ref().map(|s| s.statement.clone()).unwrap_or_default(),
+            signature: value.signed.map(|s| s.signature).unwrap_or_default(),
         }
     }
 }
@@ -327,6 +332,10 @@ impl TryFrom<pb::GradeReport> for GradeReport {
             verdict: value.verdict.ok_or(WireError::Missing("verdict"))?.try_into()?,
             log: value.log,
             duration: Duration::from_millis(value.duration_ms),
+            // An empty statement is no verdict (an infrastructure failure); the coordinator
+            // decides what a report without one may change.
+            signed: (!value.statement.is_empty())
+                .then_some(SignedVerdict { statement: value.statement, signature: value.signature }),
         })
     }
 }
@@ -425,6 +434,7 @@ mod tests {
             },
             log: "ok".into(),
             duration: Duration::from_millis(1500),
+            signed: Some(SignedVerdict { statement: b"statement".to_vec(), signature: vec![7; 64] }),
         };
         let wire: pb::GradeReport = report.clone().into();
         assert_eq!(GradeReport::try_from(wire).expect("valid"), report);

@@ -114,6 +114,8 @@ pub struct GradeAssignment {
     pub grade_id: GradeId,
     pub run_id: RunId,
     pub task: Digest,
+    /// The agent that made the patch; signed into the verdict.
+    pub agent: Digest,
     pub patch: Vec<u8>,
     pub limits: SandboxLimits,
     pub attempt: u32,
@@ -125,6 +127,16 @@ pub struct GradeReport {
     pub verdict: Verdict,
     pub log: String,
     pub duration: Duration,
+    /// The validator's signed statement of `verdict`; `None` for an infrastructure failure.
+    pub signed: Option<whetstone_chain::verdict::SignedVerdict>,
+}
+
+impl GradeReport {
+    /// The grader could not grade (Docker, fetch, shutdown, a worker that cannot grade): no
+    /// verdict, nothing signed; the coordinator retries the grade.
+    pub fn infra_error(grade_id: GradeId, notes: impl Into<String>) -> Self {
+        Self { grade_id, verdict: Verdict::infra_error(notes), log: String::new(), duration: Duration::ZERO, signed: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -112,12 +112,7 @@ impl Work {
 fn infra_failure(assignment: &Assignment, error: &str) -> Report {
     match assignment {
         Assignment::Run(run) => Report::Run(RunReport::failed(run.run_id.clone(), RunOutcome::InfraError, error)),
-        Assignment::Grade(grade) => Report::Grade(GradeReport {
-            grade_id: grade.grade_id.clone(),
-            verdict: whetstone_tasks::Verdict::infra_error(error),
-            log: String::new(),
-            duration: Duration::ZERO,
-        }),
+        Assignment::Grade(grade) => Report::Grade(GradeReport::infra_error(grade.grade_id.clone(), error)),
     }
 }
 

@@ -154,12 +154,7 @@ impl Grader {
     }
 
     async fn grade(&self, assignment: GradeAssignment, cancel: CancellationToken) -> GradeReport {
-        let infra = |notes: String| GradeReport {
-            grade_id: assignment.grade_id.clone(),
-            verdict: whetstone_tasks::Verdict::infra_error(notes),
-            log: String::new(),
-            duration: Duration::ZERO,
-        };
+        let infra = |notes: String| GradeReport::infra_error(assignment.grade_id.clone(), notes);
         let task = match self.fetcher.task(&assignment.task).await {
             Ok(task) => task,
             Err(error) => return infra(format!("failed to fetch the task: {error}")),
@@ -173,7 +168,7 @@ impl Grader {
             () = cancel.cancelled() => infra("validator shut down during grading".into()),
             graded = grade_patch(&self.sandbox, &image, &task, &assignment.patch, assignment.limits, &job_id) => {
                 tracing::info!(grade = %assignment.grade_id, verdict = graded.verdict.status.as_str(), notes = %graded.verdict.notes, "graded");
-                GradeReport { grade_id: assignment.grade_id.clone(), verdict: graded.verdict, log: graded.log, duration: graded.duration }
+                GradeReport { grade_id: assignment.grade_id.clone(), verdict: graded.verdict, log: graded.log, duration: graded.duration, signed: None }
             }
         }
     }

@@ -39,6 +39,7 @@ impl pb::scores_server::Scores for Services {
                     score: e.score,
                     uid: earned.map(|n| u32::from(n.uid)),
                     incentive: earned.map(|n| n.incentive),
+                    pending: 0,
                 }
             })
             .collect();
@@ -48,7 +49,7 @@ impl pb::scores_server::Scores for Services {
             tempo: u32::from(view.tempo),
             validators_with_weights: view.validators_with_weights,
         });
-        Ok(Response::new(pb::LeaderboardResponse { entries, chain }))
+        Ok(Response::new(pb::LeaderboardResponse { entries, chain, scoring: String::new() }))
     }
 
     async fn weights(&self, _: Request<pb::WeightsRequest>) -> Result<Response<pb::WeightsResponse>, Status> {
@@ -110,10 +111,19 @@ impl pb::scores_server::Scores for Services {
             llm_refused: detail.llm.refused,
         }))
     }
+
+    async fn verdicts(&self, _: Request<pb::VerdictsRequest>) -> Result<Response<pb::VerdictsResponse>, Status> {
+        Err(Status::unimplemented("this coordinator does not serve the verdict ledger yet"))
+    }
+
+    async fn claims(&self, _: Request<pb::ClaimsRequest>) -> Result<Response<pb::ClaimsResponse>, Status> {
+        Err(Status::unimplemented("this coordinator does not serve agent claims yet"))
+    }
 }
 
 fn run_record_to_wire(r: RunRecord) -> pb::RunRecord {
     pb::RunRecord {
+        verdicts: u32::from(r.verdict.is_some()),
         run_id: r.run_id.to_string(),
         agent_digest: r.agent.to_string(),
         agent_name: r.agent_name,
@@ -125,5 +135,6 @@ fn run_record_to_wire(r: RunRecord) -> pb::RunRecord {
         verdict: r.verdict.map(Into::into),
         run_duration_ms: r.duration_ms.unwrap_or_default(),
         error: r.error.unwrap_or_default(),
+        consensus: String::new(),
     }
 }

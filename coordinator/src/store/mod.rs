@@ -59,6 +59,7 @@ pub struct QueuedGrade {
     pub grade_id: GradeId,
     pub run_id: RunId,
     pub task: Digest,
+    pub agent: Digest,
     pub patch: Vec<u8>,
     pub task_timeout_secs: u64,
 }

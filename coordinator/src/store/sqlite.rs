@@ -245,7 +245,7 @@ impl Store for SqliteStore {
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError> {
         let rows = sqlx::query(
-            "SELECT g.grade_id, g.run_id, r.task_digest, r.patch, t.timeout_secs
+            "SELECT g.grade_id, g.run_id, r.task_digest, r.agent_digest, r.patch, t.timeout_secs
              FROM grades g JOIN runs r ON r.run_id = g.run_id JOIN tasks t ON t.digest = r.task_digest
              WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT ?",
         )
@@ -258,6 +258,7 @@ impl Store for SqliteStore {
                     grade_id: GradeId::new(row.try_get::<String, _>("grade_id")?),
                     run_id: RunId::new(row.try_get::<String, _>("run_id")?),
                     task: digest(row.try_get("task_digest")?)?,
+                    agent: digest(row.try_get("agent_digest")?)?,
                     patch: row.try_get::<Option<Vec<u8>>, _>("patch")?.unwrap_or_default(),
                     task_timeout_secs: u64::try_from(row.try_get::<i64, _>("timeout_secs")?).unwrap_or(0),
                 })

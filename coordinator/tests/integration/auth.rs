@@ -28,7 +28,7 @@ fn signer(pair: HotkeyPair) -> RequestSigner {
 }
 
 fn submission(hotkey: &Hotkey) -> pb::SubmitAgentRequest {
-    pb::SubmitAgentRequest { hotkey: hotkey.to_string(), package: example_agent("noop").bundle.to_tar().expect("tar") }
+    pb::SubmitAgentRequest { hotkey: hotkey.to_string(), package: example_agent("noop").bundle.to_tar().expect("tar"), ..Default::default() }
 }
 
 async fn devnet_harness() -> Harness {

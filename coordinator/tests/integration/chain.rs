@@ -69,6 +69,7 @@ impl ChainCoordinator {
         let request = pb::SubmitAgentRequest {
             hotkey: signer.hotkey().to_string(),
             package: example_agent(agent).bundle.to_tar().expect("tar"),
+            ..Default::default()
         };
         let mut agents = pb::agents_client::AgentsClient::new(self.channel.clone()).max_encoding_message_size(MAX_MESSAGE_BYTES);
         agents.submit(signer.signed(SUBMIT_AGENT, request)).await.map(tonic::Response::into_inner)
@@ -192,6 +193,7 @@ async fn without_a_chain_view_the_leaderboard_carries_no_incentive() {
     let request = pb::SubmitAgentRequest {
         hotkey: signer.hotkey().to_string(),
         package: example_agent("noop").bundle.to_tar().expect("tar"),
+        ..Default::default()
     };
     harness.agents().submit(signer.signed(SUBMIT_AGENT, request)).await.expect("bob is in the dev keyring");
     let board = harness.scores().leaderboard(pb::LeaderboardRequest {}).await.expect("leaderboard").into_inner();

@@ -21,19 +21,19 @@ fn noop_package() -> Vec<u8> {
 async fn agent_submissions_are_checked() {
     let harness = Harness::start().await;
 
-    let bad_hotkey = pb::SubmitAgentRequest { hotkey: "alice".into(), package: noop_package() };
+    let bad_hotkey = pb::SubmitAgentRequest { hotkey: "alice".into(), package: noop_package(), ..Default::default() };
     assert_status(harness.submit(bad_hotkey).await, Code::InvalidArgument, "SS58");
 
     let dir = tempfile::tempdir().expect("temporary dir");
     std::fs::write(dir.path().join("agent.py"), "print('hello')\n").expect("write agent.py");
     let no_manifest = Bundle::from_dir(dir.path()).expect("bundle").to_tar().expect("tar");
-    let request = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: no_manifest };
+    let request = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: no_manifest, ..Default::default() };
     assert_status(harness.submit(request).await, Code::InvalidArgument, "agent.toml");
 
-    let not_a_tar = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: b"not a tar".to_vec() };
+    let not_a_tar = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: b"not a tar".to_vec(), ..Default::default() };
     assert_status(harness.submit(not_a_tar).await, Code::InvalidArgument, "agent package refused");
 
-    let submit = || pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: noop_package() };
+    let submit = || pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: noop_package(), ..Default::default() };
     harness.submit(submit()).await.expect("the first submission is accepted");
     assert_status(harness.submit(submit()).await, Code::AlreadyExists, "already submitted");
 

@@ -21,7 +21,7 @@ fn package(name: &str, extra: &str) -> Vec<u8> {
 }
 
 fn submit(hotkey: &str, package: Vec<u8>) -> pb::SubmitAgentRequest {
-    pb::SubmitAgentRequest { hotkey: hotkey.into(), package }
+    pb::SubmitAgentRequest { hotkey: hotkey.into(), package, ..Default::default() }
 }
 
 #[tokio::test]

@@ -232,6 +232,7 @@ impl Harness {
         let request = pb::SubmitAgentRequest {
             hotkey: HOTKEY.to_owned(),
             package: package.bundle.to_tar().expect("agent package packs"),
+            ..Default::default()
         };
         let response = self.submit(request).await.expect("agent submits").into_inner();
         assert_eq!(response.agent_digest, package.digest().to_string());
@@ -456,6 +457,7 @@ impl Executor for CannedValidator {
             },
             log: String::new(),
             duration: Duration::from_millis(1),
+            signed: None,
         })
     }
 }

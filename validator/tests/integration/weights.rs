@@ -43,7 +43,7 @@ impl Leaderboard {
 impl pb::scores_server::Scores for Leaderboard {
     async fn leaderboard(&self, _: Request<pb::LeaderboardRequest>) -> Result<Response<pb::LeaderboardResponse>, Status> {
         let entries = self.0.lock().expect("lock").clone();
-        Ok(Response::new(pb::LeaderboardResponse { entries, chain: None }))
+        Ok(Response::new(pb::LeaderboardResponse { entries, chain: None, scoring: String::new() }))
     }
 
     async fn weights(&self, _: Request<pb::WeightsRequest>) -> Result<Response<pb::WeightsResponse>, Status> {
@@ -59,6 +59,14 @@ impl pb::scores_server::Scores for Leaderboard {
     }
 
     async fn run_detail(&self, _: Request<pb::RunDetailRequest>) -> Result<Response<pb::RunDetailResponse>, Status> {
+        Err(Status::unimplemented("not used by the weight loop"))
+    }
+
+    async fn verdicts(&self, _: Request<pb::VerdictsRequest>) -> Result<Response<pb::VerdictsResponse>, Status> {
+        Err(Status::unimplemented("not used by the weight loop"))
+    }
+
+    async fn claims(&self, _: Request<pb::ClaimsRequest>) -> Result<Response<pb::ClaimsResponse>, Status> {
         Err(Status::unimplemented("not used by the weight loop"))
     }
 }
