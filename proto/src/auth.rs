@@ -59,6 +59,12 @@ impl RequestSigner {
         self.pair.hotkey()
     }
 
+    /// The signing key itself, for what else the hotkey signs (a validator's verdicts, a
+    /// miner's agent claims).
+    pub fn pair(&self) -> &HotkeyPair {
+        &self.pair
+    }
+
     /// The coordinator's hotkey the requests are bound to.
     pub fn receiver(&self) -> &Hotkey {
         &self.receiver

@@ -110,11 +110,13 @@ mod weights;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use grade::{Graded, Phases, grade_patch};
 pub use reproduce::ImportReproducer;
 use tokio_util::sync::CancellationToken;
+use whetstone_chain::verdict::VerdictStatement;
+use whetstone_chain::wallet::{HotkeyPair, Scheme};
 use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, GradeReport, Report, RunOutcome, RunReport};
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
@@ -137,20 +139,57 @@ pub struct ValidatorConfig {
 pub enum ValidatorError {
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    #[error("the validator's hotkey {hotkey} is {scheme}; verdicts are signed with sr25519 hotkeys (a Bittensor wallet's hotkey is one)")]
+    NotSr25519 { hotkey: String, scheme: &'static str },
     #[error("invalid coordinator address {0:?}")]
     BadUrl(String, #[source] tonic::transport::Error),
 }
 
-/// Grades patches for the coordinator.
+/// What a validator writes into every verdict it signs.
+pub const GRADER_VERSION: &str = concat!("whetstone-validator ", env!("CARGO_PKG_VERSION"));
+
+/// Grades patches for the coordinator and signs each verdict with the validator's hotkey.
 #[derive(Debug, Clone)]
 pub struct Grader {
     sandbox: Sandbox,
     fetcher: Fetcher,
+    signer: Arc<HotkeyPair>,
 }
 
 impl Grader {
-    pub fn new(sandbox: Sandbox, fetcher: Fetcher) -> Self {
-        Self { sandbox, fetcher }
+    /// Refuses a hotkey that cannot sign verdicts (they are sr25519, like the chain's).
+    pub fn new(sandbox: Sandbox, fetcher: Fetcher, signer: HotkeyPair) -> Result<Self, ValidatorError> {
+        if signer.scheme() != Scheme::Sr25519 {
+            return Err(ValidatorError::NotSr25519 { hotkey: signer.hotkey().to_string(), scheme: signer.scheme().name() });
+        }
+        Ok(Self { sandbox, fetcher, signer: Arc::new(signer) })
+    }
+
+    /// The report for a verdict reached on `assignment`, signed. An infrastructure failure is
+    /// no verdict: it is reported unsigned and the coordinator retries the grade.
+    fn signed_report(&self, assignment: &GradeAssignment, graded: Graded) -> GradeReport {
+        let signed = if graded.verdict.status == whetstone_tasks::VerdictStatus::InfraError {
+            None
+        } else {
+            let statement = VerdictStatement {
+                run_id: assignment.run_id.clone(),
+                task: assignment.task.clone(),
+                agent: assignment.agent.clone(),
+                patch: whetstone_tasks::Digest::of_bytes(&assignment.patch),
+                validator: self.signer.hotkey().clone(),
+                status: graded.verdict.status,
+                tests: graded.verdict.tests.clone(),
+                grader_version: GRADER_VERSION.to_owned(),
+                graded_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            };
+            match statement.sign(&self.signer) {
+                Ok(signed) => Some(signed),
+                Err(error) => {
+                    return GradeReport::infra_error(assignment.grade_id.clone(), format!("failed to sign the verdict: {error}"));
+                }
+            }
+        };
+        GradeReport { grade_id: assignment.grade_id.clone(), verdict: graded.verdict, log: graded.log, duration: graded.duration, signed }
     }
 
     async fn grade(&self, assignment: GradeAssignment, cancel: CancellationToken) -> GradeReport {
@@ -168,7 +207,7 @@ impl Grader {
             () = cancel.cancelled() => infra("validator shut down during grading".into()),
             graded = grade_patch(&self.sandbox, &image, &task, &assignment.patch, assignment.limits, &job_id) => {
                 tracing::info!(grade = %assignment.grade_id, verdict = graded.verdict.status.as_str(), notes = %graded.verdict.notes, "graded");
-                GradeReport { grade_id: assignment.grade_id.clone(), verdict: graded.verdict, log: graded.log, duration: graded.duration, signed: None }
+                self.signed_report(&assignment, graded)
             }
         }
     }
@@ -194,10 +233,11 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
     if removed > 0 {
         tracing::info!(removed, "removed containers and networks left by a previous run of this validator");
     }
-    // Catches what a crash between container creation and its guard could still leave.
-    let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
     let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.signer.clone(), config.data_dir.join("cache"))
         .map_err(|e| ValidatorError::BadUrl(config.coordinator_url.clone(), e))?;
+    let grader = Grader::new(sandbox.clone(), fetcher, config.signer.pair().clone())?;
+    // Catches what a crash between container creation and its guard could still leave.
+    let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
     let worker = WorkerConfig {
         coordinator_url: config.coordinator_url,
         worker_id: config.worker_id,
@@ -206,7 +246,7 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
         capacity: config.capacity,
         reconnect_delay: Duration::from_millis(500),
     };
-    run_worker(worker, Arc::new(Grader::new(sandbox, fetcher)), shutdown).await;
+    run_worker(worker, Arc::new(grader), shutdown).await;
     let _ = janitor.await;
     Ok(())
 }
