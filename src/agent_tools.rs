@@ -180,8 +180,8 @@ pub struct TaskOutcome {
 
 /// Runs the agent on every selected task, each in a fresh sandbox, and grades each patch.
 pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result<Vec<TaskOutcome>, AgentToolError> {
-    let agent = AgentPackage::from_dir(&options.agent_dir)
-        .map_err(|source| AgentToolError::Agent { path: options.agent_dir.clone(), source })?;
+    let agent =
+        AgentPackage::from_dir(&options.agent_dir).map_err(|source| AgentToolError::Agent { path: options.agent_dir.clone(), source })?;
     spinner.println(format!("agent {} {}  digest {}", agent.manifest.name, agent.manifest.version, agent.digest()));
     let tasks = select_tasks(options)?;
     let sandbox = Sandbox::connect(&format!("agent-test-{}", std::process::id())).await?;
@@ -307,10 +307,7 @@ fn select_tasks(options: &AgentTestOptions) -> Result<Vec<Task>, AgentToolError>
     }
     let mut chosen = Vec::new();
     for wanted in &options.tasks {
-        let position = tasks
-            .iter()
-            .position(|t| &t.spec.id == wanted)
-            .ok_or_else(|| AgentToolError::NoSuchTask(wanted.clone()))?;
+        let position = tasks.iter().position(|t| &t.spec.id == wanted).ok_or_else(|| AgentToolError::NoSuchTask(wanted.clone()))?;
         chosen.push(tasks.swap_remove(position));
     }
     Ok(chosen)

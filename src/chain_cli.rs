@@ -279,10 +279,9 @@ async fn set_weights(args: SetWeightsArgs) -> Result<()> {
     let receipt = client.submit_weights(&pair, netuid, &uids, &values, version_key).await?;
     let what = match receipt.call {
         WeightCall::SetWeights => "weights set".to_owned(),
-        WeightCall::CommitTimelockedWeights => format!(
-            "weights committed; the chain reveals them with drand round {}",
-            receipt.reveal_round.unwrap_or_default()
-        ),
+        WeightCall::CommitTimelockedWeights => {
+            format!("weights committed; the chain reveals them with drand round {}", receipt.reveal_round.unwrap_or_default())
+        }
     };
     spinner.done(format!("{what} in block {} ({})", receipt.block_number, receipt.block_hash));
     println!("extrinsic {} ({})", receipt.extrinsic_hash, receipt.extrinsic_call);
@@ -299,8 +298,7 @@ fn parse_pairs(pairs: &[String]) -> Result<Vec<(u16, f64)>> {
     pairs
         .iter()
         .map(|pair| {
-            let (uid, weight) =
-                pair.split_once('=').with_context(|| format!("`{pair}` is not UID=WEIGHT (e.g. 3=0.25)"))?;
+            let (uid, weight) = pair.split_once('=').with_context(|| format!("`{pair}` is not UID=WEIGHT (e.g. 3=0.25)"))?;
             let uid: u16 = uid.trim().parse().with_context(|| format!("`{uid}` in `{pair}` is not a uid (0 to 65535)"))?;
             let weight: f64 = weight.trim().parse().with_context(|| format!("`{weight}` in `{pair}` is not a number"))?;
             Ok((uid, weight))
@@ -327,8 +325,7 @@ fn parse_weights_json(text: &str) -> Result<Vec<(u16, f64)>> {
         Map(BTreeMap<String, f64>),
         List(Vec<Entry>),
     }
-    let file: File = serde_json::from_str(text)
-        .context(r#"expected {"UID": WEIGHT, ...} or [{"uid": UID, "weight": WEIGHT}, ...]"#)?;
+    let file: File = serde_json::from_str(text).context(r#"expected {"UID": WEIGHT, ...} or [{"uid": UID, "weight": WEIGHT}, ...]"#)?;
     match file {
         File::List(entries) => Ok(entries.into_iter().map(|e| (e.uid, e.weight)).collect()),
         File::Map(map) => map
@@ -372,10 +369,7 @@ fn hyperparameters_table(params: &Hyperparameters, block_time: std::time::Durati
         ("weights_rate_limit", blocks(params.weights_rate_limit)),
         ("weights_version_key", params.weights_version_key.to_string()),
         ("min_allowed_weights", params.min_allowed_weights.to_string()),
-        (
-            "max_weights_limit",
-            format!("{} ({:.2}% of the total)", params.max_weights_limit, f64::from(params.max_weights_limit) / 655.35),
-        ),
+        ("max_weights_limit", format!("{} ({:.2}% of the total)", params.max_weights_limit, f64::from(params.max_weights_limit) / 655.35)),
         ("commit_reveal_weights_enabled", params.commit_reveal_enabled.to_string()),
         ("reveal_period_epochs", params.reveal_period_epochs.to_string()),
         ("commit_reveal_version", params.commit_reveal_version.to_string()),

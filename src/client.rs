@@ -82,7 +82,8 @@ impl CoordinatorClient {
         let path = dir.display().to_string();
         let agent = AgentPackage::from_dir(dir).map_err(|source| ClientError::Agent { path: path.clone(), source })?;
         let package = agent.bundle.to_tar().map_err(|source| ClientError::Pack { path: path.clone(), source })?;
-        let request = pb::SubmitAgentRequest { hotkey: signer.hotkey().to_string(), package, claim_signature: Vec::new(), claimed_at_ms: 0 };
+        let request =
+            pb::SubmitAgentRequest { hotkey: signer.hotkey().to_string(), package, claim_signature: Vec::new(), claimed_at_ms: 0 };
         self.agents()
             .submit(signer.signed(whetstone_proto::auth::SUBMIT_AGENT, request))
             .await

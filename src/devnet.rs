@@ -78,7 +78,9 @@ impl Default for DevnetOptions {
 pub enum DevnetError {
     #[error("failed to set up the LLM upstream")]
     Llm(#[source] crate::agent_tools::AgentToolError),
-    #[error("refusing to use {path} as the devnet data directory: it is not empty and devnet did not create it; pass a new or empty --data-dir")]
+    #[error(
+        "refusing to use {path} as the devnet data directory: it is not empty and devnet did not create it; pass a new or empty --data-dir"
+    )]
     ForeignDataDir { path: String },
     #[error("failed to prepare the data directory {path}")]
     DataDir {

@@ -199,9 +199,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_first_subnet_and_the_node() {
-        let config = args(&["--netuid", "7", "--tempo", "99", "--commit-reveal", "--block-time-ms", "250", "--no-drand"])
-            .config()
-            .expect("valid");
+        let config =
+            args(&["--netuid", "7", "--tempo", "99", "--commit-reveal", "--block-time-ms", "250", "--no-drand"]).config().expect("valid");
         assert_eq!(config.subnets[0].netuid, 7);
         assert_eq!(config.subnets[0].hyperparameters.tempo, 99);
         assert!(config.subnets[0].hyperparameters.commit_reveal_weights_enabled);

@@ -311,15 +311,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging_to_stderr() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn init_logging_to_file(path: &Path) -> Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("failed to create the log file {}", path.display()))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
     Ok(())
 }
@@ -454,7 +454,12 @@ async fn dispatch(command: Command) -> Result<()> {
             if let Some(run) = &detail.run {
                 println!("{}", ui::runs_table(std::slice::from_ref(run)));
             }
-            println!("LLM: {} spent in {} calls, {} refused", ui::usd(detail.llm_spent_micro_usd), detail.llm_calls.len(), detail.llm_refused);
+            println!(
+                "LLM: {} spent in {} calls, {} refused",
+                ui::usd(detail.llm_spent_micro_usd),
+                detail.llm_calls.len(),
+                detail.llm_refused
+            );
             if !detail.llm_calls.is_empty() {
                 println!("{}", ui::llm_calls_table(&detail.llm_calls));
             }
@@ -509,7 +514,10 @@ async fn dispatch(command: Command) -> Result<()> {
             let spinner = ui::Spinner::new("loading the agent and tasks");
             let started = std::time::Instant::now();
             let outcomes = whetstone::agent_tools::test_agent(&options, &spinner).await?;
-            let resolved = outcomes.iter().filter(|o| o.verdict.as_ref().is_some_and(|v| v.status == whetstone_tasks::VerdictStatus::Resolved)).count();
+            let resolved = outcomes
+                .iter()
+                .filter(|o| o.verdict.as_ref().is_some_and(|v| v.status == whetstone_tasks::VerdictStatus::Resolved))
+                .count();
             let spent: u64 = outcomes.iter().map(|o| o.run.llm.spent_micro_usd).sum();
             let elapsed = started.elapsed().as_secs_f64();
             spinner.done(format!(
@@ -526,7 +534,11 @@ async fn dispatch(command: Command) -> Result<()> {
             let response = client.submit_agent(&dir, &signer).await?;
             println!(
                 "submitted {} {} as {}\ndigest {}\n{} runs scheduled",
-                response.name, response.version, signer.hotkey(), response.agent_digest, response.runs_scheduled
+                response.name,
+                response.version,
+                signer.hotkey(),
+                response.agent_digest,
+                response.runs_scheduled
             );
             Ok(())
         }
@@ -550,8 +562,7 @@ async fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Tasks(TasksCommand::Digests { set, write }) => {
-            let loaded =
-                whetstone_tasks::TaskSet::load_unpinned(&set).with_context(|| format!("task set {} is invalid", set.display()))?;
+            let loaded = whetstone_tasks::TaskSet::load_unpinned(&set).with_context(|| format!("task set {} is invalid", set.display()))?;
             let text = loaded.digests_file();
             if write {
                 let path = set.join(whetstone_tasks::task::DIGESTS_FILE);
@@ -699,9 +710,8 @@ async fn run_devnet(args: DevnetArgs) -> Result<()> {
     let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain, scoring: String::new() };
     println!("{}", ui::leaderboard_table(&board));
     println!("{}", ui::incentive_note(board.chain.as_ref()));
-    let names = |hotkey: &str| {
-        report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ")
-    };
+    let names =
+        |hotkey: &str| report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ");
     match &report.extrinsic {
         Some((extrinsic, block)) => println!(
             "\nWeights set on chain by validator {} on netuid {}: extrinsic {extrinsic} in block {block} of the localnet",

@@ -168,7 +168,8 @@ pub async fn add(args: AddArgs) -> Result<()> {
 
 pub async fn generate(args: GenerateArgs) -> Result<()> {
     let sandbox = Sandbox::connect("curator").await.context("Docker is needed to validate candidates")?;
-    let mut validation = ValidationConfig { bug_runs: args.runs.max(2), max_fail_fraction: args.max_fail_fraction, ..ValidationConfig::default() };
+    let mut validation =
+        ValidationConfig { bug_runs: args.runs.max(2), max_fail_fraction: args.max_fail_fraction, ..ValidationConfig::default() };
     if let Some(parallel) = args.parallel {
         validation.parallel = parallel.max(1);
     }
@@ -220,7 +221,10 @@ pub async fn validate(args: ValidateArgs) -> Result<()> {
     }
     let sandbox = Sandbox::connect("curator").await.context("Docker is needed to grade tasks")?;
     let bar = ProgressBar::new(tasks.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} tasks [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} tasks [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let started = Instant::now();
     let mut failures = Vec::new();
     for task in &tasks {
@@ -253,12 +257,8 @@ pub async fn validate(args: ValidateArgs) -> Result<()> {
 /// PASS_TO_PASS test passes) with the validator's grading.
 pub async fn revalidate(sandbox: &Sandbox, task: &whetstone_tasks::Task) -> std::result::Result<(), String> {
     let image = sandbox.ensure_task_image(task.dockerfile(), &whetstone_sandbox::NoProgress).await.map_err(|e| format!("image: {e}"))?;
-    let limits = SandboxLimits {
-        timeout: Duration::from_secs(task.spec.tests.timeout_secs + 120),
-        memory_mib: 2048,
-        cpu_millis: 1000,
-        pids: 512,
-    };
+    let limits =
+        SandboxLimits { timeout: Duration::from_secs(task.spec.tests.timeout_secs + 120), memory_mib: 2048, cpu_millis: 1000, pids: 512 };
     let gold = whetstone_validator::grade_patch(sandbox, &image, task, task.gold_patch(), limits, "revalidate-gold").await;
     if gold.verdict.status != VerdictStatus::Resolved {
         return Err(format!("the gold patch is graded {} ({})", gold.verdict.status.as_str(), gold.verdict.notes));
@@ -267,13 +267,8 @@ pub async fn revalidate(sandbox: &Sandbox, task: &whetstone_tasks::Task) -> std:
     if empty.verdict.status != VerdictStatus::Unresolved {
         return Err(format!("the unchanged repository is graded {} ({})", empty.verdict.status.as_str(), empty.verdict.notes));
     }
-    let passing: Vec<&str> = empty
-        .verdict
-        .tests
-        .iter()
-        .filter(|t| t.status == whetstone_tasks::TestStatus::Passed)
-        .map(|t| t.id.as_str())
-        .collect();
+    let passing: Vec<&str> =
+        empty.verdict.tests.iter().filter(|t| t.status == whetstone_tasks::TestStatus::Passed).map(|t| t.id.as_str()).collect();
     let wrongly_passing: Vec<&String> = task.spec.tests.fail_to_pass.iter().filter(|id| passing.contains(&id.as_str())).collect();
     if !wrongly_passing.is_empty() {
         return Err(format!("without a fix these FAIL_TO_PASS tests pass: {wrongly_passing:?}"));

@@ -118,19 +118,25 @@ pub async fn run(command: ImportCommand) -> Result<()> {
 fn convert_swebench(args: &SwebenchArgs) -> Result<Vec<Result<Candidate, Dropped>>> {
     let text = std::fs::read_to_string(&args.instances)
         .with_context(|| format!("failed to read the instances file {}", args.instances.display()))?;
-    let mut instances = parse_instances(&text).with_context(|| format!("{} is not a SWE-bench instances file", args.instances.display()))?;
+    let mut instances =
+        parse_instances(&text).with_context(|| format!("{} is not a SWE-bench instances file", args.instances.display()))?;
     if let Some(name) = &args.repo_name {
         instances.retain(|i| &i.repo == name);
     }
     if !args.only.is_empty() {
         let unknown: Vec<&String> = args.only.iter().filter(|id| !instances.iter().any(|i| &&i.instance_id == id)).collect();
         if !unknown.is_empty() {
-            bail!("no instance with id {} in {}", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "), args.instances.display());
+            bail!(
+                "no instance with id {} in {}",
+                unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                args.instances.display()
+            );
         }
         instances.retain(|i| args.only.contains(&i.instance_id));
     }
     let source = Source::open(&args.repo).with_context(|| format!("cannot read the repository {}", args.repo.display()))?;
-    let options = SwebenchOptions { license: args.license.clone(), timeout_secs: args.timeout, apt: args.apt.clone(), pip: args.pip.clone() };
+    let options =
+        SwebenchOptions { license: args.license.clone(), timeout_secs: args.timeout, apt: args.apt.clone(), pip: args.pip.clone() };
     Ok(instances.iter().map(|instance| swebench::convert(instance, &source, &options)).collect())
 }
 

@@ -166,12 +166,8 @@ pub fn results_matrix(records: &[pb::RunRecord]) -> Table {
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(std::iter::once("task").chain(agents.iter().map(|(_, name)| *name)));
     for task in tasks {
-        let cells = agents.iter().map(|(digest, _)| {
-            records
-                .iter()
-                .find(|r| r.task_id == task && r.agent_digest == *digest)
-                .map_or("", run_result)
-        });
+        let cells =
+            agents.iter().map(|(digest, _)| records.iter().find(|r| r.task_id == task && r.agent_digest == *digest).map_or("", run_result));
         table.add_row(std::iter::once(task).chain(cells));
     }
     table
@@ -240,10 +236,9 @@ pub fn incentive_note(chain: Option<&pb::ChainView>) -> String {
         None => "incentive: not shown; this coordinator has no chain view (its [auth] membership is not \"chain\"), \
                  so what the scores earn on chain is unknown here"
             .into(),
-        Some(view) if view.validators_with_weights == 0 => format!(
-            "incentive: no validator has weights on subnet {} at block {} yet, so nobody earns incentive",
-            view.netuid, view.block
-        ),
+        Some(view) if view.validators_with_weights == 0 => {
+            format!("incentive: no validator has weights on subnet {} at block {} yet, so nobody earns incentive", view.netuid, view.block)
+        }
         Some(view) => format!(
             "incentive: each hotkey's share of subnet {}'s miner emission in a Yuma Consensus epoch over the weights of {} \
              validator{} at block {} (epochs every {} blocks); weights still sealed in timelocked commits count once revealed",

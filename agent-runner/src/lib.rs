@@ -7,9 +7,9 @@
 //! agent sees is in `AGENT_CONTRACT.md`.
 
 mod gateway;
-pub mod scripted;
 pub mod proxy;
 mod run;
+pub mod scripted;
 
 use std::path::PathBuf;
 use std::sync::Arc;

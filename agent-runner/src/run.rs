@@ -9,8 +9,7 @@ use whetstone_proto::job::{Assignment, LlmUsage, Report, RunAssignment, RunOutco
 use whetstone_proto::worker::Executor;
 use whetstone_sandbox::archive::{pack_dir, pack_files, unpack_safe};
 use whetstone_sandbox::{
-    Exit, ImageRef, Limits, LogProgress, MAX_DOWNLOAD_BYTES, NetworkMode, Progress, Role, RunSpec, Sandbox, Tmpfs,
-    Upload,
+    Exit, ImageRef, Limits, LogProgress, MAX_DOWNLOAD_BYTES, NetworkMode, Progress, Role, RunSpec, Sandbox, Tmpfs, Upload,
 };
 use whetstone_tasks::protect::MAX_PATCH_BYTES;
 use whetstone_tasks::{AgentPackage, Task};
@@ -337,12 +336,8 @@ fn build_uploads(
 ) -> std::io::Result<(Vec<Upload>, Vec<Tmpfs>)> {
     let most = (memory_bytes / MAX_TMPFS_SHARE_OF_MEMORY).max(PAGE_BYTES);
     let repo = pack_dir(pristine, "", AGENT_UID)?;
-    let agent_files: Vec<(String, Vec<u8>, u32)> = agent
-        .bundle
-        .files
-        .iter()
-        .map(|f| (f.path.clone(), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 }))
-        .collect();
+    let agent_files: Vec<(String, Vec<u8>, u32)> =
+        agent.bundle.files.iter().map(|f| (f.path.clone(), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 })).collect();
     let agent_tar = pack_files(&agent_files, (0, 0))?;
     let task_tar = pack_files(&[("instruction.md".into(), task.instruction.as_bytes().to_vec(), 0o644)], (0, 0))?;
     // Room for the files rounded up to pages, and for their directories.

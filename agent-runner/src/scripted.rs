@@ -83,8 +83,7 @@ pub struct ScriptedUpstream {
 impl ScriptedUpstream {
     /// Reads a JSON-lines script (see the module docs).
     pub fn load(path: &Path) -> Result<Vec<Reply>, ScriptError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScriptError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read { path: path.display().to_string(), source })?;
         text.lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())

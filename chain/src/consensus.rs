@@ -402,8 +402,7 @@ pub fn decide(accepted: &[Accepted], validators: &ValidatorSet, rules: &Rules) -
         dissents.push(run_dissents);
     }
 
-    let flaky_tests: BTreeSet<(Digest, String)> =
-        dissenters.into_iter().filter(|(_, who)| who.len() >= 2).map(|(key, _)| key).collect();
+    let flaky_tests: BTreeSet<(Digest, String)> = dissenters.into_iter().filter(|(_, who)| who.len() >= 2).map(|(key, _)| key).collect();
 
     // Second pass: each validator's agreement, with known-flaky dissent set apart.
     let mut tallies: BTreeMap<Hotkey, ValidatorTally> = BTreeMap::new();

@@ -75,8 +75,7 @@ impl IncentiveView {
             neurons,
         };
         let output = Epoch::run(&input);
-        let validators_with_weights =
-            consensus.weights.iter().filter(|(_, row)| !row.is_empty()).count().try_into().unwrap_or(u32::MAX);
+        let validators_with_weights = consensus.weights.iter().filter(|(_, row)| !row.is_empty()).count().try_into().unwrap_or(u32::MAX);
         Some(Self {
             netuid: snapshot.netuid,
             block: snapshot.block,
@@ -152,11 +151,8 @@ mod tests {
 
     #[test]
     fn agreeing_validators_pay_miners_by_their_weights() {
-        let view = IncentiveView::of(&snapshot(
-            vec![(0, vec![(1, 65535), (2, 21845)]), (3, vec![(1, 65535), (2, 21845)])],
-            true,
-        ))
-        .expect("consensus inputs");
+        let view = IncentiveView::of(&snapshot(vec![(0, vec![(1, 65535), (2, 21845)]), (3, vec![(1, 65535), (2, 21845)])], true))
+            .expect("consensus inputs");
         assert!((incentive(&view, dev::BOB) - 0.75).abs() < 1e-9);
         assert!((incentive(&view, dev::CHARLIE) - 0.25).abs() < 1e-9);
         assert_eq!(incentive(&view, dev::ALICE), 0.0);

@@ -74,8 +74,11 @@ impl FileLedger {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, line)| {
-                serde_json::from_str(line)
-                    .map_err(|source| LedgerError::Corrupt { path: self.path.display().to_string(), line: i + 1, source })
+                serde_json::from_str(line).map_err(|source| LedgerError::Corrupt {
+                    path: self.path.display().to_string(),
+                    line: i + 1,
+                    source,
+                })
             })
             .collect()
     }

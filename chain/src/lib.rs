@@ -16,6 +16,6 @@ pub mod wallet;
 pub mod weights;
 pub mod yuma;
 
-pub use metagraph::Metagraph;
 pub use ledger::{FileLedger, LedgerError, WeightLedger, WeightSubmission};
+pub use metagraph::Metagraph;
 pub use weights::{U16_MAX, scores_to_u16_weights};

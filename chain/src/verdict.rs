@@ -278,9 +278,7 @@ fn status_byte(status: VerdictStatus) -> Option<u8> {
 }
 
 fn status_of(byte: u8) -> Option<VerdictStatus> {
-    [VerdictStatus::Resolved, VerdictStatus::Unresolved, VerdictStatus::PatchRejected]
-        .into_iter()
-        .find(|s| status_byte(*s) == Some(byte))
+    [VerdictStatus::Resolved, VerdictStatus::Unresolved, VerdictStatus::PatchRejected].into_iter().find(|s| status_byte(*s) == Some(byte))
 }
 
 fn test_byte(status: TestStatus) -> u8 {

@@ -581,7 +581,10 @@ mod tests {
     fn dev_key_constants_are_the_derived_addresses() {
         for key in dev::DevKey::ALL {
             assert_eq!(key.pair().hotkey().as_str(), key.address(), "{}", key.name());
-            assert_eq!(HotkeyPair::from_uri(&format!("//{}", capitalised(key.name()))).map(|p| p.hotkey().clone()).ok(), Some(key.pair().hotkey().clone()));
+            assert_eq!(
+                HotkeyPair::from_uri(&format!("//{}", capitalised(key.name()))).map(|p| p.hotkey().clone()).ok(),
+                Some(key.pair().hotkey().clone())
+            );
         }
     }
 

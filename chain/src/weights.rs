@@ -117,11 +117,7 @@ pub fn clip_to_max_weight(weights: &[f64], limit: f64, summation: Summation) -> 
     for (i, e) in estimation.iter().enumerate() {
         cumsum.push(if i == 0 { *e } else { cumsum[i - 1] + e });
     }
-    let n_values = estimation
-        .iter()
-        .enumerate()
-        .filter(|(i, e)| **e / (((n - i - 1) as f64) * **e + cumsum[*i] + EPSILON) < limit)
-        .count();
+    let n_values = estimation.iter().enumerate().filter(|(i, e)| **e / (((n - i - 1) as f64) * **e + cumsum[*i] + EPSILON) < limit).count();
     // Python's cumsum[n_values - 1] wraps to the last element when n_values is 0.
     let cumsum_at = if n_values == 0 { cumsum[n - 1] } else { cumsum[n_values - 1] };
     let cutoff_scale = (limit * cumsum_at - EPSILON) / (1.0 - limit * ((n - n_values) as f64));
@@ -235,10 +231,7 @@ mod tests {
     fn conform_exempts_a_lone_self_weight() {
         let rules = WeightRules { own_uid: 7, min_allowed_weights: 8, max_weight_limit: 1000 };
         assert_eq!(conform(&[(7, 1.0)], &rules, Summation::default()), Ok((vec![7], vec![65535])));
-        assert_eq!(
-            conform(&[(3, 1.0)], &rules, Summation::default()),
-            Err(WeightsError::TooFewWeights { required: 8, nonzero: 1 })
-        );
+        assert_eq!(conform(&[(3, 1.0)], &rules, Summation::default()), Err(WeightsError::TooFewWeights { required: 8, nonzero: 1 }));
         assert_eq!(conform(&[(3, 1.0), (3, 2.0)], &rules, Summation::default()), Err(WeightsError::DuplicateUid(3)));
     }
 }

@@ -130,11 +130,7 @@ impl EpochOutput {
             .neurons
             .iter()
             .zip(&self.neurons)
-            .map(|(state, result)| NeuronState {
-                validator_permit: result.validator_permit,
-                bonds: result.bonds.clone(),
-                ..state.clone()
-            })
+            .map(|(state, result)| NeuronState { validator_permit: result.validator_permit, bonds: result.bonds.clone(), ..state.clone() })
             .collect()
     }
 }
@@ -157,37 +153,16 @@ impl Epoch {
         let neurons = &input.neurons;
         let n = neurons.len();
 
-        let active: Vec<bool> = neurons
-            .iter()
-            .map(|s| {
-                s.last_update.saturating_add(u64::from(hp.activity_cutoff)) >= input.current_block
-            })
-            .collect();
+        let active: Vec<bool> =
+            neurons.iter().map(|s| s.last_update.saturating_add(u64::from(hp.activity_cutoff)) >= input.current_block).collect();
 
         // Stake, thresholded and normalised.
-        let mut stake: Vec<f64> = neurons
-            .iter()
-            .map(|s| {
-                if s.stake < hp.stake_threshold {
-                    0.0
-                } else {
-                    s.stake as f64
-                }
-            })
-            .collect();
+        let mut stake: Vec<f64> = neurons.iter().map(|s| if s.stake < hp.stake_threshold { 0.0 } else { s.stake as f64 }).collect();
         normalize(&mut stake);
         let new_permits = top_k_nonzero(&stake, usize::from(hp.max_allowed_validators));
 
         // Only active permit holders' stake counts for consensus.
-        let mut active_stake: Vec<f64> = (0..n)
-            .map(|i| {
-                if active[i] && neurons[i].validator_permit {
-                    stake[i]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let mut active_stake: Vec<f64> = (0..n).map(|i| if active[i] && neurons[i].validator_permit { stake[i] } else { 0.0 }).collect();
         normalize(&mut active_stake);
 
         // Weights: permit rows only, no self-weight but the owner's, nothing on uids registered
@@ -203,9 +178,7 @@ impl Epoch {
                     .iter()
                     .filter(|&&(j, _)| usize::from(j) < n)
                     .filter(|&&(j, _)| usize::from(j) != i || hp.owner_uid == Some(j))
-                    .filter(|&&(j, _)| {
-                        s.last_update > neurons[usize::from(j)].block_at_registration
-                    })
+                    .filter(|&&(j, _)| s.last_update > neurons[usize::from(j)].block_at_registration)
                     .map(|&(j, w)| (j, f64::from(w)))
                     .collect()
             })
@@ -221,17 +194,10 @@ impl Epoch {
         let kappa = f64::from(hp.kappa) / f64::from(u16::MAX);
         let consensus = weighted_median_columns(&active_stake, &weights, n, kappa);
         let clipped = clip_columns(&weights, &consensus);
-        let validator_trust: Vec<f64> = clipped
-            .iter()
-            .map(|row| row.iter().map(|(_, w)| w).sum())
-            .collect();
+        let validator_trust: Vec<f64> = clipped.iter().map(|row| row.iter().map(|(_, w)| w).sum()).collect();
 
         let mut ranks = matmul(&clipped, &active_stake, n);
-        let trust: Vec<f64> = ranks
-            .iter()
-            .zip(&preranks)
-            .map(|(r, p)| if *p != 0.0 { r / p } else { 0.0 })
-            .collect();
+        let trust: Vec<f64> = ranks.iter().zip(&preranks).map(|(r, p)| if *p != 0.0 { r / p } else { 0.0 }).collect();
         normalize(&mut ranks);
         let incentive = ranks.clone();
 
@@ -252,41 +218,24 @@ impl Epoch {
             })
             .collect();
         col_normalize(&mut bonds, n);
-        let mut bonds_delta: Sparse = weights_for_bonds
-            .iter()
-            .zip(&active_stake)
-            .map(|(row, s)| row.iter().map(|&(j, w)| (j, w * s)).collect())
-            .collect();
+        let mut bonds_delta: Sparse =
+            weights_for_bonds.iter().zip(&active_stake).map(|(row, s)| row.iter().map(|&(j, w)| (j, w * s)).collect()).collect();
         col_normalize(&mut bonds_delta, n);
         let alpha = 1.0 - hp.bonds_moving_average as f64 / 1_000_000.0;
         let mut ema_bonds = ema(&bonds_delta, &bonds, alpha, n);
         col_normalize(&mut ema_bonds, n);
 
-        let mut dividends: Vec<f64> = ema_bonds
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|&(j, b)| b * incentive[usize::from(j)])
-                    .sum()
-            })
-            .collect();
+        let mut dividends: Vec<f64> = ema_bonds.iter().map(|row| row.iter().map(|&(j, b)| b * incentive[usize::from(j)]).sum()).collect();
         normalize(&mut dividends);
         col_max_upscale(&mut ema_bonds, n);
 
         // Emission: incentive and dividends share it; with neither, validators get it by stake.
         let emission_sum: f64 = incentive.iter().zip(&dividends).map(|(i, d)| i + d).sum();
         let (server_share, validator_share): (Vec<f64>, Vec<f64>) = if emission_sum == 0.0 {
-            let by_stake = if active_stake.iter().sum::<f64>() == 0.0 {
-                &stake
-            } else {
-                &active_stake
-            };
+            let by_stake = if active_stake.iter().sum::<f64>() == 0.0 { &stake } else { &active_stake };
             (incentive.clone(), by_stake.clone())
         } else {
-            (
-                incentive.iter().map(|i| i / emission_sum).collect(),
-                dividends.iter().map(|d| d / emission_sum).collect(),
-            )
+            (incentive.iter().map(|i| i / emission_sum).collect(), dividends.iter().map(|d| d / emission_sum).collect())
         };
         let rao = |share: f64| (share * input.emission as f64).floor() as u64;
 
@@ -314,9 +263,7 @@ impl Epoch {
                 },
             })
             .collect();
-        EpochOutput {
-            neurons: neurons_out,
-        }
+        EpochOutput { neurons: neurons_out }
     }
 }
 
@@ -356,45 +303,24 @@ fn matmul(matrix: &Sparse, vector: &[f64], columns: usize) -> Vec<f64> {
 
 /// Each column's stake-weighted median over validators with stake; a validator that set no
 /// weight on a column counts as scoring it 0.
-fn weighted_median_columns(
-    stake: &[f64],
-    weights: &Sparse,
-    columns: usize,
-    kappa: f64,
-) -> Vec<f64> {
+fn weighted_median_columns(stake: &[f64], weights: &Sparse, columns: usize, kappa: f64) -> Vec<f64> {
     let mut use_stake: Vec<f64> = stake.iter().copied().filter(|&s| s > 0.0).collect();
     normalize(&mut use_stake);
     let stake_sum: f64 = use_stake.iter().sum();
     let minority = stake_sum - kappa;
     let mut scores = vec![vec![0.0; use_stake.len()]; columns];
-    for (k, row) in stake
-        .iter()
-        .zip(weights)
-        .filter(|(s, _)| **s > 0.0)
-        .map(|(_, row)| row)
-        .enumerate()
-    {
+    for (k, row) in stake.iter().zip(weights).filter(|(s, _)| **s > 0.0).map(|(_, row)| row).enumerate() {
         for &(j, w) in row {
             scores[usize::from(j)][k] = w;
         }
     }
     let all: Vec<usize> = (0..use_stake.len()).collect();
-    scores
-        .iter()
-        .map(|column| weighted_median(&use_stake, column, &all, minority, 0.0, stake_sum))
-        .collect()
+    scores.iter().map(|column| weighted_median(&use_stake, column, &all, minority, 0.0, stake_sum)).collect()
 }
 
 /// Subtensor's deterministic mid-pivot search for the score at which the stake below it
 /// first exceeds `minority` (`1 - kappa`); `lo`/`hi` bound the stake integral of `partition`.
-fn weighted_median(
-    stake: &[f64],
-    score: &[f64],
-    partition: &[usize],
-    minority: f64,
-    lo: f64,
-    hi: f64,
-) -> f64 {
+fn weighted_median(stake: &[f64], score: &[f64], partition: &[usize], minority: f64, lo: f64, hi: f64) -> f64 {
     match partition {
         [] => return 0.0,
         [only] => return score[*only],
@@ -431,11 +357,7 @@ fn clip_columns(weights: &Sparse, threshold: &[f64]) -> Sparse {
             row.iter()
                 .filter_map(|&(j, w)| {
                     let t = threshold[usize::from(j)];
-                    if t < w {
-                        (t > 0.0).then_some((j, t))
-                    } else {
-                        Some((j, w))
-                    }
+                    if t < w { (t > 0.0).then_some((j, t)) } else { Some((j, w)) }
                 })
                 .collect()
         })
@@ -470,46 +392,23 @@ fn ema(new: &Sparse, old: &Sparse, alpha: f64, columns: usize) -> Sparse {
         .zip(old)
         .map(|(row_new, row_old)| {
             let mut dense = vec![0.0; columns];
-            row_new
-                .iter()
-                .for_each(|&(j, v)| dense[usize::from(j)] += alpha * v);
-            row_old
-                .iter()
-                .for_each(|&(j, v)| dense[usize::from(j)] += (1.0 - alpha) * v);
-            dense
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v > 0.0)
-                .map(|(j, v)| (column_id(j), *v))
-                .collect()
+            row_new.iter().for_each(|&(j, v)| dense[usize::from(j)] += alpha * v);
+            row_old.iter().for_each(|&(j, v)| dense[usize::from(j)] += (1.0 - alpha) * v);
+            dense.iter().enumerate().filter(|(_, v)| **v > 0.0).map(|(j, v)| (column_id(j), *v)).collect()
         })
         .collect()
 }
 
 fn col_normalize(matrix: &mut Sparse, columns: usize) {
     let mut sums = vec![0.0; columns];
-    matrix
-        .iter()
-        .flatten()
-        .for_each(|&(j, v)| sums[usize::from(j)] += v);
-    matrix
-        .iter_mut()
-        .flatten()
-        .filter(|(j, _)| sums[usize::from(*j)] != 0.0)
-        .for_each(|(j, v)| *v /= sums[usize::from(*j)]);
+    matrix.iter().flatten().for_each(|&(j, v)| sums[usize::from(j)] += v);
+    matrix.iter_mut().flatten().filter(|(j, _)| sums[usize::from(*j)] != 0.0).for_each(|(j, v)| *v /= sums[usize::from(*j)]);
 }
 
 fn col_max_upscale(matrix: &mut Sparse, columns: usize) {
     let mut maxes = vec![0.0_f64; columns];
-    matrix
-        .iter()
-        .flatten()
-        .for_each(|&(j, v)| maxes[usize::from(j)] = maxes[usize::from(j)].max(v));
-    matrix
-        .iter_mut()
-        .flatten()
-        .filter(|(j, _)| maxes[usize::from(*j)] != 0.0)
-        .for_each(|(j, v)| *v /= maxes[usize::from(*j)]);
+    matrix.iter().flatten().for_each(|&(j, v)| maxes[usize::from(j)] = maxes[usize::from(j)].max(v));
+    matrix.iter_mut().flatten().filter(|(j, _)| maxes[usize::from(*j)] != 0.0).for_each(|(j, v)| *v /= maxes[usize::from(*j)]);
 }
 
 fn densify(row: &[(u16, f64)], columns: usize) -> Vec<f64> {
@@ -528,20 +427,11 @@ mod tests {
     use super::*;
 
     fn hp() -> Hyperparameters {
-        Hyperparameters {
-            tempo: 1,
-            ..Hyperparameters::subtensor_defaults()
-        }
+        Hyperparameters { tempo: 1, ..Hyperparameters::subtensor_defaults() }
     }
 
     fn validator(stake: u64, weights: &[(u16, u16)]) -> NeuronState {
-        NeuronState {
-            stake,
-            validator_permit: true,
-            last_update: 10,
-            weights: weights.to_vec(),
-            ..NeuronState::default()
-        }
+        NeuronState { stake, validator_permit: true, last_update: 10, weights: weights.to_vec(), ..NeuronState::default() }
     }
 
     fn miner() -> NeuronState {
@@ -549,12 +439,7 @@ mod tests {
     }
 
     fn run(neurons: Vec<NeuronState>) -> EpochOutput {
-        Epoch::run(&EpochInput {
-            current_block: 20,
-            emission: 1_000_000_000,
-            hyperparameters: hp(),
-            neurons,
-        })
+        Epoch::run(&EpochInput { current_block: 20, emission: 1_000_000_000, hyperparameters: hp(), neurons })
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -577,19 +462,13 @@ mod tests {
         for &(stake, score, kappa, expected) in cases {
             let all: Vec<usize> = (0..stake.len()).collect();
             let got = weighted_median(stake, score, &all, 1.0 - kappa, 0.0, 1.0);
-            assert!(
-                close(got, expected),
-                "stake {stake:?} score {score:?} kappa {kappa}: {got} != {expected}"
-            );
+            assert!(close(got, expected), "stake {stake:?} score {score:?} kappa {kappa}: {got} != {expected}");
         }
     }
 
     #[test]
     fn top_k_keeps_the_largest_nonzero() {
-        assert_eq!(
-            top_k_nonzero(&[0.1, 0.0, 0.5, 0.4], 2),
-            [false, false, true, true]
-        );
+        assert_eq!(top_k_nonzero(&[0.1, 0.0, 0.5, 0.4], 2), [false, false, true, true]);
         assert_eq!(top_k_nonzero(&[0.1, 0.0, 0.5], 5), [true, false, true]);
         // Ties: the stable ascending sort drops the lower uid first.
         assert_eq!(top_k_nonzero(&[0.5, 0.5, 0.5], 2), [false, true, true]);
@@ -607,22 +486,13 @@ mod tests {
     #[test]
     fn one_honest_validator_pays_miners_by_weight() {
         // uid 0 validates with all stake; miners 1 and 2 get 1:3.
-        let out = run(vec![
-            validator(100, &[(1, 16384), (2, 49152)]),
-            miner(),
-            miner(),
-        ]);
-        let [v, m1, m2] = &out.neurons[..] else {
-            unreachable!()
-        };
+        let out = run(vec![validator(100, &[(1, 16384), (2, 49152)]), miner(), miner()]);
+        let [v, m1, m2] = &out.neurons[..] else { unreachable!() };
         assert!(close(m1.incentive, 0.25) && close(m2.incentive, 0.75));
         assert!(close(m1.consensus, 0.25) && close(m2.consensus, 0.75));
         assert!(close(m1.trust, 1.0) && close(v.validator_trust, 1.0));
         assert!(close(v.dividends, 1.0));
-        assert_eq!(
-            (m1.server_emission, m2.server_emission, v.validator_emission),
-            (125_000_000, 375_000_000, 500_000_000)
-        );
+        assert_eq!((m1.server_emission, m2.server_emission, v.validator_emission), (125_000_000, 375_000_000, 500_000_000));
         assert_eq!(v.bonds, vec![(1, 65535), (2, 65535)]);
         assert!(v.validator_permit && !m1.validator_permit);
     }
@@ -637,11 +507,7 @@ mod tests {
     #[test]
     fn without_weights_validators_are_paid_by_stake() {
         let out = run(vec![validator(300, &[]), validator(100, &[]), miner()]);
-        let emissions: Vec<u64> = out
-            .neurons
-            .iter()
-            .map(|n| n.validator_emission + n.server_emission)
-            .collect();
+        let emissions: Vec<u64> = out.neurons.iter().map(|n| n.validator_emission + n.server_emission).collect();
         assert_eq!(emissions, [750_000_000, 250_000_000, 0]);
     }
 }

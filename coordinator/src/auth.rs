@@ -162,18 +162,14 @@ impl Auth {
         if self.membership.is_registered(&caller.hotkey) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden(format!(
-                "hotkey {} is not registered on the subnet; register it before {doing}",
-                caller.hotkey
-            )))
+            Err(AuthError::Forbidden(format!("hotkey {} is not registered on the subnet; register it before {doing}", caller.hotkey)))
         }
     }
 
     /// `Agents.Submit`: the signing hotkey, which must be registered.
     pub(crate) fn submitter(&self, metadata: &MetadataMap, request: &pb::SubmitAgentRequest) -> Result<Hotkey, Status> {
-        let caller = verify_message(&self.verifier, metadata, SUBMIT_AGENT, request, |caller| {
-            self.registered(caller, "submitting agents")
-        })?;
+        let caller =
+            verify_message(&self.verifier, metadata, SUBMIT_AGENT, request, |caller| self.registered(caller, "submitting agents"))?;
         Ok(caller.hotkey)
     }
 
@@ -238,9 +234,7 @@ impl Auth {
         let first = pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Hello(hello.clone())) };
         let caller = verify_message(&self.verifier, metadata, WORKER_CONNECT, &first, |caller| {
             self.registered(caller, "serving as a worker")?;
-            let needs_permit = capabilities
-                .iter()
-                .find(|capability| **capability == Capability::Grade || self.runners_need_permit);
+            let needs_permit = capabilities.iter().find(|capability| **capability == Capability::Grade || self.runners_need_permit);
             match needs_permit {
                 Some(capability) if !self.membership.has_validator_permit(&caller.hotkey) => Err(AuthError::Forbidden(format!(
                     "hotkey {} holds no validator permit on the subnet, which {} needs",

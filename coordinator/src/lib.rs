@@ -89,10 +89,9 @@ impl Coordinator {
             tracing::info!(requeued, "requeued jobs leased before the last shutdown");
         }
         let blob_dir = config.data_dir.join("blobs");
-        let blobs = BlobStore::open(&blob_dir)
-            .map_err(|source| CoordinatorError::Blobs { path: blob_dir.display().to_string(), source })?;
-        let listener =
-            TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
+        let blobs =
+            BlobStore::open(&blob_dir).map_err(|source| CoordinatorError::Blobs { path: blob_dir.display().to_string(), source })?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
         let services = Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None };

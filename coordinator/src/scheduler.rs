@@ -12,9 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use whetstone_proto::convert::assignment_to_wire;
-use whetstone_proto::job::{
-    Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits,
-};
+use whetstone_proto::job::{Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits};
 use whetstone_proto::{error_chain, pb};
 use whetstone_tasks::{GradeId, RunId, VerdictStatus};
 
@@ -26,13 +24,30 @@ pub(crate) type WorkerSender = mpsc::Sender<Result<pb::CoordinatorMessage, tonic
 
 #[derive(Debug)]
 pub(crate) enum Event {
-    Connected { worker_id: String, capabilities: HashSet<Capability>, capacity: u32, sender: WorkerSender, reply: oneshot::Sender<u64> },
-    Disconnected { worker_id: String, session: u64 },
-    Heartbeat { worker_id: String, active: Vec<String> },
-    Report { worker_id: String, report: Report },
+    Connected {
+        worker_id: String,
+        capabilities: HashSet<Capability>,
+        capacity: u32,
+        sender: WorkerSender,
+        reply: oneshot::Sender<u64>,
+    },
+    Disconnected {
+        worker_id: String,
+        session: u64,
+    },
+    Heartbeat {
+        worker_id: String,
+        active: Vec<String>,
+    },
+    Report {
+        worker_id: String,
+        report: Report,
+    },
     /// New runs may be queued (agent submitted, task published).
     WorkAdded,
-    ConnectedWorkers { reply: oneshot::Sender<u32> },
+    ConnectedWorkers {
+        reply: oneshot::Sender<u32>,
+    },
 }
 
 /// A cheap handle the services use to talk to the scheduler.
@@ -93,8 +108,7 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig) -> (Self, SchedulerHandle) {
         let (sender, events) = mpsc::channel(1024);
-        let scheduler =
-            Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events };
+        let scheduler = Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events };
         (scheduler, SchedulerHandle { events: sender })
     }
 
@@ -171,9 +185,7 @@ impl Scheduler {
         match report {
             // A failure report only counts from the lease holder: a worker that lost the job
             // (its lease expired, the coordinator restarted) must not requeue another's run.
-            Report::Run(run)
-                if run.outcome == RunOutcome::InfraError && !self.holds_lease(worker_id, run.run_id.as_str()) =>
-            {
+            Report::Run(run) if run.outcome == RunOutcome::InfraError && !self.holds_lease(worker_id, run.run_id.as_str()) => {
                 tracing::info!(run = %run.run_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
                 Ok(false)
             }
@@ -212,16 +224,13 @@ impl Scheduler {
 
     async fn expire_leases(&mut self) {
         let now = Instant::now();
-        let expired: Vec<String> =
-            self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
+        let expired: Vec<String> = self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
         for job in expired {
             let Some(lease) = self.leases.remove(&job) else { continue };
             let reason = format!("lease expired on worker {}", lease.worker_id);
             let result = match lease.kind {
                 JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
-                JobKind::Grade => {
-                    self.store.requeue_grade(&GradeId::new(job.clone()), self.config.max_attempts, &reason).await
-                }
+                JobKind::Grade => self.store.requeue_grade(&GradeId::new(job.clone()), self.config.max_attempts, &reason).await,
             };
             match result {
                 Ok(requeued) => tracing::warn!(job = %job, worker = %lease.worker_id, requeued, "lease expired"),
@@ -328,4 +337,3 @@ impl Scheduler {
         true
     }
 }
-

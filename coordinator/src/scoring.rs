@@ -53,8 +53,7 @@ pub fn weights(entries: &[LeaderboardEntry]) -> Vec<(Hotkey, u16)> {
         *score = score.max(entry.score);
     }
     let hotkeys: Vec<&Hotkey> = best.keys().copied().collect();
-    let indexed: Vec<(u16, f64)> =
-        best.values().enumerate().map(|(i, s)| (u16::try_from(i).unwrap_or(u16::MAX), *s)).collect();
+    let indexed: Vec<(u16, f64)> = best.values().enumerate().map(|(i, s)| (u16::try_from(i).unwrap_or(u16::MAX), *s)).collect();
     let (indices, weights) = whetstone_chain::scores_to_u16_weights(&indexed);
     indices.into_iter().zip(weights).map(|(i, w)| (hotkeys[usize::from(i)].clone(), w)).collect()
 }

@@ -72,13 +72,7 @@ async fn main() {
         let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
         let total: Duration = samples.iter().sum();
         let per_second = samples.len() as f64 / total.as_secs_f64();
-        println!(
-            "{name:<44} {:>10.2} {:>10.2} {:>10.2} {:>10.1}",
-            ms(pick(0.5)),
-            ms(pick(0.95)),
-            ms(pick(1.0)),
-            per_second
-        );
+        println!("{name:<44} {:>10.2} {:>10.2} {:>10.2} {:>10.1}", ms(pick(0.5)), ms(pick(0.95)), ms(pick(1.0)), per_second);
     }
 }
 

@@ -58,8 +58,8 @@ impl LocalDrand {
     /// `genesis_time` and a round every `period_secs`.
     pub fn new(seed: &str, genesis_time: u64, period_secs: u32) -> Result<Self, ConfigError> {
         let key_seed = sp_crypto_hashing::sha2_256(seed.as_bytes());
-        let beacon = LocalBeacon::from_seed(&key_seed, genesis_time, u64::from(period_secs))
-            .map_err(|e| ConfigError::Beacon(e.to_string()))?;
+        let beacon =
+            LocalBeacon::from_seed(&key_seed, genesis_time, u64::from(period_secs)).map_err(|e| ConfigError::Beacon(e.to_string()))?;
         Ok(LocalDrand { beacon, seed: seed.to_owned() })
     }
 

@@ -220,25 +220,14 @@ impl SubnetConfig {
     /// Subnet 1: //Alice (uid 0) validates with a permit and 1000 TAO of stake; //Bob,
     /// //Charlie, //Dave, //Eve and //Ferdie (uids 1–5) mine.
     pub fn default_devnet() -> Self {
-        let mut neurons = vec![NeuronConfig {
-            hotkey: AccountRef::dev("Alice"),
-            coldkey: None,
-            stake: 1000 * TAO,
-            validator_permit: true,
-        }];
+        let mut neurons = vec![NeuronConfig { hotkey: AccountRef::dev("Alice"), coldkey: None, stake: 1000 * TAO, validator_permit: true }];
         neurons.extend(DEV_ACCOUNTS[1..].iter().map(|name| NeuronConfig {
             hotkey: AccountRef::dev(name),
             coldkey: None,
             stake: 0,
             validator_permit: false,
         }));
-        SubnetConfig {
-            netuid: 1,
-            owner: default_owner(),
-            owner_hotkey: None,
-            hyperparameters: Hyperparameters::default(),
-            neurons,
-        }
+        SubnetConfig { netuid: 1, owner: default_owner(), owner_hotkey: None, hyperparameters: Hyperparameters::default(), neurons }
     }
 }
 

@@ -81,10 +81,7 @@ pub(crate) fn check(bytes: &[u8], state: &State, chain: &ChainContext) -> Result
     let mut input = bytes;
     let Compact(length) = Compact::<u32>::decode(&mut input).map_err(undecodable("length prefix"))?;
     if usize::try_from(length).ok() != Some(input.len()) {
-        return Err(InvalidTransaction::Undecodable(format!(
-            "the length prefix says {length} bytes but {} follow",
-            input.len()
-        )));
+        return Err(InvalidTransaction::Undecodable(format!("the length prefix says {length} bytes but {} follow", input.len())));
     }
     let version = u8::decode(&mut input).map_err(undecodable("version byte"))?;
     if version & 0b0111_1111 != 4 {
@@ -144,11 +141,8 @@ pub(crate) fn check(bytes: &[u8], state: &State, chain: &ChainContext) -> Result
     let MultiSignature::Sr25519(signature) = signature else {
         return Err(InvalidTransaction::BadProof);
     };
-    let verified = subxt_signer::sr25519::verify(
-        &subxt_signer::sr25519::Signature(signature),
-        &payload,
-        &subxt_signer::sr25519::PublicKey(signer.0),
-    );
+    let verified =
+        subxt_signer::sr25519::verify(&subxt_signer::sr25519::Signature(signature), &payload, &subxt_signer::sr25519::PublicKey(signer.0));
     if !verified {
         return Err(InvalidTransaction::BadProof);
     }
@@ -161,11 +155,5 @@ pub(crate) fn check(bytes: &[u8], state: &State, chain: &ChainContext) -> Result
     if nonce > expected {
         return Err(InvalidTransaction::Future { expected, got: nonce });
     }
-    Ok(CheckedExtrinsic {
-        signer,
-        nonce,
-        call,
-        hash: H256(sp_crypto_hashing::blake2_256(bytes)),
-        encoded: bytes.to_vec(),
-    })
+    Ok(CheckedExtrinsic { signer, nonce, call, hash: H256(sp_crypto_hashing::blake2_256(bytes)), encoded: bytes.to_vec() })
 }

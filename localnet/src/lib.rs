@@ -42,9 +42,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use beacon::{Beacon, BeaconInfo, BeaconPulse, LocalDrand};
-pub use config::{
-    AccountRef, ConfigError, DrandConfig, Hyperparameters, LocalnetConfig, NeuronConfig, SubnetConfig, TAO,
-};
+pub use config::{AccountRef, ConfigError, DrandConfig, Hyperparameters, LocalnetConfig, NeuronConfig, SubnetConfig, TAO};
 pub use extrinsic::InvalidTransaction;
 pub use runtime::subtensor::weights::WeightsTlockPayload;
 pub use types::{AccountId32, H256};
@@ -128,10 +126,7 @@ pub async fn spawn(config: LocalnetConfig) -> Result<LocalnetHandle, LocalnetErr
 /// Starts a node whose Drand pallet stores `beacon`'s pulses (ignoring `config.drand`), so
 /// timelocked commits are revealed once their round is published; `None` runs no beacon and
 /// leaves commits unrevealed.
-pub async fn spawn_with_beacon(
-    config: LocalnetConfig,
-    beacon: Option<Arc<dyn Beacon>>,
-) -> Result<LocalnetHandle, LocalnetError> {
+pub async fn spawn_with_beacon(config: LocalnetConfig, beacon: Option<Arc<dyn Beacon>>) -> Result<LocalnetHandle, LocalnetError> {
     let genesis_state = runtime::genesis::build(&config, beacon.as_deref())?;
     let genesis_header = types::sp_runtime::generic::header::Header {
         parent_hash: H256::default(),
@@ -160,9 +155,7 @@ pub async fn spawn_with_beacon(
         metadata: Arc::new(metadata::ServedMetadata::build()),
         runtime: runtime.clone(),
     };
-    let (addr, server) = rpc::serve(config.listen, context)
-        .await
-        .map_err(|source| LocalnetError::Bind { addr: config.listen, source })?;
+    let (addr, server) = rpc::serve(config.listen, context).await.map_err(|source| LocalnetError::Bind { addr: config.listen, source })?;
     let author = author::Author {
         runtime,
         store,

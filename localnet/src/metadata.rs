@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use frame_metadata::RuntimeMetadataPrefixed;
 use frame_metadata::v15::{CustomMetadata, OuterEnums, RuntimeApiMethodParamMetadata};
 use frame_metadata::v16::{
-    EnumDeprecationInfo, ExtrinsicMetadata, ItemDeprecationInfo, PalletAssociatedTypeMetadata, PalletCallMetadata,
-    PalletConstantMetadata, PalletErrorMetadata, PalletEventMetadata, PalletMetadata, PalletStorageMetadata,
-    RuntimeApiMetadata, RuntimeApiMethodMetadata, RuntimeMetadataV16, StorageEntryMetadata,
-    TransactionExtensionMetadata,
+    EnumDeprecationInfo, ExtrinsicMetadata, ItemDeprecationInfo, PalletAssociatedTypeMetadata, PalletCallMetadata, PalletConstantMetadata,
+    PalletErrorMetadata, PalletEventMetadata, PalletMetadata, PalletStorageMetadata, RuntimeApiMetadata, RuntimeApiMethodMetadata,
+    RuntimeMetadataV16, StorageEntryMetadata, TransactionExtensionMetadata,
 };
-use frame_metadata::RuntimeMetadataPrefixed;
 use parity_scale_codec::{Compact, Encode};
 use scale_info::{MetaType, TypeInfo, meta_type};
 
@@ -21,8 +20,8 @@ use crate::types::frame_system::extensions::{
     check_tx_version::CheckTxVersion, check_weight::CheckWeight,
 };
 use crate::types::node_subtensor_runtime::{
-    DRAND_INDEX, Runtime, RuntimeCall, RuntimeError, RuntimeEvent, SUBTENSOR_INDEX, SYSTEM_INDEX,
-    check_mortality::CheckMortality, check_nonce::CheckNonce, sudo_wrapper::SudoTransactionExtension,
+    DRAND_INDEX, Runtime, RuntimeCall, RuntimeError, RuntimeEvent, SUBTENSOR_INDEX, SYSTEM_INDEX, check_mortality::CheckMortality,
+    check_nonce::CheckNonce, sudo_wrapper::SudoTransactionExtension,
 };
 use crate::types::pallet_drand::drand_priority::DrandPriority;
 use crate::types::pallet_shield::extension::CheckShieldedTxValidity;
@@ -161,14 +160,7 @@ fn pallets() -> Vec<PalletMetadata> {
         Some(meta_type::<pallet_subtensor::Event>()),
         Some(meta_type::<pallet_subtensor::Error>()),
     );
-    let drand = pallet(
-        "Drand",
-        DRAND_INDEX,
-        drand::items::metadata(),
-        None,
-        Some(meta_type::<pallet_drand::pallet::Event>()),
-        None,
-    );
+    let drand = pallet("Drand", DRAND_INDEX, drand::items::metadata(), None, Some(meta_type::<pallet_drand::pallet::Event>()), None);
     vec![system, subtensor, drand]
 }
 
@@ -211,13 +203,7 @@ fn extrinsic() -> ExtrinsicMetadata {
 }
 
 fn api(name: &'static str, version: u32, methods: Vec<RuntimeApiMethodMetadata>) -> RuntimeApiMetadata {
-    RuntimeApiMetadata {
-        name,
-        methods,
-        docs: Vec::new(),
-        version: Compact(version),
-        deprecation_info: ItemDeprecationInfo::NotDeprecated,
-    }
+    RuntimeApiMetadata { name, methods, docs: Vec::new(), version: Compact(version), deprecation_info: ItemDeprecationInfo::NotDeprecated }
 }
 
 fn method<Output: TypeInfo + 'static>(name: &'static str, inputs: Vec<(&'static str, MetaType)>) -> RuntimeApiMethodMetadata {
@@ -253,8 +239,7 @@ mod tests {
     #[test]
     fn served_metadata_decodes_and_reads_like_the_runtime() {
         let served = ServedMetadata::build();
-        let decoded = <RuntimeMetadataPrefixed as parity_scale_codec::Decode>::decode(&mut served.prefixed())
-            .expect("metadata decodes");
+        let decoded = <RuntimeMetadataPrefixed as parity_scale_codec::Decode>::decode(&mut served.prefixed()).expect("metadata decodes");
         let frame_metadata::RuntimeMetadata::V16(metadata) = decoded.1 else { panic!("not V16") };
         let paths: Vec<String> = metadata.types.types.iter().map(|t| t.ty.path.segments.join("::")).collect();
         for expected in [

@@ -117,11 +117,9 @@ pub(crate) fn entry_metadata<E: StorageEntry>() -> StorageEntryMetadata {
     };
     let ty = match E::Key::key_type() {
         None => StorageEntryType::Plain(MetaType::new::<E::Value>()),
-        Some(key) => StorageEntryType::Map {
-            hashers: E::HASHERS.iter().map(|h| h.metadata()).collect(),
-            key,
-            value: MetaType::new::<E::Value>(),
-        },
+        Some(key) => {
+            StorageEntryType::Map { hashers: E::HASHERS.iter().map(|h| h.metadata()).collect(), key, value: MetaType::new::<E::Value>() }
+        }
     };
     StorageEntryMetadata {
         name: E::NAME,
@@ -154,10 +152,7 @@ impl State {
             Some(start) if start >= prefix => std::ops::Bound::Excluded(start.to_vec()),
             _ => std::ops::Bound::Included(prefix.to_vec()),
         };
-        self.entries
-            .range((from, std::ops::Bound::Unbounded))
-            .map(|(k, _)| k)
-            .take_while(move |k| k.starts_with(prefix))
+        self.entries.range((from, std::ops::Bound::Unbounded)).map(|(k, _)| k).take_while(move |k| k.starts_with(prefix))
     }
 
     /// The present value, or `None` when absent.

@@ -184,8 +184,7 @@ mod tests {
 
     #[test]
     fn unsigned_and_refused_calls_say_why() {
-        let verifier =
-            Verifier::with_clock(VerifierConfig::new(Hotkey::new(DevKey::Alice.address())), Arc::new(ManualClock::new(0)));
+        let verifier = Verifier::with_clock(VerifierConfig::new(Hotkey::new(DevKey::Alice.address())), Arc::new(ManualClock::new(0)));
         let message = pb::SubmitAgentRequest::default();
         let status = verify_message(&verifier, &MetadataMap::new(), SUBMIT_AGENT, &message, |_| Ok(())).expect_err("unsigned");
         assert_eq!(status.code(), tonic::Code::Unauthenticated);

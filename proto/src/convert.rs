@@ -60,12 +60,7 @@ pub fn capability_from_wire(value: i32) -> Option<Capability> {
 
 impl From<SandboxLimits> for pb::SandboxLimits {
     fn from(value: SandboxLimits) -> Self {
-        Self {
-            timeout_secs: value.timeout.as_secs(),
-            memory_mib: value.memory_mib,
-            cpu_millis: value.cpu_millis,
-            pids: value.pids,
-        }
+        Self { timeout_secs: value.timeout.as_secs(), memory_mib: value.memory_mib, cpu_millis: value.cpu_millis, pids: value.pids }
     }
 }
 
@@ -262,11 +257,7 @@ impl From<Verdict> for pb::Verdict {
             fail_to_pass_total: value.fail_to_pass_total,
             pass_to_pass_passed: value.pass_to_pass_passed,
             pass_to_pass_total: value.pass_to_pass_total,
-            tests: value
-                .tests
-                .into_iter()
-                .map(|t| pb::TestResult { id: t.id, status: test_status_to_wire(t.status).into() })
-                .collect(),
+            tests: value.tests.into_iter().map(|t| pb::TestResult { id: t.id, status: test_status_to_wire(t.status).into() }).collect(),
             notes: value.notes,
         }
     }
@@ -334,8 +325,7 @@ impl TryFrom<pb::GradeReport> for GradeReport {
             duration: Duration::from_millis(value.duration_ms),
             // An empty statement is no verdict (an infrastructure failure); the coordinator
             // decides what a report without one may change.
-            signed: (!value.statement.is_empty())
-                .then_some(SignedVerdict { statement: value.statement, signature: value.signature }),
+            signed: (!value.statement.is_empty()).then_some(SignedVerdict { statement: value.statement, signature: value.signature }),
         })
     }
 }
@@ -390,14 +380,7 @@ mod tests {
 
     #[test]
     fn run_report_round_trips_with_its_llm_calls() {
-        let call = LlmCall {
-            model: "m".into(),
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            cost_micro_usd: 7,
-            latency_ms: 30,
-            status: 200,
-        };
+        let call = LlmCall { model: "m".into(), prompt_tokens: 10, completion_tokens: 5, cost_micro_usd: 7, latency_ms: 30, status: 200 };
         let report = RunReport {
             run_id: RunId::new("run-1"),
             outcome: RunOutcome::Completed,

@@ -52,8 +52,7 @@ impl Fetcher {
 
     pub async fn agent(&self, digest: &Digest) -> Result<AgentPackage, FetchError> {
         let bundle = self.bundle("agent", digest).await?;
-        AgentPackage::from_bundle(bundle)
-            .map_err(|e| FetchError::Invalid { what: "agent", digest: digest.clone(), reason: e.to_string() })
+        AgentPackage::from_bundle(bundle).map_err(|e| FetchError::Invalid { what: "agent", digest: digest.clone(), reason: e.to_string() })
     }
 
     async fn bundle(&self, what: &'static str, digest: &Digest) -> Result<Bundle, FetchError> {
@@ -66,21 +65,24 @@ impl Fetcher {
         }
         let bytes = match what {
             "task" => {
-                let mut client = pb::tasks_client::TasksClient::new(self.channel.clone())
-                    .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                let mut client =
+                    pb::tasks_client::TasksClient::new(self.channel.clone()).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
                 let request = pb::FetchTaskRequest { task_digest: digest.to_string() };
                 client.fetch(self.signer.signed(FETCH_TASK, request)).await.map(|r| r.into_inner().bundle)
             }
             _ => {
-                let mut client = pb::agents_client::AgentsClient::new(self.channel.clone())
-                    .max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                let mut client =
+                    pb::agents_client::AgentsClient::new(self.channel.clone()).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
                 let request = pb::GetAgentRequest { agent_digest: digest.to_string() };
                 client.get(self.signer.signed(GET_AGENT, request)).await.map(|r| r.into_inner().package)
             }
         }
         .map_err(|status| FetchError::Rpc { what, digest: digest.clone(), status })?;
-        let bundle = Bundle::from_tar_expecting(&bytes, digest)
-            .map_err(|e| FetchError::Invalid { what, digest: digest.clone(), reason: e.to_string() })?;
+        let bundle = Bundle::from_tar_expecting(&bytes, digest).map_err(|e| FetchError::Invalid {
+            what,
+            digest: digest.clone(),
+            reason: e.to_string(),
+        })?;
         let cache_err = |source| FetchError::Cache { path: self.cache_dir.display().to_string(), source };
         tokio::fs::create_dir_all(&self.cache_dir).await.map_err(cache_err)?;
         let temp = path.with_extension(format!("tmp-{}", std::process::id()));

@@ -119,13 +119,8 @@ fn infra_failure(assignment: &Assignment, error: &str) -> Report {
 /// Serves the coordinator until `shutdown` fires, reconnecting whenever the session drops.
 /// On shutdown, running jobs are cancelled and awaited so they can remove their sandboxes.
 pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutdown: CancellationToken) {
-    let mut work = Work {
-        executor,
-        jobs: JoinSet::new(),
-        running: HashMap::new(),
-        unacked: BTreeMap::new(),
-        cancel: shutdown.child_token(),
-    };
+    let mut work =
+        Work { executor, jobs: JoinSet::new(), running: HashMap::new(), unacked: BTreeMap::new(), cancel: shutdown.child_token() };
     let mut delay = config.reconnect_delay;
     loop {
         match session(&config, &mut work, &shutdown).await {
@@ -155,7 +150,6 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
     work.cancel.cancel();
     while work.next_report().await.is_some() {}
 }
-
 
 async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &CancellationToken) -> Result<SessionEnd, SessionError> {
     let url = config.coordinator_url.clone();

@@ -11,9 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use whetstone_sandbox::archive::pack_dir;
-use whetstone_sandbox::{
-    ImageRef, NoProgress, OrphanScope, Role, RunSpec, Sandbox, Timings, Tmpfs, Upload,
-};
+use whetstone_sandbox::{ImageRef, NoProgress, OrphanScope, Role, RunSpec, Sandbox, Timings, Tmpfs, Upload};
 
 /// A starter task's repository: about 200 KiB of Python in 40 files.
 const TREE: &str = "../tasks/sets/starter/toolz-get-single-index-tuple/repo";
@@ -25,12 +23,7 @@ type Column = (&'static str, fn(&Timings) -> Duration);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .map(|n| n.parse())
-        .transpose()?
-        .unwrap_or(20)
-        .max(1);
+    let runs: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(20).max(1);
     let sandbox = Sandbox::connect(&format!("bench-{}", std::process::id())).await?;
 
     let started = std::time::Instant::now();
@@ -38,11 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("ensure_base_image({base}): {:?}", started.elapsed());
     let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(TREE);
 
-    let shapes: [(&str, Shape); 3] = [
-        ("bare `true`", bare),
-        ("tree via image fs", via_image),
-        ("tree via tmpfs, ro root", via_tmpfs),
-    ];
+    let shapes: [(&str, Shape); 3] = [("bare `true`", bare), ("tree via image fs", via_image), ("tree via tmpfs, ro root", via_tmpfs)];
     for (label, make) in shapes {
         let mut samples = Vec::with_capacity(runs);
         for i in 0..runs {
@@ -57,21 +46,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn bare(base: &ImageRef, _tree: &Path, i: usize) -> std::io::Result<RunSpec> {
-    Ok(RunSpec::new(
-        base.clone(),
-        vec!["true".to_owned()],
-        Role::Probe,
-        format!("bench-{i}"),
-    ))
+    Ok(RunSpec::new(base.clone(), vec!["true".to_owned()], Role::Probe, format!("bench-{i}")))
 }
 
 fn via_image(base: &ImageRef, tree: &Path, i: usize) -> std::io::Result<RunSpec> {
     let mut spec = bare(base, tree, i)?;
     spec.user = Some("1000:1000".to_owned());
-    spec.uploads = vec![Upload {
-        dest_dir: "/".to_owned(),
-        tar: pack_dir(tree, "work", (1000, 1000))?,
-    }];
+    spec.uploads = vec![Upload { dest_dir: "/".to_owned(), tar: pack_dir(tree, "work", (1000, 1000))? }];
     spec.downloads = vec!["/work".to_owned()];
     Ok(spec)
 }
@@ -80,12 +61,8 @@ fn via_tmpfs(base: &ImageRef, tree: &Path, i: usize) -> std::io::Result<RunSpec>
     let mut spec = bare(base, tree, i)?;
     spec.user = Some("1000:1000".to_owned());
     spec.read_only_root = true;
-    spec.tmpfs
-        .push(Tmpfs::owned_by("/work", 64 * 1024 * 1024, (1000, 1000)));
-    spec.uploads = vec![Upload {
-        dest_dir: "/work".to_owned(),
-        tar: pack_dir(tree, "", (1000, 1000))?,
-    }];
+    spec.tmpfs.push(Tmpfs::owned_by("/work", 64 * 1024 * 1024, (1000, 1000)));
+    spec.uploads = vec![Upload { dest_dir: "/work".to_owned(), tar: pack_dir(tree, "", (1000, 1000))? }];
     spec.downloads = vec!["/work".to_owned()];
     Ok(spec)
 }
@@ -93,21 +70,12 @@ fn via_tmpfs(base: &ImageRef, tree: &Path, i: usize) -> std::io::Result<RunSpec>
 fn print_table(title: &str, samples: &[Timings]) {
     println!("{title}");
     println!("{:<10} {:>10} {:>10} {:>10}", "", "min", "median", "max");
-    let columns: [Column; 4] = [
-        ("create", |t| t.create),
-        ("run", |t| t.run),
-        ("total", |t| t.total),
-        ("overhead", |t| t.total.saturating_sub(t.run)),
-    ];
+    let columns: [Column; 4] =
+        [("create", |t| t.create), ("run", |t| t.run), ("total", |t| t.total), ("overhead", |t| t.total.saturating_sub(t.run))];
     for (name, column) in columns {
         let mut values: Vec<Duration> = samples.iter().map(column).collect();
         values.sort();
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-        println!(
-            "{name:<10} {:>10} {:>10} {:>10}",
-            ms(values[0]),
-            ms(values[values.len() / 2]),
-            ms(values[values.len() - 1])
-        );
+        println!("{name:<10} {:>10} {:>10} {:>10}", ms(values[0]), ms(values[values.len() / 2]), ms(values[values.len() - 1]));
     }
 }

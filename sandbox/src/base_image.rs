@@ -31,11 +31,8 @@ pub const AGENT_USER: (&str, u32, u32, &str) = ("agent", 1000, 1000, "/home/agen
 
 /// Dockerfile instructions applied at import (`docker import --change`).
 /// PATH is spelled out because an imported image has no environment at all.
-const IMAGE_CHANGES: &[&str] = &[
-    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "ENV LANG=C.UTF-8",
-    "CMD [\"/bin/bash\"]",
-];
+const IMAGE_CHANGES: &[&str] =
+    &["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8", "CMD [\"/bin/bash\"]"];
 
 /// Everything that decides the image's contents. Bump the version line when the build steps
 /// change in a way the other lines do not show.
@@ -60,20 +57,12 @@ impl Sandbox {
     /// have it: debootstrap (needs root and the `debootstrap` package; about a minute and
     /// 400 MB), the `agent` user (uid/gid 1000, home `/home/agent`), `docker import`.
     /// Concurrent callers, in this process or others, build it once.
-    pub async fn ensure_base_image(
-        &self,
-        progress: &dyn Progress,
-    ) -> Result<ImageRef, SandboxError> {
+    pub async fn ensure_base_image(&self, progress: &dyn Progress) -> Result<ImageRef, SandboxError> {
         let tag = base_image_tag();
-        self.build_once(&tag, progress, || self.build_base_image(&tag, progress))
-            .await
+        self.build_once(&tag, progress, || self.build_base_image(&tag, progress)).await
     }
 
-    async fn build_base_image(
-        &self,
-        tag: &ImageRef,
-        progress: &dyn Progress,
-    ) -> Result<(), SandboxError> {
+    async fn build_base_image(&self, tag: &ImageRef, progress: &dyn Progress) -> Result<(), SandboxError> {
         let debootstrap = find_debootstrap().ok_or(SandboxError::DebootstrapMissing)?;
         if !running_as_root() {
             return Err(SandboxError::NotRoot);
@@ -84,15 +73,11 @@ impl Sandbox {
             .tempdir()
             .map_err(|e| SandboxError::io("create a directory for the root filesystem", e))?;
         let rootfs = workdir.path().join("rootfs");
-        progress.message(&format!(
-            "building {tag}: debootstrap {SUITE} from {mirror}"
-        ));
+        progress.message(&format!("building {tag}: debootstrap {SUITE} from {mirror}"));
         let built = async {
             run_debootstrap(&debootstrap, &rootfs, &mirror, progress).await?;
-            add_agent_user(&rootfs)
-                .map_err(|e| SandboxError::io("add the agent user to the root filesystem", e))?;
-            trim_apt_caches(&rootfs)
-                .map_err(|e| SandboxError::io("trim apt caches from the root filesystem", e))?;
+            add_agent_user(&rootfs).map_err(|e| SandboxError::io("add the agent user to the root filesystem", e))?;
+            trim_apt_caches(&rootfs).map_err(|e| SandboxError::io("trim apt caches from the root filesystem", e))?;
             progress.message(&format!("importing the root filesystem as {tag}"));
             self.import_rootfs(&rootfs, tag).await
         }
@@ -107,10 +92,7 @@ impl Sandbox {
 
     /// `tar -c rootfs | docker import`, streamed: the tree is never held in memory.
     async fn import_rootfs(&self, rootfs: &Path, tag: &ImageRef) -> Result<(), SandboxError> {
-        let import_error = |message: String| SandboxError::Import {
-            tag: tag.to_string(),
-            message,
-        };
+        let import_error = |message: String| SandboxError::Import { tag: tag.to_string(), message };
         let mut tar = Command::new("tar")
             .arg("--numeric-owner")
             .arg("-C")
@@ -122,14 +104,8 @@ impl Sandbox {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SandboxError::io("run tar over the root filesystem", e))?;
-        let stdout = tar
-            .stdout
-            .take()
-            .ok_or_else(|| import_error("tar's output was not captured".to_owned()))?;
-        let (repo, version) = tag
-            .as_str()
-            .split_once(':')
-            .unwrap_or((tag.as_str(), "latest"));
+        let stdout = tar.stdout.take().ok_or_else(|| import_error("tar's output was not captured".to_owned()))?;
+        let (repo, version) = tag.as_str().split_once(':').unwrap_or((tag.as_str(), "latest"));
         let options = CreateImageOptionsBuilder::default()
             .from_src("-")
             .repo(repo)
@@ -138,9 +114,7 @@ impl Sandbox {
             .changes(IMAGE_CHANGES.iter().map(|c| (*c).to_owned()).collect())
             .build();
         let body = body_try_stream(ReaderStream::with_capacity(stdout, 1 << 20));
-        let mut stream = self
-            .image_docker
-            .create_image(Some(options), Some(body), None);
+        let mut stream = self.image_docker.create_image(Some(options), Some(body), None);
         let mut failure = None;
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
@@ -154,27 +128,15 @@ impl Sandbox {
             let _ = tar.wait().await;
             return Err(import_error(message));
         }
-        let finished = tar
-            .wait_with_output()
-            .await
-            .map_err(|e| SandboxError::io("wait for tar", e))?;
+        let finished = tar.wait_with_output().await.map_err(|e| SandboxError::io("wait for tar", e))?;
         if !finished.status.success() {
-            return Err(import_error(format!(
-                "tar exited with {}: {}",
-                finished.status,
-                String::from_utf8_lossy(&finished.stderr).trim()
-            )));
+            return Err(import_error(format!("tar exited with {}: {}", finished.status, String::from_utf8_lossy(&finished.stderr).trim())));
         }
         Ok(())
     }
 }
 
-async fn run_debootstrap(
-    debootstrap: &Path,
-    rootfs: &Path,
-    mirror: &str,
-    progress: &dyn Progress,
-) -> Result<(), SandboxError> {
+async fn run_debootstrap(debootstrap: &Path, rootfs: &Path, mirror: &str, progress: &dyn Progress) -> Result<(), SandboxError> {
     let mut child = Command::new(debootstrap)
         .arg(format!("--variant={VARIANT}"))
         .arg(format!("--include={}", PACKAGES.join(",")))
@@ -202,38 +164,22 @@ async fn run_debootstrap(
             }
         }
     };
-    let stdout = child
-        .stdout
-        .take()
-        .map(|r| Box::new(r) as Box<dyn AsyncRead + Send + Unpin>);
-    let stderr = child
-        .stderr
-        .take()
-        .map(|r| Box::new(r) as Box<dyn AsyncRead + Send + Unpin>);
+    let stdout = child.stdout.take().map(|r| Box::new(r) as Box<dyn AsyncRead + Send + Unpin>);
+    let stderr = child.stderr.take().map(|r| Box::new(r) as Box<dyn AsyncRead + Send + Unpin>);
     let ((), (), status) = tokio::join!(pump(stdout), pump(stderr), child.wait());
     let status = status.map_err(|e| SandboxError::io("wait for debootstrap", e))?;
     if status.success() {
         return Ok(());
     }
-    let (mut log_tail, _) = log
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .finish();
+    let (mut log_tail, _) = log.into_inner().unwrap_or_else(PoisonError::into_inner).finish();
     // debootstrap keeps the detailed reason (failed downloads, dpkg errors) in its own log.
     let detailed = rootfs.join("debootstrap/debootstrap.log");
     if let Ok(contents) = fs::read(&detailed) {
         let mut tail = CappedOutput::tail_only(LOG_TAIL_BYTES);
         tail.push(&contents);
-        log_tail.push_str(&format!(
-            "\n--- {} ---\n{}",
-            detailed.display(),
-            tail.finish().0
-        ));
+        log_tail.push_str(&format!("\n--- {} ---\n{}", detailed.display(), tail.finish().0));
     }
-    Err(SandboxError::Debootstrap {
-        status: status.to_string(),
-        log_tail,
-    })
+    Err(SandboxError::Debootstrap { status: status.to_string(), log_tail })
 }
 
 /// Adds the `agent` user by editing the account files directly: the rootfs has no running
@@ -241,10 +187,7 @@ async fn run_debootstrap(
 fn add_agent_user(rootfs: &Path) -> io::Result<()> {
     let (user, uid, gid, home) = AGENT_USER;
     let etc = rootfs.join("etc");
-    append_line(
-        &etc.join("passwd"),
-        &format!("{user}:x:{uid}:{gid}:Whetstone agent:{home}:/bin/bash"),
-    )?;
+    append_line(&etc.join("passwd"), &format!("{user}:x:{uid}:{gid}:Whetstone agent:{home}:/bin/bash"))?;
     append_line(&etc.join("group"), &format!("{user}:x:{gid}:"))?;
     append_line(&etc.join("shadow"), &format!("{user}:*::0:99999:7:::"))?;
     append_line(&etc.join("gshadow"), &format!("{user}:!::"))?;
@@ -288,9 +231,7 @@ fn trim_apt_caches(rootfs: &Path) -> io::Result<()> {
 }
 
 fn find_debootstrap() -> Option<PathBuf> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
     // sbin is often missing from a non-root PATH, which is where debootstrap lives.
     path_dirs
         .into_iter()
@@ -312,10 +253,7 @@ mod tests {
     fn base_tag_is_stable_and_short() {
         let tag = base_image_tag();
         assert_eq!(tag, base_image_tag());
-        let suffix = tag
-            .as_str()
-            .strip_prefix("whetstone-base:bookworm-")
-            .expect("prefix");
+        let suffix = tag.as_str().strip_prefix("whetstone-base:bookworm-").expect("prefix");
         assert_eq!(suffix.len(), 12);
         assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()));
     }

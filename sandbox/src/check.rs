@@ -13,10 +13,7 @@ pub(crate) fn check_spec(spec: &RunSpec) -> Result<(), SandboxError> {
     for tmpfs in &spec.tmpfs {
         let path = tmpfs.path.trim_end_matches('/');
         if !path.starts_with('/') || path.is_empty() {
-            return invalid(format!(
-                "tmpfs mount point {:?} is not an absolute path below /",
-                tmpfs.path
-            ));
+            return invalid(format!("tmpfs mount point {:?} is not an absolute path below /", tmpfs.path));
         }
         if tmpfs.size_bytes == 0 {
             return invalid(format!("tmpfs {path} has no size"));
@@ -28,19 +25,13 @@ pub(crate) fn check_spec(spec: &RunSpec) -> Result<(), SandboxError> {
     }
     for upload in &spec.uploads {
         if !upload.dest_dir.starts_with('/') {
-            return invalid(format!(
-                "upload destination {:?} is not absolute",
-                upload.dest_dir
-            ));
+            return invalid(format!("upload destination {:?} is not absolute", upload.dest_dir));
         }
         if spec.tmpfs_for(&upload.dest_dir).is_some() {
             continue;
         }
         if spec.read_only_root {
-            return invalid(format!(
-                "the root is read-only, so the upload to {} must go into a tmpfs",
-                upload.dest_dir
-            ));
+            return invalid(format!("the root is read-only, so the upload to {} must go into a tmpfs", upload.dest_dir));
         }
         // The engine would extract it before the start, under a mount point that then hides it.
         if let Some(path) = entry_under_tmpfs(spec, upload) {
@@ -52,18 +43,13 @@ pub(crate) fn check_spec(spec: &RunSpec) -> Result<(), SandboxError> {
     }
     for path in &spec.downloads {
         if !path.starts_with('/') || path.trim_end_matches('/').is_empty() {
-            return invalid(format!(
-                "download path {path:?} is not an absolute path below /"
-            ));
+            return invalid(format!("download path {path:?} is not an absolute path below /"));
         }
         // The engine's archive of `path` would hold what lies beneath the mount, not in it.
         if spec.tmpfs_for(path).is_none()
             && let Some(tmpfs) = spec.tmpfs.iter().find(|t| contains(path, &t.path))
         {
-            return invalid(format!(
-                "the download of {path} would miss the tmpfs {} inside it; download that separately",
-                tmpfs.path
-            ));
+            return invalid(format!("the download of {path} would miss the tmpfs {} inside it; download that separately", tmpfs.path));
         }
     }
     Ok(())
@@ -73,10 +59,7 @@ pub(crate) fn check_spec(spec: &RunSpec) -> Result<(), SandboxError> {
 fn contains(dir: &str, path: &str) -> bool {
     let dir = dir.trim_end_matches('/');
     let path = path.trim_end_matches('/');
-    path == dir
-        || path
-            .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
+    path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The first entry of an upload the engine would extract into a tmpfs mount point.
@@ -85,16 +68,9 @@ fn entry_under_tmpfs(spec: &RunSpec, upload: &Upload) -> Option<String> {
     for entry in archive.entries().ok()? {
         let Ok(entry) = entry else { break };
         let Ok(path) = entry.path() else { continue };
-        let full = format!(
-            "{}/{}",
-            upload.dest_dir.trim_end_matches('/'),
-            path.to_string_lossy().trim_start_matches("./")
-        );
+        let full = format!("{}/{}", upload.dest_dir.trim_end_matches('/'), path.to_string_lossy().trim_start_matches("./"));
         // The mount point itself may exist beneath the mount; only what is inside it vanishes.
-        let is_mount_point = spec
-            .tmpfs
-            .iter()
-            .any(|t| t.path.trim_end_matches('/') == full.trim_end_matches('/'));
+        let is_mount_point = spec.tmpfs.iter().any(|t| t.path.trim_end_matches('/') == full.trim_end_matches('/'));
         if !is_mount_point && spec.tmpfs_for(&full).is_some() {
             return Some(full);
         }
@@ -105,9 +81,7 @@ fn entry_under_tmpfs(spec: &RunSpec, upload: &Upload) -> Option<String> {
 pub(crate) fn check_user(user: &str) -> Result<(), SandboxError> {
     let holder_uid = HOLDER_USER.split(':').next().unwrap_or_default();
     if user.split(':').next() == Some(holder_uid) {
-        return Err(SandboxError::InvalidSpec(format!(
-            "user {user} is the sandbox's own (uid {holder_uid}); pick another"
-        )));
+        return Err(SandboxError::InvalidSpec(format!("user {user} is the sandbox's own (uid {holder_uid}); pick another")));
     }
     Ok(())
 }
@@ -124,21 +98,14 @@ mod tests {
         assert!(check_spec(&base()).is_ok());
         let mut read_only = base();
         read_only.read_only_root = true;
-        read_only.uploads = vec![Upload {
-            dest_dir: "/work".into(),
-            tar: Vec::new(),
-        }];
+        read_only.uploads = vec![Upload { dest_dir: "/work".into(), tar: Vec::new() }];
         assert!(check_spec(&read_only).is_err());
         read_only.uploads[0].dest_dir = "/tmp".into();
         assert!(check_spec(&read_only).is_ok());
         let mut under_mount = base();
         under_mount.tmpfs.push(Tmpfs::scratch("/repo", 1));
-        let tar = crate::archive::pack_files(&[("repo/x".into(), b"x".to_vec(), 0o644)], (0, 0))
-            .expect("pack");
-        under_mount.uploads = vec![Upload {
-            dest_dir: "/".into(),
-            tar,
-        }];
+        let tar = crate::archive::pack_files(&[("repo/x".into(), b"x".to_vec(), 0o644)], (0, 0)).expect("pack");
+        under_mount.uploads = vec![Upload { dest_dir: "/".into(), tar }];
         let err = check_spec(&under_mount).expect_err("the upload would vanish");
         assert!(err.to_string().contains("/repo/x"), "{err}");
         under_mount.uploads.clear();

@@ -72,19 +72,13 @@ impl Sandbox {
     /// processes' resources. One process per owner: a second process sharing the owner would
     /// see the first one's runs as orphans at its start-up.
     pub async fn connect(owner: &str) -> Result<Self, SandboxError> {
-        let addr = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|host| !host.is_empty())
-            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned());
+        let addr = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty()).unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_owned());
         Self::connect_to(&addr, owner).await
     }
 
     /// Like [`Sandbox::connect`] with an explicit engine address (`unix://…`, `tcp://…`).
     pub async fn connect_to(addr: &str, owner: &str) -> Result<Self, SandboxError> {
-        let unreachable = |source| SandboxError::EngineUnreachable {
-            addr: addr.to_owned(),
-            source,
-        };
+        let unreachable = |source| SandboxError::EngineUnreachable { addr: addr.to_owned(), source };
         let docker = Docker::connect_with_host(addr).map_err(unreachable)?;
         let docker = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let docker = docker.negotiate_version().await?;
@@ -95,11 +89,7 @@ impl Sandbox {
         .unwrap_or(Err(bollard::errors::Error::RequestTimeoutError))
         .map_err(unreachable)?;
         let image_docker = docker.clone().with_timeout(IMAGE_REQUEST_TIMEOUT);
-        Ok(Self {
-            docker,
-            image_docker,
-            owner: owner.to_owned(),
-        })
+        Ok(Self { docker, image_docker, owner: owner.to_owned() })
     }
 
     /// Bounds each short API call (create, upload, inspect, remove; bollard's default is two
@@ -122,10 +112,7 @@ impl Sandbox {
 
     /// The labels every container and network of ours carries.
     pub(crate) fn labels(&self, role: &str, job_id: &str) -> HashMap<String, String> {
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         HashMap::from([
             (LABEL_SANDBOX.to_owned(), "1".to_owned()),
             (LABEL_OWNER.to_owned(), self.owner.clone()),
@@ -138,14 +125,8 @@ impl Sandbox {
 }
 
 /// Kills (if running) and deletes a container with its anonymous volumes.
-pub(crate) async fn force_remove(
-    docker: &Docker,
-    name: &str,
-) -> Result<(), bollard::errors::Error> {
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
+pub(crate) async fn force_remove(docker: &Docker, name: &str) -> Result<(), bollard::errors::Error> {
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
     docker.remove_container(name, Some(options)).await
 }
 

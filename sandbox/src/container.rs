@@ -23,15 +23,11 @@ use tokio::sync::Notify;
 use crate::check::{check_spec, check_user};
 use crate::client::Sandbox;
 use crate::error::SandboxError;
-use crate::exec::{
-    Helper, HelperError, Stopper, run_helper, start_command, start_stopper, wait_command,
-};
+use crate::exec::{Helper, HelperError, Stopper, run_helper, start_command, start_stopper, wait_command};
 use crate::guard::{Guard, Resource};
 use crate::live::LiveEntry;
 use crate::output::CappedOutput;
-use crate::spec::{
-    Exit, FsUsage, Limits, NetworkMode, RunOutcome, RunSpec, Timings, Tmpfs, Upload,
-};
+use crate::spec::{Exit, FsUsage, Limits, NetworkMode, RunOutcome, RunSpec, Timings, Tmpfs, Upload};
 
 /// How long output may keep arriving once the command has been stopped: the rest is already
 /// in flight, this only bounds a stream that never closes.
@@ -83,9 +79,7 @@ impl Sandbox {
             .docker
             .create_container(Some(options), self.container_config(&spec))
             .await
-            .map_err(|e| {
-                SandboxError::docker(format!("create container from {}", spec.image), e)
-            })?;
+            .map_err(|e| SandboxError::docker(format!("create container from {}", spec.image), e))?;
         let guard = Guard::new(self.docker.clone(), Resource::Container, created.id, live);
         let result = self.drive(&guard.id, spec, &user, started).await;
         if let Err(e) = guard.remove().await {
@@ -105,11 +99,7 @@ impl Sandbox {
             .inspect_image(spec.image.as_str())
             .await
             .map_err(|e| SandboxError::docker(format!("inspect image {}", spec.image), e))?;
-        Ok(image
-            .config
-            .and_then(|config| config.user)
-            .filter(|user| !user.is_empty())
-            .unwrap_or_else(|| "0:0".to_owned()))
+        Ok(image.config.and_then(|config| config.user).filter(|user| !user.is_empty()).unwrap_or_else(|| "0:0".to_owned()))
     }
 
     fn container_config(&self, spec: &RunSpec) -> ContainerCreateBody {
@@ -136,30 +126,17 @@ impl Sandbox {
     }
 
     /// Everything between create and remove.
-    async fn drive(
-        &self,
-        id: &str,
-        spec: RunSpec,
-        user: &str,
-        started: Instant,
-    ) -> Result<RunOutcome, SandboxError> {
+    async fn drive(&self, id: &str, spec: RunSpec, user: &str, started: Instant) -> Result<RunOutcome, SandboxError> {
         // The engine extracts into the image's filesystem only before the start (and only when
         // the root is writable); tmpfs mounts exist only once the container runs.
-        let (into_tmpfs, into_image): (Vec<&Upload>, Vec<&Upload>) = spec
-            .uploads
-            .iter()
-            .partition(|upload| spec.tmpfs_for(&upload.dest_dir).is_some());
+        let (into_tmpfs, into_image): (Vec<&Upload>, Vec<&Upload>) =
+            spec.uploads.iter().partition(|upload| spec.tmpfs_for(&upload.dest_dir).is_some());
         for upload in into_image {
             self.upload_with_engine(id, upload).await?;
         }
-        self.docker
-            .start_container(id, None)
-            .await
-            .map_err(|e| SandboxError::docker("start the container", e))?;
+        self.docker.start_container(id, None).await.map_err(|e| SandboxError::docker("start the container", e))?;
         for upload in into_tmpfs {
-            let tmpfs = spec
-                .tmpfs_for(&upload.dest_dir)
-                .map_or((None, 0), |t| (t.owner, t.size_bytes));
+            let tmpfs = spec.tmpfs_for(&upload.dest_dir).map_or((None, 0), |t| (t.owner, t.size_bytes));
             self.upload_into_tmpfs(id, upload, tmpfs).await?;
         }
         let create = started.elapsed();
@@ -167,27 +144,20 @@ impl Sandbox {
         let mounts: Vec<String> = spec.tmpfs.iter().map(|t| t.path.clone()).collect();
         let stopper = start_stopper(&self.docker, id, user, STOP_SCRIPT, mounts).await?;
         let working_dir = (!spec.working_dir.is_empty()).then(|| spec.working_dir.clone());
-        let command =
-            start_command(&self.docker, id, spec.command.clone(), user, working_dir).await?;
+        let command = start_command(&self.docker, id, spec.command.clone(), user, working_dir).await?;
         let run_started = Instant::now();
         let deadline = tokio::time::Instant::now() + spec.limits.timeout;
         let stopped = Notify::new();
         let stream_closed = Notify::new();
         let ((waited, run, stop), (output, output_truncated)) = tokio::join!(
             async {
-                let waited =
-                    wait_command(&self.docker, &command.id, deadline, &stream_closed).await;
+                let waited = wait_command(&self.docker, &command.id, deadline, &stream_closed).await;
                 let run = run_started.elapsed();
                 let stop = self.stop_command(id, user, stopper, &spec.tmpfs).await;
                 stopped.notify_one();
                 (waited, run, stop)
             },
-            collect_output(
-                command.output,
-                spec.output_cap_bytes,
-                &stopped,
-                &stream_closed
-            ),
+            collect_output(command.output, spec.output_cap_bytes, &stopped, &stream_closed),
         );
         let waited = waited?;
         let (still_running, probe) = match stop? {
@@ -209,15 +179,11 @@ impl Sandbox {
         let mut download_problems = Vec::new();
         for path in &spec.downloads {
             let tar = if spec.tmpfs_for(path).is_none() {
-                self.download_with_engine(id, path, &mut download_problems)
-                    .await?
+                self.download_with_engine(id, path, &mut download_problems).await?
             } else if still_running {
-                self.download_from_tmpfs(id, path, user, &mut download_problems)
-                    .await?
+                self.download_from_tmpfs(id, path, user, &mut download_problems).await?
             } else {
-                download_problems.push(format!(
-                    "{path} was lost: the container stopped before it could be collected"
-                ));
+                download_problems.push(format!("{path} was lost: the container stopped before it could be collected"));
                 None
             };
             downloads.push((path.clone(), tar));
@@ -229,23 +195,13 @@ impl Sandbox {
             downloads,
             download_problems,
             filesystems: probe.filesystems,
-            timings: Timings {
-                create,
-                run,
-                total: started.elapsed(),
-            },
+            timings: Timings { create, run, total: started.elapsed() },
         })
     }
 
     /// Kills every process of the command's user and measures the container. `None` when the
     /// container no longer runs (and so its tmpfs contents are gone).
-    async fn stop_command(
-        &self,
-        id: &str,
-        user: &str,
-        stopper: Stopper,
-        tmpfs: &[Tmpfs],
-    ) -> Result<Option<Probe>, SandboxError> {
+    async fn stop_command(&self, id: &str, user: &str, stopper: Stopper, tmpfs: &[Tmpfs]) -> Result<Option<Probe>, SandboxError> {
         if let Some(text) = stopper.stop(QUICK_HELPER_LIMIT).await
             && text.lines().next() == Some("stopped")
         {
@@ -257,19 +213,10 @@ impl Sandbox {
         cmd.extend(tmpfs.iter().map(|t| t.path.clone()));
         let mut failure = String::new();
         for attempt in 1..=STOP_ATTEMPTS {
-            let helper = Helper {
-                cmd: cmd.clone(),
-                user,
-                stdin: None,
-                stdout_limit: 64 * 1024,
-                time_limit: QUICK_HELPER_LIMIT,
-            };
+            let helper = Helper { cmd: cmd.clone(), user, stdin: None, stdout_limit: 64 * 1024, time_limit: QUICK_HELPER_LIMIT };
             match run_helper(&self.docker, id, helper).await {
                 Ok(out) if out.succeeded() => {
-                    return Ok(Some(parse_probe(
-                        &String::from_utf8_lossy(&out.stdout),
-                        tmpfs,
-                    )));
+                    return Ok(Some(parse_probe(&String::from_utf8_lossy(&out.stdout), tmpfs)));
                 }
                 Err(HelperError::NotRunning) => return Ok(None),
                 Ok(out) => failure = format!("exit {:?}: {}", out.code, out.stderr.trim()),
@@ -280,16 +227,10 @@ impl Sandbox {
         }
         // The processes must die whatever it costs; the tmpfs contents go with them.
         tracing::warn!(container = %id, %failure, "could not stop the command in place; killing the container");
-        let kill = KillContainerOptionsBuilder::default()
-            .signal("SIGKILL")
-            .build();
+        let kill = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
         match self.docker.kill_container(id, Some(kill)).await {
             // 409: it is not running any more.
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
-            }) => Ok(None),
+            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(None),
             Err(e) => Err(SandboxError::docker("kill the container", e)),
         }
     }
@@ -310,16 +251,9 @@ pub(crate) fn hardened_host_config(host: &HostLimits<'_>) -> HostConfig {
     let open_files = i64::try_from(host.open_files).unwrap_or(i64::MAX);
     let (network_mode, dns_options) = match host.network {
         NetworkMode::None => ("none".to_owned(), None),
-        NetworkMode::Run(name) => (
-            name.as_str().to_owned(),
-            Some(RUN_NETWORK_DNS_OPTIONS.map(str::to_owned).to_vec()),
-        ),
+        NetworkMode::Run(name) => (name.as_str().to_owned(), Some(RUN_NETWORK_DNS_OPTIONS.map(str::to_owned).to_vec())),
     };
-    let tmpfs: HashMap<String, String> = host
-        .tmpfs
-        .iter()
-        .map(|t| (t.path.clone(), t.mount_options()))
-        .collect();
+    let tmpfs: HashMap<String, String> = host.tmpfs.iter().map(|t| (t.path.clone(), t.mount_options())).collect();
     HostConfig {
         // The engine's init reaps orphans, so killed processes give their pids back.
         init: Some(true),
@@ -329,21 +263,14 @@ pub(crate) fn hardened_host_config(host: &HostLimits<'_>) -> HostConfig {
         memory_swap: Some(memory),
         nano_cpus: Some(host.limits.nano_cpus),
         pids_limit: Some(host.limits.pids),
-        ulimits: Some(vec![ResourcesUlimits {
-            name: Some("nofile".to_owned()),
-            soft: Some(open_files),
-            hard: Some(open_files),
-        }]),
+        ulimits: Some(vec![ResourcesUlimits { name: Some("nofile".to_owned()), soft: Some(open_files), hard: Some(open_files) }]),
         cap_drop: Some(vec!["ALL".to_owned()]),
         security_opt: Some(vec!["no-new-privileges".to_owned()]),
         readonly_rootfs: Some(host.read_only_root),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         // Output is read through attach; a log driver would only copy it to the host's disk,
         // where a chatty process could fill it.
-        log_config: Some(HostConfigLogConfig {
-            typ: Some("none".to_owned()),
-            config: None,
-        }),
+        log_config: Some(HostConfigLogConfig { typ: Some("none".to_owned()), config: None }),
         ..Default::default()
     }
 }
@@ -362,11 +289,7 @@ fn parse_probe(text: &str, tmpfs: &[Tmpfs]) -> Probe {
             probe.oom_kills += count.trim().parse::<u64>().unwrap_or(0);
         } else if let Some(rest) = line.strip_prefix("fs ") {
             let mut fields = rest.splitn(6, ' ');
-            let numbers: Vec<u64> = fields
-                .by_ref()
-                .take(5)
-                .filter_map(|n| n.parse().ok())
-                .collect();
+            let numbers: Vec<u64> = fields.by_ref().take(5).filter_map(|n| n.parse().ok()).collect();
             let path = fields.next().unwrap_or_default();
             let Some(mount) = tmpfs.iter().find(|t| t.path == path) else {
                 continue;
@@ -439,22 +362,9 @@ async fn collect_output(
 
 /// `whetstone-<kind>-<job>-<random>`: readable in `docker ps`, unique across retries of a job.
 pub(crate) fn resource_name(kind: &str, job_id: &str) -> String {
-    let job: String = job_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(48)
-        .collect();
-    let job = if job.is_empty() {
-        "job".to_owned()
-    } else {
-        job
-    };
+    let job: String =
+        job_id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' }).take(48).collect();
+    let job = if job.is_empty() { "job".to_owned() } else { job };
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("whetstone-{kind}-{job}-{}", &random[..8])
 }
@@ -486,41 +396,21 @@ mod tests {
             ((137, true, true), Exit::TimedOut),
         ];
         for ((code, timed_out, oom), want) in cases {
-            assert_eq!(
-                classify_exit(code, timed_out, oom),
-                want,
-                "{code} {timed_out} {oom}"
-            );
+            assert_eq!(classify_exit(code, timed_out, oom), want, "{code} {timed_out} {oom}");
         }
     }
 
     #[test]
     fn probe_output_is_parsed_per_mount() {
-        let mounts = [
-            Tmpfs::scratch("/tmp", 8192),
-            Tmpfs::owned_by("/repo", 8192, (1, 1)),
-            Tmpfs::scratch("/x", 1),
-        ];
+        let mounts = [Tmpfs::scratch("/tmp", 8192), Tmpfs::owned_by("/repo", 8192, (1, 1)), Tmpfs::scratch("/x", 1)];
         let text = "oom_kill 2\nfs 4096 2 1 100 40 /tmp\nfs 4096 2 0 100 99 /repo\nfs 1 2 /x\nfs 4096 1 1 1 1 /elsewhere\n";
         let probe = parse_probe(text, &mounts);
         assert_eq!(probe.oom_kills, 2);
         assert_eq!(
             probe.filesystems,
             vec![
-                FsUsage {
-                    path: "/tmp".into(),
-                    size_bytes: 8192,
-                    used_bytes: 4096,
-                    inodes_total: 100,
-                    inodes_used: 60
-                },
-                FsUsage {
-                    path: "/repo".into(),
-                    size_bytes: 8192,
-                    used_bytes: 8192,
-                    inodes_total: 100,
-                    inodes_used: 1
-                },
+                FsUsage { path: "/tmp".into(), size_bytes: 8192, used_bytes: 4096, inodes_total: 100, inodes_used: 60 },
+                FsUsage { path: "/repo".into(), size_bytes: 8192, used_bytes: 8192, inodes_total: 100, inodes_used: 1 },
             ]
         );
         assert_eq!(parse_probe("", &mounts).oom_kills, 0);

@@ -6,9 +6,7 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The engine did not answer; the usual cause is Docker not running or a wrong `DOCKER_HOST`.
-    #[error(
-        "cannot reach the docker engine at {addr}: start Docker, or point DOCKER_HOST at a running engine"
-    )]
+    #[error("cannot reach the docker engine at {addr}: start Docker, or point DOCKER_HOST at a running engine")]
     EngineUnreachable {
         addr: String,
         #[source]
@@ -51,11 +49,7 @@ pub enum SandboxError {
 
     /// `docker build` of an environment Dockerfile failed.
     #[error("failed to build image {tag}: {message}; last build output:\n{log_tail}")]
-    ImageBuild {
-        tag: String,
-        message: String,
-        log_tail: String,
-    },
+    ImageBuild { tag: String, message: String, log_tail: String },
 
     /// A downloaded path was larger than the sandbox is willing to hold in memory.
     #[error("refusing to download {path}: its archive exceeds {limit} bytes")]
@@ -83,27 +77,15 @@ pub enum SandboxError {
 
 impl SandboxError {
     pub(crate) fn docker(action: impl Into<String>, source: bollard::errors::Error) -> Self {
-        Self::Docker {
-            action: action.into(),
-            source,
-        }
+        Self::Docker { action: action.into(), source }
     }
 
     pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Self {
-        Self::Io {
-            action: action.into(),
-            source,
-        }
+        Self::Io { action: action.into(), source }
     }
 }
 
 /// True when the engine answered 404 (no such image, container or path).
 pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(
-        err,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }

@@ -32,8 +32,7 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 /// Once the output has closed, the exit is a moment away.
 const AFTER_CLOSE_POLL: Duration = Duration::from_millis(5);
 
-pub(crate) type OutputStream =
-    Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+pub(crate) type OutputStream = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
 /// Why a helper produced no result.
 #[derive(Debug)]
@@ -47,14 +46,7 @@ pub(crate) enum HelperError {
 impl From<bollard::errors::Error> for HelperError {
     fn from(e: bollard::errors::Error) -> Self {
         // 409: "container … is not running" (or paused, or restarting).
-        if matches!(
-            e,
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 409,
-                ..
-            }
-        ) || is_not_found(&e)
-        {
+        if matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) || is_not_found(&e) {
             HelperError::NotRunning
         } else {
             HelperError::Docker(e)
@@ -89,22 +81,12 @@ impl HelperOutput {
 }
 
 /// Runs a helper to completion (or its time limit), feeding it `stdin` if given.
-pub(crate) async fn run_helper(
-    docker: &Docker,
-    container: &str,
-    helper: Helper<'_>,
-) -> Result<HelperOutput, HelperError> {
+pub(crate) async fn run_helper(docker: &Docker, container: &str, helper: Helper<'_>) -> Result<HelperOutput, HelperError> {
     let time_limit = helper.time_limit;
-    tokio::time::timeout(time_limit, run_helper_unbounded(docker, container, helper))
-        .await
-        .unwrap_or(Err(HelperError::TimedOut))
+    tokio::time::timeout(time_limit, run_helper_unbounded(docker, container, helper)).await.unwrap_or(Err(HelperError::TimedOut))
 }
 
-async fn run_helper_unbounded(
-    docker: &Docker,
-    container: &str,
-    helper: Helper<'_>,
-) -> Result<HelperOutput, HelperError> {
+async fn run_helper_unbounded(docker: &Docker, container: &str, helper: Helper<'_>) -> Result<HelperOutput, HelperError> {
     let options = CreateExecOptions {
         attach_stdin: Some(helper.stdin.is_some()),
         attach_stdout: Some(true),
@@ -117,21 +99,11 @@ async fn run_helper_unbounded(
         ..Default::default()
     };
     let exec = docker.create_exec(container, options).await?;
-    let start = StartExecOptions {
-        detach: false,
-        tty: false,
-        output_capacity: Some(64 * 1024),
-    };
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = docker.start_exec(&exec.id, Some(start)).await?
-    else {
-        return Err(HelperError::Docker(
-            bollard::errors::Error::DockerStreamError {
-                error: "the engine detached an attached exec".to_owned(),
-            },
-        ));
+    let start = StartExecOptions { detach: false, tty: false, output_capacity: Some(64 * 1024) };
+    let StartExecResults::Attached { mut output, mut input } = docker.start_exec(&exec.id, Some(start)).await? else {
+        return Err(HelperError::Docker(bollard::errors::Error::DockerStreamError {
+            error: "the engine detached an attached exec".to_owned(),
+        }));
     };
     let feed = async {
         if let Some(bytes) = helper.stdin {
@@ -163,17 +135,8 @@ async fn run_helper_unbounded(
     };
     let ((), read) = tokio::join!(feed, read);
     let (stdout, stdout_overflow, stderr) = read?;
-    let code = if stdout_overflow {
-        None
-    } else {
-        exec_exit_code(docker, &exec.id).await?
-    };
-    Ok(HelperOutput {
-        code,
-        stdout,
-        stdout_overflow,
-        stderr: stderr.finish().0,
-    })
+    let code = if stdout_overflow { None } else { exec_exit_code(docker, &exec.id).await? };
+    Ok(HelperOutput { code, stdout, stdout_overflow, stderr: stderr.finish().0 })
 }
 
 /// The exit code of an exec whose output has ended; the engine may take a moment to record it.
@@ -222,24 +185,13 @@ pub(crate) async fn start_command(
         working_dir,
         ..Default::default()
     };
-    let exec = docker
-        .create_exec(container, options)
-        .await
-        .map_err(|e| SandboxError::docker("create the command's process", e))?;
-    let start = StartExecOptions {
-        detach: false,
-        tty: false,
-        output_capacity: Some(64 * 1024),
-    };
+    let exec = docker.create_exec(container, options).await.map_err(|e| SandboxError::docker("create the command's process", e))?;
+    let start = StartExecOptions { detach: false, tty: false, output_capacity: Some(64 * 1024) };
     match docker.start_exec(&exec.id, Some(start)).await {
-        Ok(StartExecResults::Attached { output, .. }) => Ok(CommandExec {
-            id: exec.id,
-            output,
-        }),
-        Ok(StartExecResults::Detached) => Err(SandboxError::Helper {
-            helper: "command".to_owned(),
-            message: "the engine detached an attached exec".to_owned(),
-        }),
+        Ok(StartExecResults::Attached { output, .. }) => Ok(CommandExec { id: exec.id, output }),
+        Ok(StartExecResults::Detached) => {
+            Err(SandboxError::Helper { helper: "command".to_owned(), message: "the engine detached an attached exec".to_owned() })
+        }
         Err(e) => Err(SandboxError::docker("start the command", e)),
     }
 }
@@ -267,35 +219,21 @@ pub(crate) async fn wait_command(
         match docker.inspect_exec(exec_id).await {
             Ok(inspected) => {
                 if let Some(code) = exited(&inspected) {
-                    return Ok(Waited {
-                        code: Some(code),
-                        timed_out: false,
-                    });
+                    return Ok(Waited { code: Some(code), timed_out: false });
                 }
                 // Not started yet, or the container died under it (then no code ever comes).
-                if inspected.running != Some(true)
-                    && !container_running(docker, exec_container(&inspected)).await?
-                {
-                    return Ok(Waited {
-                        code: None,
-                        timed_out: false,
-                    });
+                if inspected.running != Some(true) && !container_running(docker, exec_container(&inspected)).await? {
+                    return Ok(Waited { code: None, timed_out: false });
                 }
             }
             // The container (and the exec with it) is gone: nothing left to wait for.
             Err(e) if is_not_found(&e) => {
-                return Ok(Waited {
-                    code: None,
-                    timed_out: false,
-                });
+                return Ok(Waited { code: None, timed_out: false });
             }
             Err(e) => return Err(SandboxError::docker("inspect the command's process", e)),
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(Waited {
-                code: None,
-                timed_out: true,
-            });
+            return Ok(Waited { code: None, timed_out: true });
         }
         let next = (tokio::time::Instant::now() + poll).min(deadline);
         poll = (poll * 2).min(MAX_POLL);
@@ -342,12 +280,7 @@ pub(crate) async fn start_stopper(
     script: &str,
     args: Vec<String>,
 ) -> Result<Stopper, SandboxError> {
-    let mut cmd = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        format!("{STOPPER_GATE}{script}"),
-        "sh".to_owned(),
-    ];
+    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), format!("{STOPPER_GATE}{script}"), "sh".to_owned()];
     cmd.extend(args);
     let options = CreateExecOptions {
         attach_stdin: Some(true),
@@ -360,16 +293,12 @@ pub(crate) async fn start_stopper(
         working_dir: Some("/".to_owned()),
         ..Default::default()
     };
-    let exec = docker
-        .create_exec(container, options)
-        .await
-        .map_err(|e| SandboxError::docker("create the stopper", e))?;
+    let exec = docker.create_exec(container, options).await.map_err(|e| SandboxError::docker("create the stopper", e))?;
     match docker.start_exec(&exec.id, None).await {
         Ok(StartExecResults::Attached { output, input }) => Ok(Stopper { output, input }),
-        Ok(StartExecResults::Detached) => Err(SandboxError::Helper {
-            helper: "stopper".to_owned(),
-            message: "the engine detached an attached exec".to_owned(),
-        }),
+        Ok(StartExecResults::Detached) => {
+            Err(SandboxError::Helper { helper: "stopper".to_owned(), message: "the engine detached an attached exec".to_owned() })
+        }
         Err(e) => Err(SandboxError::docker("start the stopper", e)),
     }
 }

@@ -37,13 +37,7 @@ pub(crate) struct Guard {
 
 impl Guard {
     pub(crate) fn new(docker: Docker, kind: Resource, id: String, live: LiveEntry) -> Self {
-        Self {
-            docker,
-            kind,
-            id,
-            armed: true,
-            _live: live,
-        }
+        Self { docker, kind, id, armed: true, _live: live }
     }
 
     pub(crate) async fn remove(mut self) -> Result<(), bollard::errors::Error> {

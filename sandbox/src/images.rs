@@ -64,27 +64,14 @@ impl Sandbox {
     /// Builds a task environment (`docker build` with `BASE_IMAGE=<base>`) unless an image
     /// with its tag ([`env_image_tag`]) exists already. Concurrent callers, in this process or
     /// others, build it once. A failed build's error carries the tail of the build output.
-    pub async fn ensure_image(
-        &self,
-        dockerfile: &[u8],
-        base: &ImageRef,
-        progress: &dyn Progress,
-    ) -> Result<ImageRef, SandboxError> {
+    pub async fn ensure_image(&self, dockerfile: &[u8], base: &ImageRef, progress: &dyn Progress) -> Result<ImageRef, SandboxError> {
         let tag = env_image_tag(dockerfile, base);
-        self.build_once(&tag, progress, || {
-            self.build_env_image(dockerfile, base, &tag, progress)
-        })
-        .await
+        self.build_once(&tag, progress, || self.build_env_image(dockerfile, base, &tag, progress)).await
     }
 
     /// Returns at once when `tag` exists; otherwise takes the tag's lock, checks again (another
     /// process may have built it while we waited) and runs `build`.
-    pub(crate) async fn build_once<F, Fut>(
-        &self,
-        tag: &ImageRef,
-        progress: &dyn Progress,
-        build: F,
-    ) -> Result<ImageRef, SandboxError>
+    pub(crate) async fn build_once<F, Fut>(&self, tag: &ImageRef, progress: &dyn Progress, build: F) -> Result<ImageRef, SandboxError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), SandboxError>>,
@@ -123,11 +110,8 @@ impl Sandbox {
         progress: &dyn Progress,
     ) -> Result<(), SandboxError> {
         progress.message(&format!("building {tag} on {base}"));
-        let context = pack_files(
-            &[("Dockerfile".to_owned(), dockerfile.to_vec(), 0o644)],
-            (0, 0),
-        )
-        .map_err(|e| SandboxError::io("pack the build context", e))?;
+        let context = pack_files(&[("Dockerfile".to_owned(), dockerfile.to_vec(), 0o644)], (0, 0))
+            .map_err(|e| SandboxError::io("pack the build context", e))?;
         let options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag.as_str())
@@ -137,9 +121,7 @@ impl Sandbox {
             .labels(&HashMap::from([("whetstone.base", base.as_str())]))
             .build();
         let mut log = CappedOutput::tail_only(LOG_TAIL_BYTES);
-        let mut stream =
-            self.image_docker
-                .build_image(options, None, Some(body_full(context.into())));
+        let mut stream = self.image_docker.build_image(options, None, Some(body_full(context.into())));
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
@@ -154,11 +136,7 @@ impl Sandbox {
                         bollard::errors::Error::DockerStreamError { error } => error,
                         other => other.to_string(),
                     };
-                    return Err(SandboxError::ImageBuild {
-                        tag: tag.to_string(),
-                        message,
-                        log_tail: log.finish().0,
-                    });
+                    return Err(SandboxError::ImageBuild { tag: tag.to_string(), message, log_tail: log.finish().0 });
                 }
             }
         }

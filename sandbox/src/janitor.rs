@@ -13,10 +13,7 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOption
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{
-    LABEL_CREATED, LABEL_INSTANCE, LABEL_OWNER, LABEL_SANDBOX, Sandbox, force_remove,
-    is_removal_in_progress,
-};
+use crate::client::{LABEL_CREATED, LABEL_INSTANCE, LABEL_OWNER, LABEL_SANDBOX, Sandbox, force_remove, is_removal_in_progress};
 use crate::error::{SandboxError, is_not_found};
 use crate::guard::Resource;
 use crate::live::{instance_id, is_live};
@@ -46,10 +43,7 @@ pub struct JanitorConfig {
 impl Default for JanitorConfig {
     /// Every 5 minutes; spares other processes' resources for 2 hours.
     fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(5 * 60),
-            grace: Duration::from_secs(2 * 60 * 60),
-        }
+        Self { interval: Duration::from_secs(5 * 60), grace: Duration::from_secs(2 * 60 * 60) }
     }
 }
 
@@ -66,22 +60,12 @@ struct Found {
 impl Sandbox {
     /// Names of the containers (running or not) carrying our labels.
     pub async fn list_ours(&self, scope: OrphanScope) -> Result<Vec<String>, SandboxError> {
-        Ok(self
-            .list_containers(scope)
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect())
+        Ok(self.list_containers(scope).await?.into_iter().map(|c| c.name).collect())
     }
 
     /// Names of the networks carrying our labels.
     pub async fn list_our_networks(&self, scope: OrphanScope) -> Result<Vec<String>, SandboxError> {
-        Ok(self
-            .list_networks(scope)
-            .await?
-            .into_iter()
-            .map(|n| n.name)
-            .collect())
+        Ok(self.list_networks(scope).await?.into_iter().map(|n| n.name).collect())
     }
 
     /// Force-removes the containers, then the networks, carrying our labels, except those this
@@ -101,9 +85,7 @@ impl Sandbox {
         self.remove_where(OrphanScope::ThisOwner, |found| {
             let ours = found.instance.as_deref() == Some(instance_id());
             // Without a creation time nothing says it is young: treat it as old.
-            let old = found
-                .created_secs
-                .is_none_or(|created| now.saturating_sub(created) >= grace);
+            let old = found.created_secs.is_none_or(|created| now.saturating_sub(created) >= grace);
             ours || old
         })
         .await
@@ -112,11 +94,7 @@ impl Sandbox {
     /// Sweeps every `config.interval` until `shutdown` (the first sweep comes one interval
     /// after the call; run [`Sandbox::remove_orphans`] at start-up). Await the handle after
     /// cancelling to know the janitor is done.
-    pub fn spawn_janitor(
-        &self,
-        config: JanitorConfig,
-        shutdown: CancellationToken,
-    ) -> JoinHandle<()> {
+    pub fn spawn_janitor(&self, config: JanitorConfig, shutdown: CancellationToken) -> JoinHandle<()> {
         let sandbox = self.clone();
         tokio::spawn(async move {
             let start = tokio::time::Instant::now() + config.interval;
@@ -135,11 +113,7 @@ impl Sandbox {
         })
     }
 
-    async fn remove_where(
-        &self,
-        scope: OrphanScope,
-        eligible: impl Fn(&Found) -> bool,
-    ) -> Result<usize, SandboxError> {
+    async fn remove_where(&self, scope: OrphanScope, eligible: impl Fn(&Found) -> bool) -> Result<usize, SandboxError> {
         let mut removed = 0;
         // Containers first: a network with containers attached cannot go.
         let containers = self.list_containers(scope).await?;
@@ -160,10 +134,7 @@ impl Sandbox {
                         Resource::Container => "container",
                         Resource::Network => "network",
                     };
-                    return Err(SandboxError::docker(
-                        format!("remove {kind} {}", found.name),
-                        e,
-                    ));
+                    return Err(SandboxError::docker(format!("remove {kind} {}", found.name), e));
                 }
             }
         }
@@ -180,24 +151,15 @@ impl Sandbox {
 
     async fn list_containers(&self, scope: OrphanScope) -> Result<Vec<Found>, SandboxError> {
         let filters = self.label_filters(scope);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| SandboxError::docker("list sandbox containers", e))?;
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let containers =
+            self.docker.list_containers(Some(options)).await.map_err(|e| SandboxError::docker("list sandbox containers", e))?;
         Ok(containers
             .into_iter()
             .filter_map(|c| {
                 // The API reports names with a leading slash; an id is the fallback.
-                let name = c
-                    .names
-                    .and_then(|names| names.into_iter().next())
-                    .map(|name| name.trim_start_matches('/').to_owned())
-                    .or(c.id)?;
+                let name =
+                    c.names.and_then(|names| names.into_iter().next()).map(|name| name.trim_start_matches('/').to_owned()).or(c.id)?;
                 let labels = c.labels.unwrap_or_default();
                 Some(Found {
                     kind: Resource::Container,
@@ -211,14 +173,8 @@ impl Sandbox {
 
     async fn list_networks(&self, scope: OrphanScope) -> Result<Vec<Found>, SandboxError> {
         let filters = self.label_filters(scope);
-        let options = ListNetworksOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let networks = self
-            .docker
-            .list_networks(Some(options))
-            .await
-            .map_err(|e| SandboxError::docker("list sandbox networks", e))?;
+        let options = ListNetworksOptionsBuilder::default().filters(&filters).build();
+        let networks = self.docker.list_networks(Some(options)).await.map_err(|e| SandboxError::docker("list sandbox networks", e))?;
         Ok(networks
             .into_iter()
             .filter_map(|n| {
@@ -239,9 +195,5 @@ fn created_label(labels: &HashMap<String, String>) -> Option<i64> {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_secs()).ok()).unwrap_or(0)
 }

@@ -88,7 +88,7 @@ pub use janitor::{JanitorConfig, OrphanScope};
 pub use network::{EgressNetwork, RunNetwork};
 pub use service::{Service, ServiceSpec};
 pub use spec::{
-    DEFAULT_OPEN_FILES, DEFAULT_TMP_BYTES, Exit, FsUsage, Limits, NetworkMode, Role,
-    RunNetworkName, RunOutcome, RunSpec, Timings, Tmpfs, Upload,
+    DEFAULT_OPEN_FILES, DEFAULT_TMP_BYTES, Exit, FsUsage, Limits, NetworkMode, Role, RunNetworkName, RunOutcome, RunSpec, Timings, Tmpfs,
+    Upload,
 };
 pub use transfer::MAX_DOWNLOAD_BYTES;

@@ -19,9 +19,7 @@ pub(crate) fn instance_id() -> &'static str {
 }
 
 pub(crate) fn is_live(name: &str) -> bool {
-    LIVE.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .contains(name)
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner).contains(name)
 }
 
 /// A name in the registry; dropping it takes the name out.
@@ -32,20 +30,14 @@ pub(crate) struct LiveEntry {
 
 impl LiveEntry {
     pub(crate) fn register(name: &str) -> Self {
-        LIVE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned());
-        Self {
-            name: name.to_owned(),
-        }
+        LIVE.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned());
+        Self { name: name.to_owned() }
     }
 }
 
 impl Drop for LiveEntry {
     fn drop(&mut self) {
-        LIVE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.name);
+        LIVE.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.name);
     }
 }
 

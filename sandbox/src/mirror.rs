@@ -14,24 +14,12 @@ pub(crate) fn debian_mirror() -> String {
         return mirror.trim().to_owned();
     }
     let mut sources: Vec<PathBuf> = fs::read_dir("/etc/apt/sources.list.d")
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|ext| ext == "sources"))
-                .collect()
-        })
+        .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|ext| ext == "sources")).collect())
         .unwrap_or_default();
     sources.sort();
-    let from_deb822 = sources
-        .iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
-        .find_map(|text| mirror_from_deb822(&text));
+    let from_deb822 = sources.iter().filter_map(|p| fs::read_to_string(p).ok()).find_map(|text| mirror_from_deb822(&text));
     from_deb822
-        .or_else(|| {
-            fs::read_to_string("/etc/apt/sources.list")
-                .ok()
-                .and_then(|text| mirror_from_sources_list(&text))
-        })
+        .or_else(|| fs::read_to_string("/etc/apt/sources.list").ok().and_then(|text| mirror_from_sources_list(&text)))
         .unwrap_or_else(|| DEFAULT_MIRROR.to_owned())
 }
 
@@ -40,11 +28,7 @@ fn mirror_from_deb822(text: &str) -> Option<String> {
     for stanza in text.split("\n\n") {
         let mut is_deb = false;
         let mut uris = Vec::new();
-        for line in stanza
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with('#'))
-        {
+        for line in stanza.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
             let Some((key, value)) = line.split_once(':') else {
                 continue;
             };
@@ -70,9 +54,7 @@ fn mirror_from_sources_list(text: &str) -> Option<String> {
         .filter(|line| line.starts_with("deb "))
         .filter_map(|line| {
             // The first word with a scheme, past `deb` and any `[arch=… signed-by=…]` block.
-            line.split_whitespace()
-                .skip(1)
-                .find(|word| word.contains("://"))
+            line.split_whitespace().skip(1).find(|word| word.contains("://"))
         })
         .find(|uri| is_debian_archive(uri))
         .map(str::to_owned)
@@ -96,10 +78,7 @@ mod tests {
         let text = "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\n\
                     URIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n\n\
                     Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n";
-        assert_eq!(
-            mirror_from_deb822(text).as_deref(),
-            Some("http://mirror.example/debian")
-        );
+        assert_eq!(mirror_from_deb822(text).as_deref(), Some("http://mirror.example/debian"));
         let security_only = "Types: deb\nURIs: http://deb.debian.org/debian-security\n";
         assert_eq!(mirror_from_deb822(security_only), None);
         let sources_only = "Types: deb-src\nURIs: http://deb.debian.org/debian\n";
@@ -111,19 +90,10 @@ mod tests {
     #[test]
     fn finds_the_debian_mirror_in_sources_list() {
         let cases = [
-            (
-                "deb http://ftp.de.debian.org/debian bookworm main",
-                Some("http://ftp.de.debian.org/debian"),
-            ),
-            (
-                "deb [arch=amd64 signed-by=/k.gpg] https://m.example/debian/ bookworm main",
-                Some("https://m.example/debian/"),
-            ),
+            ("deb http://ftp.de.debian.org/debian bookworm main", Some("http://ftp.de.debian.org/debian")),
+            ("deb [arch=amd64 signed-by=/k.gpg] https://m.example/debian/ bookworm main", Some("https://m.example/debian/")),
             ("# deb http://old.example/debian bookworm main", None),
-            (
-                "deb http://security.debian.org/debian-security bookworm-security main",
-                None,
-            ),
+            ("deb http://security.debian.org/debian-security bookworm-security main", None),
             ("deb-src http://deb.debian.org/debian bookworm main", None),
             (
                 "deb http://snapshot.debian.org/archive/debian/20250520T000000Z bookworm main",

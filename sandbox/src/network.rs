@@ -55,10 +55,7 @@ impl RunNetwork {
     /// Disconnects whatever is still attached and removes the network.
     pub async fn remove(self) -> Result<(), SandboxError> {
         let name = self.name;
-        self.guard
-            .remove()
-            .await
-            .map_err(|e| SandboxError::docker(format!("remove network {name}"), e))
+        self.guard.remove().await.map_err(|e| SandboxError::docker(format!("remove network {name}"), e))
     }
 }
 
@@ -84,10 +81,7 @@ impl EgressNetwork {
     /// Disconnects whatever is still attached and removes the network.
     pub async fn remove(self) -> Result<(), SandboxError> {
         let name = self.name;
-        self.guard
-            .remove()
-            .await
-            .map_err(|e| SandboxError::docker(format!("remove network {name}"), e))
+        self.guard.remove().await.map_err(|e| SandboxError::docker(format!("remove network {name}"), e))
     }
 }
 
@@ -95,11 +89,7 @@ impl Sandbox {
     /// Creates a run network for `job_id`, labelled like our containers.
     pub async fn create_run_network(&self, job_id: &str) -> Result<RunNetwork, SandboxError> {
         let (name, gateway, guard) = self.create_bridge("net", job_id, true).await?;
-        Ok(RunNetwork {
-            name,
-            gateway,
-            guard,
-        })
+        Ok(RunNetwork { name, gateway, guard })
     }
 
     /// Creates the network that relays on run networks use to reach a service on this host
@@ -110,47 +100,25 @@ impl Sandbox {
     pub async fn create_egress_network(&self, name: &str) -> Result<EgressNetwork, SandboxError> {
         let (name, gateway, guard) = self.create_bridge("egress", name, false).await?;
         let gateway = gateway.ok_or_else(|| SandboxError::NoGateway(name.clone()))?;
-        Ok(EgressNetwork {
-            name,
-            gateway,
-            guard,
-        })
+        Ok(EgressNetwork { name, gateway, guard })
     }
 
     /// Attaches a running service container to `egress` as well as its run network and
     /// returns its address there.
-    pub async fn attach_to_egress(
-        &self,
-        egress: &EgressNetwork,
-        service: &crate::Service,
-    ) -> Result<IpAddr, SandboxError> {
-        let request = NetworkConnectRequest {
-            container: service.name().to_owned(),
-            endpoint_config: None,
-        };
+    pub async fn attach_to_egress(&self, egress: &EgressNetwork, service: &crate::Service) -> Result<IpAddr, SandboxError> {
+        let request = NetworkConnectRequest { container: service.name().to_owned(), endpoint_config: None };
         self.docker
             .connect_network(&egress.guard.id, request)
             .await
-            .map_err(|e| {
-                SandboxError::docker(format!("attach {} to {}", service.name(), egress.name), e)
-            })?;
+            .map_err(|e| SandboxError::docker(format!("attach {} to {}", service.name(), egress.name), e))?;
         Ok(egress.gateway)
     }
 
     /// An internal bridge labelled like our containers; `inhibit_host` keeps the host off it.
-    async fn create_bridge(
-        &self,
-        prefix: &str,
-        job_id: &str,
-        inhibit_host: bool,
-    ) -> Result<(String, Option<IpAddr>, Guard), SandboxError> {
+    async fn create_bridge(&self, prefix: &str, job_id: &str, inhibit_host: bool) -> Result<(String, Option<IpAddr>, Guard), SandboxError> {
         let name = crate::container::resource_name(prefix, job_id);
         let live = LiveEntry::register(&name);
-        let options = if inhibit_host {
-            Some([(INHIBIT_IPV4.to_owned(), "true".to_owned())].into())
-        } else {
-            None
-        };
+        let options = if inhibit_host { Some([(INHIBIT_IPV4.to_owned(), "true".to_owned())].into()) } else { None };
         let request = NetworkCreateRequest {
             name: name.clone(),
             driver: Some("bridge".to_owned()),
@@ -160,17 +128,10 @@ impl Sandbox {
             labels: Some(self.labels("network", job_id)),
             ..Default::default()
         };
-        let created = self
-            .docker
-            .create_network(request)
-            .await
-            .map_err(|e| SandboxError::docker(format!("create network {name}"), e))?;
+        let created = self.docker.create_network(request).await.map_err(|e| SandboxError::docker(format!("create network {name}"), e))?;
         let guard = Guard::new(self.docker.clone(), Resource::Network, created.id, live);
-        let inspected = self
-            .docker
-            .inspect_network(&guard.id, None)
-            .await
-            .map_err(|e| SandboxError::docker(format!("inspect network {name}"), e))?;
+        let inspected =
+            self.docker.inspect_network(&guard.id, None).await.map_err(|e| SandboxError::docker(format!("inspect network {name}"), e))?;
         let gateway = inspected
             .ipam
             .and_then(|ipam| ipam.config)
@@ -181,64 +142,39 @@ impl Sandbox {
 
     /// Attaches a running container (a proxy started elsewhere) to `network` and returns its
     /// address there.
-    pub async fn attach_to_run_network(
-        &self,
-        network: &RunNetwork,
-        container: &str,
-    ) -> Result<IpAddr, SandboxError> {
-        let request = NetworkConnectRequest {
-            container: container.to_owned(),
-            endpoint_config: None,
-        };
+    pub async fn attach_to_run_network(&self, network: &RunNetwork, container: &str) -> Result<IpAddr, SandboxError> {
+        let request = NetworkConnectRequest { container: container.to_owned(), endpoint_config: None };
         self.docker
             .connect_network(network.id(), request)
             .await
-            .map_err(|e| {
-                SandboxError::docker(format!("attach {container} to {}", network.name), e)
-            })?;
+            .map_err(|e| SandboxError::docker(format!("attach {container} to {}", network.name), e))?;
         self.address_on(network, container).await
     }
 
     /// `container`'s IPv4 address on `network`.
-    pub(crate) async fn address_on(
-        &self,
-        network: &RunNetwork,
-        container: &str,
-    ) -> Result<IpAddr, SandboxError> {
-        let inspected = self
-            .docker
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| SandboxError::docker(format!("inspect {container}"), e))?;
+    pub(crate) async fn address_on(&self, network: &RunNetwork, container: &str) -> Result<IpAddr, SandboxError> {
+        let inspected =
+            self.docker.inspect_container(container, None).await.map_err(|e| SandboxError::docker(format!("inspect {container}"), e))?;
         inspected
             .network_settings
             .and_then(|settings| settings.networks)
             .and_then(|mut networks| networks.remove(&network.name))
             .and_then(|endpoint| endpoint.ip_address)
             .and_then(|ip| ip.parse().ok())
-            .ok_or_else(|| SandboxError::NoAddress {
-                container: container.to_owned(),
-                network: network.name.clone(),
-            })
+            .ok_or_else(|| SandboxError::NoAddress { container: container.to_owned(), network: network.name.clone() })
     }
 }
 
 /// Disconnects every container still attached (the engine refuses to remove a network with
 /// endpoints), then removes the network. A container going away by itself meanwhile is why
 /// disconnect errors are ignored and the removal is tried more than once.
-pub(crate) async fn force_remove_network(
-    docker: &Docker,
-    network: &str,
-) -> Result<(), bollard::errors::Error> {
+pub(crate) async fn force_remove_network(docker: &Docker, network: &str) -> Result<(), bollard::errors::Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let inspected = docker.inspect_network(network, None).await?;
         for container in inspected.containers.unwrap_or_default().into_keys() {
-            let request = NetworkDisconnectRequest {
-                container,
-                force: Some(true),
-            };
+            let request = NetworkDisconnectRequest { container, force: Some(true) };
             if let Err(e) = docker.disconnect_network(network, request).await
                 && !is_not_found(&e)
             {

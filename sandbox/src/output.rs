@@ -27,13 +27,7 @@ impl CappedOutput {
     }
 
     fn with_caps(head_cap: usize, tail_cap: usize) -> Self {
-        Self {
-            head: Vec::new(),
-            tail: VecDeque::new(),
-            head_cap,
-            tail_cap,
-            total: 0,
-        }
+        Self { head: Vec::new(), tail: VecDeque::new(), head_cap, tail_cap, total: 0 }
     }
 
     pub(crate) fn push(&mut self, mut bytes: &[u8]) {
@@ -84,27 +78,9 @@ mod tests {
         let cases: &[(&str, usize, &[&str], &str, bool)] = &[
             ("fits", 10, &["abc", "def"], "abcdef", false),
             ("exact", 6, &["abcdef"], "abcdef", false),
-            (
-                "one chunk",
-                4,
-                &["abcdefgh"],
-                "ab\n[… 4 bytes cut …]\ngh",
-                true,
-            ),
-            (
-                "many chunks",
-                4,
-                &["ab", "cd", "ef", "gh"],
-                "ab\n[… 4 bytes cut …]\ngh",
-                true,
-            ),
-            (
-                "odd cap",
-                5,
-                &["0123456789"],
-                "01\n[… 5 bytes cut …]\n789",
-                true,
-            ),
+            ("one chunk", 4, &["abcdefgh"], "ab\n[… 4 bytes cut …]\ngh", true),
+            ("many chunks", 4, &["ab", "cd", "ef", "gh"], "ab\n[… 4 bytes cut …]\ngh", true),
+            ("odd cap", 5, &["0123456789"], "01\n[… 5 bytes cut …]\n789", true),
             ("zero cap", 0, &["abc"], "\n[… 3 bytes cut …]\n", true),
         ];
         for (name, cap, chunks, want, want_cut) in cases {

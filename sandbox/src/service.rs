@@ -66,21 +66,14 @@ impl Service {
 
     pub async fn remove(self) -> Result<(), SandboxError> {
         let name = self.name;
-        self.guard
-            .remove()
-            .await
-            .map_err(|e| SandboxError::docker(format!("remove service container {name}"), e))
+        self.guard.remove().await.map_err(|e| SandboxError::docker(format!("remove service container {name}"), e))
     }
 }
 
 impl Sandbox {
     /// Starts `spec` on `network`, hardened like a run (no capabilities, no privilege
     /// escalation, read-only root with a scratch `/tmp`, limits), and returns its address.
-    pub async fn start_service(
-        &self,
-        spec: ServiceSpec,
-        network: &RunNetwork,
-    ) -> Result<Service, SandboxError> {
+    pub async fn start_service(&self, spec: ServiceSpec, network: &RunNetwork) -> Result<Service, SandboxError> {
         let role = Role::Service.as_str();
         let name = resource_name(role, &spec.job_id);
         let live = LiveEntry::register(&name);
@@ -107,15 +100,8 @@ impl Sandbox {
             .await
             .map_err(|e| SandboxError::docker(format!("create service from {}", spec.image), e))?;
         let guard = Guard::new(self.docker.clone(), Resource::Container, created.id, live);
-        self.docker
-            .start_container(&guard.id, None)
-            .await
-            .map_err(|e| SandboxError::docker(format!("start service {name}"), e))?;
+        self.docker.start_container(&guard.id, None).await.map_err(|e| SandboxError::docker(format!("start service {name}"), e))?;
         let address = self.address_on(network, &guard.id).await?;
-        Ok(Service {
-            name,
-            address,
-            guard,
-        })
+        Ok(Service { name, address, guard })
     }
 }

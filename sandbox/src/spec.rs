@@ -22,12 +22,7 @@ pub struct Limits {
 impl Default for Limits {
     /// 5 minutes (the task format's default test timeout), 2 GiB, one CPU, 512 pids.
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(300),
-            memory_bytes: 2 * 1024 * 1024 * 1024,
-            nano_cpus: 1_000_000_000,
-            pids: 512,
-        }
+        Self { timeout: Duration::from_secs(300), memory_bytes: 2 * 1024 * 1024 * 1024, nano_cpus: 1_000_000_000, pids: 512 }
     }
 }
 
@@ -67,10 +62,7 @@ pub struct Upload {
 
 impl fmt::Debug for Upload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upload")
-            .field("dest_dir", &self.dest_dir)
-            .field("tar_bytes", &self.tar.len())
-            .finish()
+        f.debug_struct("Upload").field("dest_dir", &self.dest_dir).field("tar_bytes", &self.tar.len()).finish()
     }
 }
 
@@ -94,45 +86,24 @@ pub struct Tmpfs {
 impl Tmpfs {
     /// Scratch space every user may write, like a normal `/tmp` (mode 1777, executable).
     pub fn scratch(path: impl Into<String>, size_bytes: u64) -> Self {
-        Self {
-            path: path.into(),
-            size_bytes,
-            owner: None,
-            mode: 0o1777,
-            exec: true,
-        }
+        Self { path: path.into(), size_bytes, owner: None, mode: 0o1777, exec: true }
     }
 
     /// A directory `owner` may write and nobody else may (mode 755, executable).
     pub fn owned_by(path: impl Into<String>, size_bytes: u64, owner: (u32, u32)) -> Self {
-        Self {
-            path: path.into(),
-            size_bytes,
-            owner: Some(owner),
-            mode: 0o755,
-            exec: true,
-        }
+        Self { path: path.into(), size_bytes, owner: Some(owner), mode: 0o755, exec: true }
     }
 
     /// Files root puts there and every other user may only read and run (mode 755).
     pub fn read_only_to_users(path: impl Into<String>, size_bytes: u64) -> Self {
-        Self {
-            path: path.into(),
-            size_bytes,
-            owner: None,
-            mode: 0o755,
-            exec: true,
-        }
+        Self { path: path.into(), size_bytes, owner: None, mode: 0o755, exec: true }
     }
 
     /// True when `path` is this mount's root or lies under it.
     pub(crate) fn contains(&self, path: &str) -> bool {
         let root = self.path.trim_end_matches('/');
         let path = path.trim_end_matches('/');
-        path == root
-            || path
-                .strip_prefix(root)
-                .is_some_and(|rest| rest.starts_with('/'))
+        path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// The engine's `--tmpfs` option string.
@@ -211,12 +182,7 @@ pub struct RunSpec {
 impl RunSpec {
     /// A run of `command` in `image` with default limits, a writable root, a 256 MiB scratch
     /// `/tmp`, 1024 open files, no network, no files in or out, 1 MiB of output.
-    pub fn new(
-        image: ImageRef,
-        command: Vec<String>,
-        role: Role,
-        job_id: impl Into<String>,
-    ) -> Self {
+    pub fn new(image: ImageRef, command: Vec<String>, role: Role, job_id: impl Into<String>) -> Self {
         Self {
             image,
             command,
@@ -239,10 +205,7 @@ impl RunSpec {
     /// The tmpfs mount `path` is on, if any.
     pub(crate) fn tmpfs_for(&self, path: &str) -> Option<&Tmpfs> {
         // The innermost mount wins when mounts nest.
-        self.tmpfs
-            .iter()
-            .filter(|t| t.contains(path))
-            .max_by_key(|t| t.path.len())
+        self.tmpfs.iter().filter(|t| t.contains(path)).max_by_key(|t| t.path.len())
     }
 }
 
@@ -290,8 +253,7 @@ impl FsUsage {
 
     /// True when a write there would have failed for lack of space or inodes.
     pub fn is_full(&self) -> bool {
-        self.used_bytes + Self::FULL_SLACK_BYTES >= self.size_bytes
-            || (self.inodes_total > 0 && self.inodes_used >= self.inodes_total)
+        self.used_bytes + Self::FULL_SLACK_BYTES >= self.size_bytes || (self.inodes_total > 0 && self.inodes_used >= self.inodes_total)
     }
 }
 
@@ -329,14 +291,7 @@ mod tests {
     #[test]
     fn tmpfs_contains_its_subtree_only() {
         let repo = Tmpfs::owned_by("/repo", 1, (1000, 1000));
-        let cases = [
-            ("/repo", true),
-            ("/repo/", true),
-            ("/repo/src/x.py", true),
-            ("/repository", false),
-            ("/", false),
-            ("/re", false),
-        ];
+        let cases = [("/repo", true), ("/repo/", true), ("/repo/src/x.py", true), ("/repository", false), ("/", false), ("/re", false)];
         for (path, want) in cases {
             assert_eq!(repo.contains(path), want, "{path}");
         }
@@ -344,14 +299,8 @@ mod tests {
 
     #[test]
     fn tmpfs_options_for_the_engine() {
-        assert_eq!(
-            Tmpfs::scratch("/tmp", 1024).mount_options(),
-            "size=1024,mode=1777,exec"
-        );
-        assert_eq!(
-            Tmpfs::owned_by("/repo", 2048, (1000, 1001)).mount_options(),
-            "size=2048,mode=755,uid=1000,gid=1001,exec"
-        );
+        assert_eq!(Tmpfs::scratch("/tmp", 1024).mount_options(), "size=1024,mode=1777,exec");
+        assert_eq!(Tmpfs::owned_by("/repo", 2048, (1000, 1001)).mount_options(), "size=2048,mode=755,uid=1000,gid=1001,exec");
         let mut no_exec = Tmpfs::read_only_to_users("/task", 4096);
         no_exec.exec = false;
         assert_eq!(no_exec.mount_options(), "size=4096,mode=755,noexec");
@@ -361,26 +310,15 @@ mod tests {
     fn innermost_tmpfs_wins() {
         let mut spec = RunSpec::new(ImageRef::new("x"), vec![], Role::Probe, "j");
         spec.tmpfs.push(Tmpfs::scratch("/tmp/inner", 1));
-        assert_eq!(
-            spec.tmpfs_for("/tmp/inner/a").map(|t| t.path.as_str()),
-            Some("/tmp/inner")
-        );
-        assert_eq!(
-            spec.tmpfs_for("/tmp/a").map(|t| t.path.as_str()),
-            Some("/tmp")
-        );
+        assert_eq!(spec.tmpfs_for("/tmp/inner/a").map(|t| t.path.as_str()), Some("/tmp/inner"));
+        assert_eq!(spec.tmpfs_for("/tmp/a").map(|t| t.path.as_str()), Some("/tmp"));
         assert_eq!(spec.tmpfs_for("/work"), None);
     }
 
     #[test]
     fn full_means_no_room_for_a_block_or_an_inode() {
-        let usage = |used_bytes, inodes_used| FsUsage {
-            path: "/repo".into(),
-            size_bytes: 1024 * 1024,
-            used_bytes,
-            inodes_total: 100,
-            inodes_used,
-        };
+        let usage =
+            |used_bytes, inodes_used| FsUsage { path: "/repo".into(), size_bytes: 1024 * 1024, used_bytes, inodes_total: 100, inodes_used };
         assert!(!usage(0, 1).is_full());
         assert!(!usage(512 * 1024, 99).is_full());
         assert!(usage(1024 * 1024, 1).is_full());

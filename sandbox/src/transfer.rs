@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use bollard::body_full;
-use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
-};
+use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use futures::StreamExt;
 
 use crate::client::Sandbox;
@@ -22,73 +20,33 @@ const TRANSFER_HELPER_LIMIT: Duration = Duration::from_secs(120);
 /// The exit code the download helper uses for "no such path".
 const MISSING_PATH_CODE: i64 = 44;
 /// `[ -e ]` alone misses a dangling symlink, which tar archives as it is.
-const DOWNLOAD_SCRIPT: &str =
-    r#"[ -e "$1" ] || [ -L "$1" ] || exit 44; cd "$2" && exec tar -c -f - -- "$3""#;
+const DOWNLOAD_SCRIPT: &str = r#"[ -e "$1" ] || [ -L "$1" ] || exit 44; cd "$2" && exec tar -c -f - -- "$3""#;
 
 impl Sandbox {
-    pub(crate) async fn upload_with_engine(
-        &self,
-        id: &str,
-        upload: &Upload,
-    ) -> Result<(), SandboxError> {
-        let options = UploadToContainerOptionsBuilder::default()
-            .path(&upload.dest_dir)
-            .build();
+    pub(crate) async fn upload_with_engine(&self, id: &str, upload: &Upload) -> Result<(), SandboxError> {
+        let options = UploadToContainerOptionsBuilder::default().path(&upload.dest_dir).build();
         self.docker
             .upload_to_container(id, Some(options), body_full(upload.tar.clone().into()))
             .await
-            .map_err(|e| {
-                SandboxError::docker(
-                    format!(
-                        "upload files to {} (the directory must exist in the image)",
-                        upload.dest_dir
-                    ),
-                    e,
-                )
-            })
+            .map_err(|e| SandboxError::docker(format!("upload files to {} (the directory must exist in the image)", upload.dest_dir), e))
     }
 
     /// `tar -x` inside the container, as the mount's owner, fed over the exec's stdin.
-    pub(crate) async fn upload_into_tmpfs(
-        &self,
-        id: &str,
-        upload: &Upload,
-        tmpfs: (Option<(u32, u32)>, u64),
-    ) -> Result<(), SandboxError> {
+    pub(crate) async fn upload_into_tmpfs(&self, id: &str, upload: &Upload, tmpfs: (Option<(u32, u32)>, u64)) -> Result<(), SandboxError> {
         let (owner, size_bytes) = tmpfs;
         let user = owner.map_or_else(|| "0:0".to_owned(), |(uid, gid)| format!("{uid}:{gid}"));
         let helper = Helper {
-            cmd: [
-                "tar",
-                "-x",
-                "-f",
-                "-",
-                "--no-same-owner",
-                "-C",
-                &upload.dest_dir,
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            cmd: ["tar", "-x", "-f", "-", "--no-same-owner", "-C", &upload.dest_dir].map(str::to_owned).to_vec(),
             user: &user,
             stdin: Some(upload.tar.clone()),
             stdout_limit: 64 * 1024,
             time_limit: TRANSFER_HELPER_LIMIT,
         };
-        let failed = |message: String| SandboxError::Upload {
-            dest_dir: upload.dest_dir.clone(),
-            message,
-        };
+        let failed = |message: String| SandboxError::Upload { dest_dir: upload.dest_dir.clone(), message };
         match run_helper(&self.docker, id, helper).await {
             Ok(out) if out.succeeded() => Ok(()),
-            Ok(out) => Err(failed(format!(
-                "tar exited with {:?} (the tmpfs holds {size_bytes} bytes): {}",
-                out.code,
-                out.stderr.trim()
-            ))),
-            Err(HelperError::Docker(e)) => Err(SandboxError::docker(
-                format!("upload files to {}", upload.dest_dir),
-                e,
-            )),
+            Ok(out) => Err(failed(format!("tar exited with {:?} (the tmpfs holds {size_bytes} bytes): {}", out.code, out.stderr.trim()))),
+            Err(HelperError::Docker(e)) => Err(SandboxError::docker(format!("upload files to {}", upload.dest_dir), e)),
             Err(HelperError::NotRunning) => Err(failed("the container stopped".to_owned())),
             Err(HelperError::TimedOut) => Err(failed("tar did not finish in time".to_owned())),
         }
@@ -101,9 +59,7 @@ impl Sandbox {
         path: &str,
         problems: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, SandboxError> {
-        let options = DownloadFromContainerOptionsBuilder::default()
-            .path(path)
-            .build();
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
         let mut stream = self.docker.download_from_container(id, Some(options));
         let mut tar = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -131,16 +87,8 @@ impl Sandbox {
         problems: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, SandboxError> {
         let (parent, base) = split_path(path);
-        let cmd = ["sh", "-c", DOWNLOAD_SCRIPT, "sh", path, parent, base]
-            .map(str::to_owned)
-            .to_vec();
-        let helper = Helper {
-            cmd,
-            user,
-            stdin: None,
-            stdout_limit: MAX_DOWNLOAD_BYTES,
-            time_limit: TRANSFER_HELPER_LIMIT,
-        };
+        let cmd = ["sh", "-c", DOWNLOAD_SCRIPT, "sh", path, parent, base].map(str::to_owned).to_vec();
+        let helper = Helper { cmd, user, stdin: None, stdout_limit: MAX_DOWNLOAD_BYTES, time_limit: TRANSFER_HELPER_LIMIT };
         let out = match run_helper(&self.docker, id, helper).await {
             Ok(out) => out,
             Err(HelperError::Docker(e)) => {
@@ -164,10 +112,7 @@ impl Sandbox {
             Some(MISSING_PATH_CODE) => Ok(None),
             code => {
                 // Unreadable files and the like: the archive holds the rest.
-                problems.push(format!(
-                    "tar of {path} exited with {code:?}: {}",
-                    out.stderr.trim()
-                ));
+                problems.push(format!("tar of {path} exited with {code:?}: {}", out.stderr.trim()));
                 Ok((!out.stdout.is_empty()).then_some(out.stdout))
             }
         }

@@ -59,16 +59,7 @@ fn main() -> BenchResult<()> {
         let started = Instant::now();
         let combined = combine(&generation.candidates, 3, 0)?;
         let combine_time = started.elapsed();
-        results.push((
-            *language,
-            root.clone(),
-            generation,
-            median,
-            patch_time,
-            patch_bytes,
-            combined.len(),
-            combine_time,
-        ));
+        results.push((*language, root.clone(), generation, median, patch_time, patch_bytes, combined.len(), combine_time));
     }
 
     println!("{runs} runs per tree, median times; default configuration (min 5 statements, 4 per function)\n");

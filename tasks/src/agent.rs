@@ -110,9 +110,7 @@ impl AgentPackage {
         let text = std::str::from_utf8(&file.bytes).map_err(|_| AgentError::ManifestNotUtf8)?;
         let manifest: AgentManifest = toml::from_str(text).map_err(AgentError::Manifest)?;
         let name_ok = manifest.name.len() <= 64
-            && manifest.name.bytes().enumerate().all(|(i, b)| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || (b == b'-' && i > 0)
-            })
+            && manifest.name.bytes().enumerate().all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (b == b'-' && i > 0))
             && !manifest.name.is_empty();
         if !name_ok {
             return Err(AgentError::BadName(manifest.name));
@@ -128,11 +126,9 @@ impl AgentPackage {
             return Err(AgentError::BadPackage(bad.clone()));
         }
         let resources = manifest.resources;
-        for (name, value) in [
-            ("memory_mib", resources.memory_mib),
-            ("cpu_millis", resources.cpu_millis),
-            ("timeout_secs", resources.timeout_secs),
-        ] {
+        for (name, value) in
+            [("memory_mib", resources.memory_mib), ("cpu_millis", resources.cpu_millis), ("timeout_secs", resources.timeout_secs)]
+        {
             if value == Some(0) {
                 return Err(AgentError::ZeroResource(name));
             }

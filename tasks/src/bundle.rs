@@ -164,10 +164,8 @@ mod tests {
 
     #[test]
     fn tampered_bundle_is_refused() {
-        let bundle = Bundle {
-            digest: digest_files(&[]),
-            files: vec![TreeFile { path: "x".into(), executable: false, bytes: b"1".to_vec() }],
-        };
+        let bundle =
+            Bundle { digest: digest_files(&[]), files: vec![TreeFile { path: "x".into(), executable: false, bytes: b"1".to_vec() }] };
         let tar = bundle.to_tar().expect("tar");
         let err = Bundle::from_tar_expecting(&tar, &bundle.digest).expect_err("digest must not match");
         assert!(matches!(err, BundleError::DigestMismatch { .. }));

@@ -123,8 +123,8 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<Task>, CompactError> {
     for task_dir in task_dirs {
         let compact_path = task_dir.join("compact.toml");
         let text = std::fs::read_to_string(&compact_path).map_err(io(&compact_path))?;
-        let compact: CompactTask = toml::from_str(&text)
-            .map_err(|source| CompactError::Toml { path: compact_path.display().to_string(), source })?;
+        let compact: CompactTask =
+            toml::from_str(&text).map_err(|source| CompactError::Toml { path: compact_path.display().to_string(), source })?;
         let task_name = task_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if !projects.contains_key(&compact.project) {
             let project_dir = dir.join(PROJECTS_DIR).join(&compact.project);
@@ -136,8 +136,7 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<Task>, CompactError> {
         let base = &projects[&compact.project];
         let own = read_tree(&task_dir)?;
         let bundle = materialise(&task_name, base, &compact, &own)?;
-        let task = Task::from_bundle(bundle)
-            .map_err(|source| CompactError::Task { task: task_name.clone(), source: Box::new(source) })?;
+        let task = Task::from_bundle(bundle).map_err(|source| CompactError::Task { task: task_name.clone(), source: Box::new(source) })?;
         tasks.push(task);
     }
     Ok(tasks)
@@ -188,11 +187,8 @@ pub fn with_pass_to_pass(task_toml: &str, stable_tests: &[String]) -> String {
         .and_then(|t| t.get("tests")?.get("fail_to_pass")?.as_array().cloned())
         .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let pass: Vec<String> = stable_tests
-        .iter()
-        .filter(|id| !fail_to_pass.contains(id))
-        .map(|id| toml::Value::String(id.clone()).to_string())
-        .collect();
+    let pass: Vec<String> =
+        stable_tests.iter().filter(|id| !fail_to_pass.contains(id)).map(|id| toml::Value::String(id.clone()).to_string()).collect();
     let line = format!("pass_to_pass = [{}]\n", pass.join(", "));
     match task_toml.find("\n[tests]\n") {
         Some(at) => {
@@ -445,11 +441,7 @@ pub fn line_diff(path: &str, old: &str, new: &str) -> String {
 }
 
 fn whole_file_diff(path: &str, old: &[&str], new: &[&str]) -> String {
-    let mut out = format!(
-        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,{} +1,{} @@\n",
-        old.len(),
-        new.len()
-    );
+    let mut out = format!("diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,{} +1,{} @@\n", old.len(), new.len());
     for line in old {
         out.push_str(&format!("-{line}\n"));
     }

@@ -86,19 +86,14 @@ pub enum TreeError {
 pub fn read_tree(root: &Path) -> Result<Vec<TreeFile>, TreeError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(|e| TreeError::Io {
-            path: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
-            source: e.into(),
-        })?;
+        let entry =
+            entry.map_err(|e| TreeError::Io { path: e.path().map(|p| p.display().to_string()).unwrap_or_default(), source: e.into() })?;
         let file_type = entry.file_type();
         if file_type.is_dir() {
             continue;
         }
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let path = rel
-            .to_str()
-            .ok_or_else(|| TreeError::NonUtf8Path { path: rel.display().to_string() })?
-            .replace('\\', "/");
+        let path = rel.to_str().ok_or_else(|| TreeError::NonUtf8Path { path: rel.display().to_string() })?.replace('\\', "/");
         if !file_type.is_file() {
             return Err(TreeError::NotRegular { path });
         }

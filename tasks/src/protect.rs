@@ -178,13 +178,7 @@ struct Reader {
 
 impl Default for Reader {
     fn default() -> Self {
-        Self {
-            line: 0,
-            state: State::Header { old_name: false, new_name: false },
-            current: None,
-            sections: Vec::new(),
-            links: Vec::new(),
-        }
+        Self { line: 0, state: State::Header { old_name: false, new_name: false }, current: None, sections: Vec::new(), links: Vec::new() }
     }
 }
 
@@ -406,7 +400,9 @@ impl Reader {
         // is not relied on to.
         for section in &self.sections {
             for path in &section.paths {
-                if let Some(link) = self.links.iter().find(|link| path.strip_prefix(link.as_str()).is_some_and(|rest| rest.starts_with('/'))) {
+                if let Some(link) =
+                    self.links.iter().find(|link| path.strip_prefix(link.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                {
                     return Err(PatchError::BeyondSymlink { path: path.clone(), link: link.clone() });
                 }
             }
@@ -467,9 +463,7 @@ fn is_mode(mode: &str) -> bool {
 }
 
 fn is_index_range(hashes: &str) -> bool {
-    hashes
-        .split_once("..")
-        .is_some_and(|(a, b)| [a, b].iter().all(|h| !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())))
+    hashes.split_once("..").is_some_and(|(a, b)| [a, b].iter().all(|h| !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())))
 }
 
 /// `(old count, new count)` of `@@ -l[,n] +l[,n] @@[ heading]`; a missing count is 1.
@@ -590,7 +584,8 @@ mod tests {
         DEFAULT_PROTECTED.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    const SRC: &str = "diff --git a/pkg/core.py b/pkg/core.py\nindex 1..2 100644\n--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
+    const SRC: &str =
+        "diff --git a/pkg/core.py b/pkg/core.py\nindex 1..2 100644\n--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
     const TEST: &str = "diff --git a/pkg/tests/test_core.py b/pkg/tests/test_core.py\ndeleted file mode 100644\nindex 1..0\n--- a/pkg/tests/test_core.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-assert False\n";
     const CONFTEST: &str = "diff --git a/conftest.py b/conftest.py\nnew file mode 100644\nindex 0..1\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1 @@\n+import pytest\n";
 
@@ -691,7 +686,11 @@ mod tests {
             "@@ -0,0 +1 @@\n",
             "+import pytest\n",
         );
-        assert!(matches!(split_patch(smuggled.as_bytes()), Err(PatchError::Malformed { line: 7, .. })), "{:?}", split_patch(smuggled.as_bytes()));
+        assert!(
+            matches!(split_patch(smuggled.as_bytes()), Err(PatchError::Malformed { line: 7, .. })),
+            "{:?}",
+            split_patch(smuggled.as_bytes())
+        );
         let cases: &[(&str, usize)] = &[
             // A hunk cut short by the next section.
             ("diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1,2 +1,2 @@\n-x\n+y\ndiff --git a/b b/b\n", 7),
@@ -716,10 +715,19 @@ mod tests {
 
     #[test]
     fn symlinks_must_point_inside_the_repository() {
-        for (path, target) in [("pkg/link", "../README"), ("pkg/sub/link", "../../a/b"), ("link", "pkg/core.py"), ("pkg/link", ".."), ("link", "./x/./y")] {
+        for (path, target) in
+            [("pkg/link", "../README"), ("pkg/sub/link", "../../a/b"), ("link", "pkg/core.py"), ("pkg/link", ".."), ("link", "./x/./y")]
+        {
             assert!(split_patch(link(path, target).as_bytes()).is_ok(), "{path} -> {target}");
         }
-        for (path, target) in [("link", "/etc/passwd"), ("link", ".."), ("pkg/link", "../../etc"), ("pkg/link", "sub/../../.."), ("pkg/link", "x/.."), ("link", "")] {
+        for (path, target) in [
+            ("link", "/etc/passwd"),
+            ("link", ".."),
+            ("pkg/link", "../../etc"),
+            ("pkg/link", "sub/../../.."),
+            ("pkg/link", "x/.."),
+            ("link", ""),
+        ] {
             assert_eq!(
                 split_patch(link(path, target).as_bytes()),
                 Err(PatchError::SymlinkEscape { path: path.into(), target: target.into() }),
@@ -733,7 +741,10 @@ mod tests {
         let mode_only = "diff --git a/pkg/core.py b/pkg/core.py\nold mode 100644\nnew mode 120000\n";
         assert_eq!(split_patch(mode_only.as_bytes()), Err(PatchError::SymlinkWithoutTarget { path: "pkg/core.py".into() }));
         // Writing through a link the same patch creates.
-        let through = format!("{}diff --git a/pkg/x.py b/pkg/x.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/x.py\n@@ -0,0 +1 @@\n+x\n", link("pkg", "src"));
+        let through = format!(
+            "{}diff --git a/pkg/x.py b/pkg/x.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/x.py\n@@ -0,0 +1 @@\n+x\n",
+            link("pkg", "src")
+        );
         assert!(matches!(split_patch(through.as_bytes()), Err(PatchError::BeyondSymlink { .. })));
     }
 
@@ -782,7 +793,8 @@ mod tests {
         let sections = split_patch(&patch).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&patch)));
         assert_eq!(sections.iter().flat_map(|s| s.text.iter().copied()).collect::<Vec<_>>(), patch);
         let paths: Vec<&str> = sections.iter().flat_map(|s| s.paths.iter().map(String::as_str)).collect();
-        for path in ["a.py", "gone.txt", "mode.sh", "crlf.txt", "nonl.txt", "blob.bin", "new.bin", "sp ace \u{e9}.txt", "empty", "sub/link"] {
+        for path in ["a.py", "gone.txt", "mode.sh", "crlf.txt", "nonl.txt", "blob.bin", "new.bin", "sp ace \u{e9}.txt", "empty", "sub/link"]
+        {
             assert!(paths.contains(&path), "{path} missing from {paths:?}");
         }
         let filtered = drop_protected(&patch, &defaults()).expect("filters");

@@ -41,8 +41,7 @@ pub fn materialize(source: &Bundle, dest: &Path) -> Result<Oid, RepoError> {
     index.write().map_err(git("write index"))?;
     let tree_id = index.write_tree().map_err(git("write tree"))?;
     let tree = repo.find_tree(tree_id).map_err(git("find tree"))?;
-    let signature =
-        Signature::new(COMMIT_AUTHOR, COMMIT_EMAIL, &Time::new(COMMIT_TIME, 0)).map_err(git("make signature"))?;
+    let signature = Signature::new(COMMIT_AUTHOR, COMMIT_EMAIL, &Time::new(COMMIT_TIME, 0)).map_err(git("make signature"))?;
     repo.commit(Some("HEAD"), &signature, &signature, COMMIT_MESSAGE, &tree, &[]).map_err(git("commit"))
 }
 
@@ -83,10 +82,7 @@ mod tests {
     use crate::digest::{TreeFile, digest_files};
 
     fn bundle(files: &[(&str, &[u8])]) -> Bundle {
-        let files: Vec<_> = files
-            .iter()
-            .map(|(p, b)| TreeFile { path: (*p).into(), executable: false, bytes: b.to_vec() })
-            .collect();
+        let files: Vec<_> = files.iter().map(|(p, b)| TreeFile { path: (*p).into(), executable: false, bytes: b.to_vec() }).collect();
         Bundle { digest: digest_files(&files), files }
     }
 

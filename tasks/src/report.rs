@@ -108,10 +108,7 @@ pub fn parse_junit(xml: &[u8]) -> Result<BTreeMap<String, TestCase>, ReportError
 }
 
 fn attribute(tag: &quick_xml::events::BytesStart<'_>, key: &[u8]) -> Option<String> {
-    tag.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == key)
-        .map(|a| a.unescape_value().map(|v| v.into_owned()).unwrap_or_default())
+    tag.attributes().flatten().find(|a| a.key.as_ref() == key).map(|a| a.unescape_value().map(|v| v.into_owned()).unwrap_or_default())
 }
 
 fn attribute_id(tag: &quick_xml::events::BytesStart<'_>) -> String {
@@ -208,11 +205,8 @@ pub fn parse_libtest(log: &str) -> Result<BTreeMap<String, TestCase>, ReportErro
                 return Err(inconsistent(format!("announced {expected} tests, reported {}", seen.len())));
             }
             let count = |s: TestStatus| seen.iter().filter(|(_, st)| *st == s).count();
-            let counted = TargetSummary {
-                passed: count(TestStatus::Passed),
-                failed: count(TestStatus::Failed),
-                ignored: count(TestStatus::Skipped),
-            };
+            let counted =
+                TargetSummary { passed: count(TestStatus::Passed), failed: count(TestStatus::Failed), ignored: count(TestStatus::Skipped) };
             if counted != summary {
                 return Err(inconsistent(format!("its test lines say {counted:?}, its summary {summary:?}")));
             }

@@ -229,9 +229,7 @@ impl Task {
             .bundle
             .files
             .iter()
-            .filter_map(|f| {
-                f.path.strip_prefix(&lead).map(|rest| crate::digest::TreeFile { path: rest.to_owned(), ..f.clone() })
-            })
+            .filter_map(|f| f.path.strip_prefix(&lead).map(|rest| crate::digest::TreeFile { path: rest.to_owned(), ..f.clone() }))
             .collect();
         Bundle { digest: crate::digest::digest_files(&files), files }
     }
@@ -239,8 +237,7 @@ impl Task {
 
 fn is_valid_id(id: &str) -> bool {
     let mut bytes = id.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9')) && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
 /// A folder of task directories (`tasks/sets/<name>/`).
@@ -282,8 +279,7 @@ impl TaskSet {
         dirs.sort();
         let mut tasks = Vec::with_capacity(dirs.len());
         for dir in dirs {
-            let task = Task::from_dir(&dir)
-                .map_err(|e| TaskError::InSet { path: dir.display().to_string(), source: Box::new(e) })?;
+            let task = Task::from_dir(&dir).map_err(|e| TaskError::InSet { path: dir.display().to_string(), source: Box::new(e) })?;
             tasks.push(task);
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -297,11 +293,7 @@ impl TaskSet {
             if let Some(pin) = pinned.get(&task.spec.id)
                 && pin != task.digest()
             {
-                return Err(TaskError::DigestPinMismatch {
-                    id: task.spec.id.clone(),
-                    pinned: pin.clone(),
-                    actual: task.digest().clone(),
-                });
+                return Err(TaskError::DigestPinMismatch { id: task.spec.id.clone(), pinned: pin.clone(), actual: task.digest().clone() });
             }
         }
         Ok(())

@@ -25,9 +25,7 @@ use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use futures::StreamExt;
 use whetstone_proto::job::SandboxLimits;
 use whetstone_sandbox::archive::{pack_dir, pack_files};
@@ -55,7 +53,13 @@ async fn main() -> BenchResult<()> {
     let sandbox = Sandbox::connect(&format!("bench-grading-{}", std::process::id())).await?;
     let set = TaskSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tasks/sets/starter"))?;
     let limits = SandboxLimits::default();
-    println!("{} starter tasks, {runs} runs each, limits: {} MiB, {} mCPU, {} pids\n", set.tasks.len(), limits.memory_mib, limits.cpu_millis, limits.pids);
+    println!(
+        "{} starter tasks, {runs} runs each, limits: {} MiB, {} mCPU, {} pids\n",
+        set.tasks.len(),
+        limits.memory_mib,
+        limits.cpu_millis,
+        limits.pids
+    );
 
     let mut rows = Vec::new();
     for task in &set.tasks {
@@ -71,7 +75,13 @@ async fn main() -> BenchResult<()> {
                 lifecycle.push(sandbox.run(spec).await?.timings.total);
                 let graded = grade_patch(&sandbox, &image, task, task.gold_patch(), limits, &format!("bench-gold-{i}")).await;
                 if graded.verdict.status != VerdictStatus::Resolved {
-                    return Err(format!("{}: gold patch graded {}: {}", task.spec.id, graded.verdict.status.as_str(), graded.verdict.notes).into());
+                    return Err(format!(
+                        "{}: gold patch graded {}: {}",
+                        task.spec.id,
+                        graded.verdict.status.as_str(),
+                        graded.verdict.notes
+                    )
+                    .into());
                 }
                 gradings.push(graded);
             }
@@ -96,7 +106,12 @@ async fn main() -> BenchResult<()> {
         secs(median_of(|r| r.tests)),
         secs(median_of(|r| r.exec_floor)),
     );
-    println!("grading / bare: median {:.2}x (min {:.2}x, max {:.2}x); target ≤ 1.20x", median_f64(&sorted), sorted[0], sorted[sorted.len() - 1]);
+    println!(
+        "grading / bare: median {:.2}x (min {:.2}x, max {:.2}x); target ≤ 1.20x",
+        median_f64(&sorted),
+        sorted[0],
+        sorted[sorted.len() - 1]
+    );
     println!("overhead at the median: {} per grading", secs(median_of(|r| r.grading.saturating_sub(r.bare))));
     sandbox.remove_orphans(OrphanScope::ThisOwner).await?;
     Ok(())
@@ -150,7 +165,19 @@ impl Row {
         if first {
             println!(
                 "{:<34} {:>7} {:>8} {:>6} | {:>7} {:>8} {:>7} {:>7} | {:>6} {:>7} {:>6} {:>6} | {:>9}",
-                "task", "bare", "grading", "ratio", "prepare", "create*", "run", "after*", "apply", "overlay", "tests", "super", "lifecycle"
+                "task",
+                "bare",
+                "grading",
+                "ratio",
+                "prepare",
+                "create*",
+                "run",
+                "after*",
+                "apply",
+                "overlay",
+                "tests",
+                "super",
+                "lifecycle"
             );
         }
         println!(
@@ -275,7 +302,8 @@ async fn exec(docker: &bollard::Docker, id: &str, command: &str) -> BenchResult<
     };
     let created = docker.create_exec(id, options).await?;
     let mut output = Vec::new();
-    if let StartExecResults::Attached { output: mut stream, .. } = docker.start_exec(&created.id, Some(StartExecOptions::default())).await? {
+    if let StartExecResults::Attached { output: mut stream, .. } = docker.start_exec(&created.id, Some(StartExecOptions::default())).await?
+    {
         while let Some(chunk) = stream.next().await {
             output.extend_from_slice(chunk?.as_ref());
         }

@@ -23,15 +23,8 @@ const MARKERS: &[&str] = &[
 
 /// The markers found in lines the patch adds, in [`MARKERS`] order.
 pub(crate) fn markers(patch: &[u8]) -> Vec<&'static str> {
-    let added: Vec<&[u8]> = patch
-        .split(|&b| b == b'\n')
-        .filter(|line| line.starts_with(b"+") && !line.starts_with(b"+++ "))
-        .collect();
-    MARKERS
-        .iter()
-        .copied()
-        .filter(|marker| added.iter().any(|line| line.windows(marker.len()).any(|w| w == marker.as_bytes())))
-        .collect()
+    let added: Vec<&[u8]> = patch.split(|&b| b == b'\n').filter(|line| line.starts_with(b"+") && !line.starts_with(b"+++ ")).collect();
+    MARKERS.iter().copied().filter(|marker| added.iter().any(|line| line.windows(marker.len()).any(|w| w == marker.as_bytes()))).collect()
 }
 
 #[cfg(test)]

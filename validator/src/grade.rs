@@ -69,14 +69,7 @@ pub struct Phases {
 
 /// Grades `patch` against `task` in a fresh container from `image`. Never fails: Docker
 /// trouble becomes an infrastructure-error verdict, which the coordinator retries.
-pub async fn grade_patch(
-    sandbox: &Sandbox,
-    image: &ImageRef,
-    task: &Task,
-    patch: &[u8],
-    limits: SandboxLimits,
-    job_id: &str,
-) -> Graded {
+pub async fn grade_patch(sandbox: &Sandbox, image: &ImageRef, task: &Task, patch: &[u8], limits: SandboxLimits, job_id: &str) -> Graded {
     let started = Instant::now();
     let tests = &task.spec.tests;
     let mut graded = Graded {
@@ -169,12 +162,8 @@ pub async fn grade_patch(
         Framework::Pytest => out.get(&format!("junit-{junit_token}.xml")).map(String::as_str),
         Framework::Cargo => cargo_report.as_deref(),
     };
-    let evidence = Evidence {
-        exit: outcome.exit,
-        script: &status,
-        junit,
-        test_log: out.get("test.log").map(String::as_str).unwrap_or_default(),
-    };
+    let evidence =
+        Evidence { exit: outcome.exit, script: &status, junit, test_log: out.get("test.log").map(String::as_str).unwrap_or_default() };
     let verdict = judge(tests, evidence, notes);
     finish(graded, verdict)
 }
@@ -230,10 +219,7 @@ fn build_uploads(task: &Task, patch: &[u8]) -> std::io::Result<Vec<Upload>> {
         let mode = if file.executable { 0o755 } else { 0o644 };
         append_file(&mut grading, &file.path, &file.bytes, mode)?;
     }
-    Ok(vec![
-        Upload { dest_dir: "/repo".into(), tar: repo.to_vec() },
-        Upload { dest_dir: "/grading".into(), tar: grading.into_inner()? },
-    ])
+    Ok(vec![Upload { dest_dir: "/repo".into(), tar: repo.to_vec() }, Upload { dest_dir: "/grading".into(), tar: grading.into_inner()? }])
 }
 
 /// The pristine repository with its one commit, packed for `/repo` (see [`REPO_TARS`]).
@@ -332,7 +318,8 @@ mod tests {
             }
         }
         let mut repo = tar::Archive::new(uploads[0].tar.as_slice());
-        let names: Vec<String> = repo.entries().expect("tar").flatten().map(|e| e.path().expect("path").to_string_lossy().into_owned()).collect();
+        let names: Vec<String> =
+            repo.entries().expect("tar").flatten().map(|e| e.path().expect("path").to_string_lossy().into_owned()).collect();
         assert!(names.iter().any(|n| n.starts_with(".git/")) && names.iter().any(|n| n == "toolz/itertoolz.py"), "{names:?}");
     }
 }

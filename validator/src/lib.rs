@@ -115,13 +115,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use grade::{Graded, Phases, grade_patch};
 pub use reproduce::ImportReproducer;
 use tokio_util::sync::CancellationToken;
+pub use weights::{OnChainWeights, WeightsError, run_weight_loop, set_weights, set_weights_on_chain};
 use whetstone_chain::verdict::VerdictStatement;
 use whetstone_chain::wallet::{HotkeyPair, Scheme};
 use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, GradeReport, Report, RunOutcome, RunReport};
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
 use whetstone_sandbox::{LogProgress, Sandbox, SandboxError};
-pub use weights::{OnChainWeights, WeightsError, run_weight_loop, set_weights, set_weights_on_chain};
 
 #[derive(Debug, Clone)]
 pub struct ValidatorConfig {
@@ -218,9 +218,7 @@ impl Executor for Grader {
     async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
         match assignment {
             Assignment::Grade(grade) => Report::Grade(self.grade(grade, cancel).await),
-            Assignment::Run(run) => {
-                Report::Run(RunReport::failed(run.run_id, RunOutcome::InfraError, "a validator does not run agents"))
-            }
+            Assignment::Run(run) => Report::Run(RunReport::failed(run.run_id, RunOutcome::InfraError, "a validator does not run agents")),
         }
     }
 }

@@ -69,30 +69,20 @@ impl Reproducer for ImportReproducer<'_> {
         whetstone_tasks::repo::materialize(&task.subtree("repo"), &pristine)
             .map_err(|e| format!("failed to materialise the repository: {e}"))?;
         let repo_tar = pack_dir(&pristine, "", (0, 0)).map_err(|e| format!("failed to pack the repository: {e}"))?;
-        let files: Vec<(String, Vec<u8>, u32)> = solution
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 }))
-            .collect();
+        let files: Vec<(String, Vec<u8>, u32)> =
+            solution.files.iter().map(|f| (f.path.clone(), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 })).collect();
         let solution_tar = pack_files(&files, (0, 0)).map_err(|e| format!("failed to pack the solution: {e}"))?;
 
         let mut spec = RunSpec::new(image, solution.command.clone(), Role::Agent, Self::job_id(task, "solve"));
         spec.working_dir = "/repo".into();
         // Reference solutions run as Harbor's oracle does: as root, in a writable container.
         spec.user = Some("0:0".into());
-        spec.env = vec![
-            ("HOME".into(), "/root".into()),
-            ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        ];
+        spec.env =
+            vec![("HOME".into(), "/root".into()), ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())];
         spec.env.extend(solution.env.iter().cloned());
-        spec.tmpfs.extend([
-            Tmpfs::owned_by("/repo", REPO_TMPFS_BYTES, (0, 0)),
-            Tmpfs::read_only_to_users("/solution", SOLUTION_TMPFS_BYTES),
-        ]);
-        spec.uploads = vec![
-            Upload { dest_dir: "/repo".into(), tar: repo_tar },
-            Upload { dest_dir: "/solution".into(), tar: solution_tar },
-        ];
+        spec.tmpfs
+            .extend([Tmpfs::owned_by("/repo", REPO_TMPFS_BYTES, (0, 0)), Tmpfs::read_only_to_users("/solution", SOLUTION_TMPFS_BYTES)]);
+        spec.uploads = vec![Upload { dest_dir: "/repo".into(), tar: repo_tar }, Upload { dest_dir: "/solution".into(), tar: solution_tar }];
         spec.downloads = vec!["/repo".into()];
         spec.network = NetworkMode::None;
         spec.limits = Limits {
@@ -105,7 +95,11 @@ impl Reproducer for ImportReproducer<'_> {
         match outcome.exit {
             Exit::Code(0) => {}
             Exit::Code(code) => {
-                return Err(format!("`{}` exited with status {code}; its output ends:\n{}", solution.command.join(" "), tail(&outcome.output)));
+                return Err(format!(
+                    "`{}` exited with status {code}; its output ends:\n{}",
+                    solution.command.join(" "),
+                    tail(&outcome.output)
+                ));
             }
             Exit::TimedOut => return Err(format!("it ran past its {}s limit", solution.timeout.as_secs())),
             Exit::OutOfMemory => return Err("it ran out of memory".into()),

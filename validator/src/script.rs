@@ -63,10 +63,8 @@ pub(crate) fn parse(output: &str) -> ScriptStatus {
             // A line that does not parse cannot be the supervisor's; only a later one can.
             status.result = serde_json::from_str(json).ok();
         } else if let Some(json) = rest.strip_prefix("error ") {
-            status.error = serde_json::from_str::<ErrorLine>(json)
-                .map(|e| format!("{} failed: {}", e.stage, e.message))
-                .ok()
-                .or(status.error);
+            status.error =
+                serde_json::from_str::<ErrorLine>(json).map(|e| format!("{} failed: {}", e.stage, e.message)).ok().or(status.error);
         }
     }
     status
@@ -102,7 +100,9 @@ mod tests {
 
     #[test]
     fn an_error_before_the_tests_is_read() {
-        let status = parse("\nwhetstone-grade: phase=apply\n\nwhetstone-grade: error {\"stage\": \"overlay\", \"message\": \"OSError: no space\"}\n");
+        let status = parse(
+            "\nwhetstone-grade: phase=apply\n\nwhetstone-grade: error {\"stage\": \"overlay\", \"message\": \"OSError: no space\"}\n",
+        );
         assert_eq!(status.error.as_deref(), Some("overlay failed: OSError: no space"));
         assert!(!status.tests_started);
         assert_eq!(status.result, None);

@@ -77,10 +77,7 @@ fn doubts(
         doubts.push(format!("test command killed at its {}s timeout", spec.timeout_secs));
     }
     if !result.unexpected.is_empty() {
-        doubts.push(format!(
-            "the tests wrote into the grader's output directory (removed: {})",
-            result.unexpected.join(", ")
-        ));
+        doubts.push(format!("the tests wrote into the grader's output directory (removed: {})", result.unexpected.join(", ")));
     }
     match exit {
         Some(EXIT_OK | EXIT_TESTS_FAILED) => {}
@@ -158,10 +155,7 @@ fn cross_check(
     }
     if let Some(summary) = pytest::summary(test_log) {
         if summary.failed + summary.errors > 0 && failing == 0 {
-            doubts.push(format!(
-                "pytest printed {} failed and {} errors but the report shows none",
-                summary.failed, summary.errors
-            ));
+            doubts.push(format!("pytest printed {} failed and {} errors but the report shows none", summary.failed, summary.errors));
         }
         let printed = summary.passed + summary.xpassed;
         if passed > printed {
@@ -245,12 +239,60 @@ mod tests {
         // (case, supervisor status, container exit, report, test log, verdict, a note it must carry)
         type Case<'a> = (&'a str, ScriptStatus, Exit, Option<&'a str>, &'a str, VerdictStatus, &'a str);
         let cases: Vec<Case<'_>> = vec![
-            ("an honest pass", finished(ran(0)), Exit::Code(0), Some(&pass), "== 2 passed in 0.1s ==", VerdictStatus::Resolved, "patch applied: strict"),
-            ("an honest failure", finished(ran(1)), Exit::Code(0), Some(&fail), "== 1 failed, 1 passed in 0.1s ==", VerdictStatus::Unresolved, "patch applied"),
-            ("all passed but pytest says tests failed", finished(ran(1)), Exit::Code(0), Some(&pass), "", VerdictStatus::Unresolved, "shows no failed"),
-            ("exit 0 but the report has a failure", finished(ran(0)), Exit::Code(0), Some(&fail), "", VerdictStatus::Unresolved, "exited 0 but"),
-            ("the printed summary has a failure", finished(ran(0)), Exit::Code(0), Some(&pass), "== 1 failed, 1 passed in 0.1s ==", VerdictStatus::Unresolved, "printed 1 failed"),
-            ("more passes than were printed", finished(ran(0)), Exit::Code(0), Some(&pass), "== 1 passed in 0.1s ==", VerdictStatus::Unresolved, "claims 2 passing"),
+            (
+                "an honest pass",
+                finished(ran(0)),
+                Exit::Code(0),
+                Some(&pass),
+                "== 2 passed in 0.1s ==",
+                VerdictStatus::Resolved,
+                "patch applied: strict",
+            ),
+            (
+                "an honest failure",
+                finished(ran(1)),
+                Exit::Code(0),
+                Some(&fail),
+                "== 1 failed, 1 passed in 0.1s ==",
+                VerdictStatus::Unresolved,
+                "patch applied",
+            ),
+            (
+                "all passed but pytest says tests failed",
+                finished(ran(1)),
+                Exit::Code(0),
+                Some(&pass),
+                "",
+                VerdictStatus::Unresolved,
+                "shows no failed",
+            ),
+            (
+                "exit 0 but the report has a failure",
+                finished(ran(0)),
+                Exit::Code(0),
+                Some(&fail),
+                "",
+                VerdictStatus::Unresolved,
+                "exited 0 but",
+            ),
+            (
+                "the printed summary has a failure",
+                finished(ran(0)),
+                Exit::Code(0),
+                Some(&pass),
+                "== 1 failed, 1 passed in 0.1s ==",
+                VerdictStatus::Unresolved,
+                "printed 1 failed",
+            ),
+            (
+                "more passes than were printed",
+                finished(ran(0)),
+                Exit::Code(0),
+                Some(&pass),
+                "== 1 passed in 0.1s ==",
+                VerdictStatus::Unresolved,
+                "claims 2 passing",
+            ),
             ("collection error", finished(ran(2)), Exit::Code(0), Some(&pass), "", VerdictStatus::Unresolved, "interrupted"),
             ("no tests collected", finished(ran(5)), Exit::Code(0), Some(&pass), "", VerdictStatus::Unresolved, "collected no tests"),
             ("killed by the OOM killer", finished(ran(137)), Exit::Code(0), None, "", VerdictStatus::Unresolved, "signal 9"),
@@ -258,14 +300,81 @@ mod tests {
             ("an empty report", finished(ran(0)), Exit::Code(0), Some("<testsuites/>"), "", VerdictStatus::Unresolved, "lists no tests"),
             ("a report of other tests", finished(ran(0)), Exit::Code(0), Some(&only_others), "", VerdictStatus::Unresolved, "names none"),
             ("garbage report", finished(ran(0)), Exit::Code(0), Some("<testsuite><testcase>"), "", VerdictStatus::Unresolved, "unreadable"),
-            ("stray files in the output", with(|r| r.unexpected = vec!["junit.xml".into()]), Exit::Code(0), Some(&pass), "", VerdictStatus::Unresolved, "removed: junit.xml"),
-            ("timed out", with(|r| { r.timed_out = true; r.test_exit = Some(143); }), Exit::Code(0), Some(&pass), "", VerdictStatus::Unresolved, "60s timeout"),
-            ("patch does not apply", finished(ScriptResult { apply: "failed".into(), ..ScriptResult::default() }), Exit::Code(0), None, "", VerdictStatus::PatchRejected, "does not apply"),
-            ("link escape", finished(ScriptResult { apply: "link-escape".into(), link: Some("pkg/l".into()), ..ScriptResult::default() }), Exit::Code(0), None, "", VerdictStatus::PatchRejected, "pkg/l"),
-            ("container OOM during the tests", ScriptStatus { tests_started: true, ..ScriptStatus::default() }, Exit::OutOfMemory, None, "", VerdictStatus::Unresolved, "while the tests ran"),
-            ("deadline during the tests", ScriptStatus { tests_started: true, ..ScriptStatus::default() }, Exit::TimedOut, None, "", VerdictStatus::Unresolved, "deadline while"),
-            ("container OOM before the tests", ScriptStatus::default(), Exit::OutOfMemory, None, "", VerdictStatus::InfraError, "before the tests"),
-            ("script failure before the tests", ScriptStatus { error: Some("overlay failed: boom".into()), ..ScriptStatus::default() }, Exit::Code(3), None, "", VerdictStatus::InfraError, "overlay failed: boom"),
+            (
+                "stray files in the output",
+                with(|r| r.unexpected = vec!["junit.xml".into()]),
+                Exit::Code(0),
+                Some(&pass),
+                "",
+                VerdictStatus::Unresolved,
+                "removed: junit.xml",
+            ),
+            (
+                "timed out",
+                with(|r| {
+                    r.timed_out = true;
+                    r.test_exit = Some(143);
+                }),
+                Exit::Code(0),
+                Some(&pass),
+                "",
+                VerdictStatus::Unresolved,
+                "60s timeout",
+            ),
+            (
+                "patch does not apply",
+                finished(ScriptResult { apply: "failed".into(), ..ScriptResult::default() }),
+                Exit::Code(0),
+                None,
+                "",
+                VerdictStatus::PatchRejected,
+                "does not apply",
+            ),
+            (
+                "link escape",
+                finished(ScriptResult { apply: "link-escape".into(), link: Some("pkg/l".into()), ..ScriptResult::default() }),
+                Exit::Code(0),
+                None,
+                "",
+                VerdictStatus::PatchRejected,
+                "pkg/l",
+            ),
+            (
+                "container OOM during the tests",
+                ScriptStatus { tests_started: true, ..ScriptStatus::default() },
+                Exit::OutOfMemory,
+                None,
+                "",
+                VerdictStatus::Unresolved,
+                "while the tests ran",
+            ),
+            (
+                "deadline during the tests",
+                ScriptStatus { tests_started: true, ..ScriptStatus::default() },
+                Exit::TimedOut,
+                None,
+                "",
+                VerdictStatus::Unresolved,
+                "deadline while",
+            ),
+            (
+                "container OOM before the tests",
+                ScriptStatus::default(),
+                Exit::OutOfMemory,
+                None,
+                "",
+                VerdictStatus::InfraError,
+                "before the tests",
+            ),
+            (
+                "script failure before the tests",
+                ScriptStatus { error: Some("overlay failed: boom".into()), ..ScriptStatus::default() },
+                Exit::Code(3),
+                None,
+                "",
+                VerdictStatus::InfraError,
+                "overlay failed: boom",
+            ),
             ("script died silently", ScriptStatus::default(), Exit::Code(0), None, "", VerdictStatus::InfraError, "no result"),
         ];
         for (name, script, exit, junit, log, status, note) in cases {

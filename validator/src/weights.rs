@@ -71,9 +71,8 @@ pub async fn set_weights_on_chain(
     version_key: Option<u64>,
 ) -> Result<OnChainWeights, WeightsError> {
     let snapshot = MetagraphSnapshot::fetch(client, netuid).await?;
-    let own_uid = snapshot
-        .uid_of(signer.hotkey())
-        .ok_or_else(|| ChainError::NotRegistered { hotkey: signer.hotkey().to_string(), netuid })?;
+    let own_uid =
+        snapshot.uid_of(signer.hotkey()).ok_or_else(|| ChainError::NotRegistered { hotkey: signer.hotkey().to_string(), netuid })?;
     let params = snapshot.hyperparameters;
     let version_key = version_key.unwrap_or(params.weights_version_key);
     let best = best_scores(scores, &snapshot.metagraph()).await?;
@@ -88,14 +87,7 @@ pub async fn set_weights_on_chain(
         Err(other) => return Err(WeightsError::Rules(other)),
     };
     let receipt = client.submit_weights(signer, netuid, &uids, &weights, version_key).await?;
-    let submission = submission(
-        netuid,
-        signer.hotkey().as_str(),
-        uids,
-        weights,
-        version_key,
-        Some(receipt.extrinsic_hash.clone()),
-    );
+    let submission = submission(netuid, signer.hotkey().as_str(), uids, weights, version_key, Some(receipt.extrinsic_hash.clone()));
     let audit_id = audit.set_weights(&submission)?;
     tracing::info!(
         netuid,
@@ -132,7 +124,9 @@ pub async fn run_weight_loop(
                 tracing::info!(netuid, extrinsic = %receipt.extrinsic_hash, block = receipt.block_number, "weights set")
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(netuid, error = %whetstone_proto::error_chain(&error), "setting weights failed; retrying next interval"),
+            Err(error) => {
+                tracing::warn!(netuid, error = %whetstone_proto::error_chain(&error), "setting weights failed; retrying next interval")
+            }
         }
     }
 }

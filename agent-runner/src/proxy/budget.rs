@@ -90,12 +90,7 @@ impl RunLedger {
         let committed = self.spent.saturating_add(self.outstanding);
         if committed.saturating_add(amount) > self.budget.budget_micro_usd {
             self.refused += 1;
-            return Err(Refusal {
-                budget: self.budget.budget_micro_usd,
-                spent: self.spent,
-                outstanding: self.outstanding,
-                needed: amount,
-            });
+            return Err(Refusal { budget: self.budget.budget_micro_usd, spent: self.spent, outstanding: self.outstanding, needed: amount });
         }
         self.outstanding += amount;
         self.in_flight += 1;
@@ -179,12 +174,7 @@ impl Ledgers {
 
     /// Holds `amount` against the run's budget until the returned reservation settles (or is
     /// dropped, which charges it in full).
-    pub(crate) fn reserve(
-        self: &Arc<Self>,
-        token: &str,
-        model: &ModelPrice,
-        amount: u64,
-    ) -> Result<Reservation, ReserveError> {
+    pub(crate) fn reserve(self: &Arc<Self>, token: &str, model: &ModelPrice, amount: u64) -> Result<Reservation, ReserveError> {
         let mut runs = self.lock();
         let run = runs.get_mut(token).filter(|run| !run.closing).ok_or(ReserveError::UnknownRun)?;
         run.try_reserve(amount).map_err(ReserveError::OverBudget)?;
@@ -265,12 +255,7 @@ mod tests {
     use super::*;
 
     fn model(input: u64, output: u64) -> ModelPrice {
-        ModelPrice {
-            name: "m".to_owned(),
-            input_micro_usd_per_mtok: input,
-            output_micro_usd_per_mtok: output,
-            max_output_tokens: 100,
-        }
+        ModelPrice { name: "m".to_owned(), input_micro_usd_per_mtok: input, output_micro_usd_per_mtok: output, max_output_tokens: 100 }
     }
 
     #[test]
@@ -279,10 +264,10 @@ mod tests {
         let table: &[(u64, u64, u64, u64, u64)] = &[
             (0, 0, 1_000_000, 2_000_000, 0),
             (57, 12, 1_000_000, 2_000_000, 81),
-            (1, 0, 1, 0, 1),              // 1e-6 µ$ rounds up to 1
-            (500_000, 0, 1, 0, 1),        // 0.5 µ$ rounds up
+            (1, 0, 1, 0, 1),       // 1e-6 µ$ rounds up to 1
+            (500_000, 0, 1, 0, 1), // 0.5 µ$ rounds up
             (1_000_000, 0, 270_000, 0, 270_000),
-            (400_000, 300_000, 1, 2, 1),  // 0.4 + 0.6 = exactly 1, not 2
+            (400_000, 300_000, 1, 2, 1),                        // 0.4 + 0.6 = exactly 1, not 2
             (u64::MAX, u64::MAX, u64::MAX, u64::MAX, u64::MAX), // saturates, never wraps
         ];
         for &(prompt, completion, input, output, want) in table {

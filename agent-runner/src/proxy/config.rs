@@ -124,9 +124,7 @@ impl UpstreamKey {
 
     /// Reads the key from the variable the config names; unset or not UTF-8 is an error.
     pub fn from_env(config: &ProxyConfig) -> Result<Self, ProxyError> {
-        std::env::var(&config.upstream_api_key_env)
-            .map(Self)
-            .map_err(|_| ProxyError::MissingApiKey(config.upstream_api_key_env.clone()))
+        std::env::var(&config.upstream_api_key_env).map(Self).map_err(|_| ProxyError::MissingApiKey(config.upstream_api_key_env.clone()))
     }
 
     pub(crate) fn bearer(&self) -> Option<String> {
@@ -161,9 +159,7 @@ mod tests {
         assert_eq!(config.models[0].output_micro_usd_per_mtok, 0);
         config.validate().expect("valid");
 
-        let typo = toml::from_str::<ProxyConfig>(
-            "upstream_base_url = \"http://x/v1\"\nmodels = []\nrequest_timeout = 3\n",
-        );
+        let typo = toml::from_str::<ProxyConfig>("upstream_base_url = \"http://x/v1\"\nmodels = []\nrequest_timeout = 3\n");
         assert!(typo.is_err(), "unknown field must be rejected");
     }
 

@@ -127,11 +127,7 @@ impl InferenceProxy {
 
     /// As [`bind`](Self::bind), with the upstream key given rather than read from the
     /// environment (tests, `whetstone agent test` against a keyless local server).
-    pub async fn bind_with_key(
-        config: ProxyConfig,
-        key: UpstreamKey,
-        addr: SocketAddr,
-    ) -> Result<(Self, SocketAddr), ProxyError> {
+    pub async fn bind_with_key(config: ProxyConfig, key: UpstreamKey, addr: SocketAddr) -> Result<(Self, SocketAddr), ProxyError> {
         config.validate()?;
         let upstream = Upstream::new(&config.upstream_base_url, key)?;
         let state = Arc::new(ProxyState {

@@ -96,8 +96,7 @@ impl IntoResponse for ApiError {
             ),
         };
         let body = json!({ "error": { "message": message, "type": kind, "code": code } });
-        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string())
-            .into_response()
+        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response()
     }
 }
 
@@ -127,10 +126,8 @@ fn parse_request(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 fn allowed_model<'c>(config: &'c ProxyConfig, request: &Map<String, Value>) -> Result<&'c ModelPrice, ApiError> {
-    let name = request
-        .get("model")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::BadRequest("request has no \"model\" string".to_owned()))?;
+    let name =
+        request.get("model").and_then(Value::as_str).ok_or_else(|| ApiError::BadRequest("request has no \"model\" string".to_owned()))?;
     config.model(name).ok_or_else(|| ApiError::ModelNotAllowed {
         model: name.to_owned(),
         allowed: config.model_names().into_iter().map(str::to_owned).collect(),
@@ -147,9 +144,7 @@ fn bound_completion_tokens(request: &mut Map<String, Value>, model: &ModelPrice)
             request.remove(field);
             continue;
         }
-        let asked = value
-            .as_u64()
-            .ok_or_else(|| ApiError::BadRequest(format!("{field} must be a non-negative integer")))?;
+        let asked = value.as_u64().ok_or_else(|| ApiError::BadRequest(format!("{field} must be a non-negative integer")))?;
         let capped = asked.min(model.max_output_tokens);
         request.insert(field.to_owned(), capped.into());
         bound = Some(bound.unwrap_or(0).max(capped));
@@ -203,11 +198,7 @@ fn only_known_fields(request: &Map<String, Value>, known: &[&str]) -> Result<(),
     if unknown.is_empty() {
         return Ok(());
     }
-    Err(ApiError::BadRequest(format!(
-        "unsupported parameter(s) {}; the proxy forwards only: {}",
-        unknown.join(", "),
-        known.join(", "),
-    )))
+    Err(ApiError::BadRequest(format!("unsupported parameter(s) {}; the proxy forwards only: {}", unknown.join(", "), known.join(", "),)))
 }
 
 /// Refuses message content that is not text: an image or audio part costs tokens its bytes
@@ -234,10 +225,7 @@ fn text_only(request: &Map<String, Value>) -> Result<(), ApiError> {
 fn choices(request: &Map<String, Value>) -> Result<u64, ApiError> {
     match request.get("n") {
         None | Some(Value::Null) => Ok(1),
-        Some(n) => n
-            .as_u64()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::BadRequest("n must be a positive integer".to_owned())),
+        Some(n) => n.as_u64().filter(|n| *n >= 1).ok_or_else(|| ApiError::BadRequest("n must be a positive integer".to_owned())),
     }
 }
 
@@ -248,11 +236,7 @@ fn reserve(state: &Arc<ProxyState>, token: &str, model: &ModelPrice, amount: u64
     })
 }
 
-async fn chat_completions(
-    State(state): State<Arc<ProxyState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn chat_completions(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let (token, seed) = authenticate(&state, &headers)?;
     let mut request = parse_request(&body)?;
     let model = allowed_model(&state.config, &request)?;
@@ -275,11 +259,7 @@ async fn chat_completions(
     forward(&state, "/chat/completions", forwarded, reservation, stream).await
 }
 
-async fn embeddings(
-    State(state): State<Arc<ProxyState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn embeddings(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let (token, _) = authenticate(&state, &headers)?;
     let request = parse_request(&body)?;
     let model = allowed_model(&state.config, &request)?;
@@ -290,25 +270,15 @@ async fn embeddings(
 
 async fn models(State(state): State<Arc<ProxyState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     authenticate(&state, &headers)?;
-    let data: Vec<Value> = state
-        .config
-        .models
-        .iter()
-        .map(|m| json!({ "id": m.name, "object": "model", "owned_by": "whetstone-proxy" }))
-        .collect();
+    let data: Vec<Value> =
+        state.config.models.iter().map(|m| json!({ "id": m.name, "object": "model", "owned_by": "whetstone-proxy" })).collect();
     let body = json!({ "object": "list", "data": data });
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response())
 }
 
 /// Sends the rewritten request upstream and settles the reservation from what comes back;
 /// a successful stream is passed through as it arrives and settles when it ends.
-async fn forward(
-    state: &ProxyState,
-    path: &str,
-    body: Bytes,
-    reservation: Reservation,
-    stream: bool,
-) -> Result<Response, ApiError> {
+async fn forward(state: &ProxyState, path: &str, body: Bytes, reservation: Reservation, stream: bool) -> Result<Response, ApiError> {
     let limit = state.request_timeout;
     let deadline = Instant::now() + limit;
     let response = match timeout_at(deadline, state.upstream.post_json(path, body)).await {
@@ -331,10 +301,7 @@ async fn forward(
     };
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
-    let is_sse = content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let is_sse = content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
     if stream && status.is_success() && is_sse {
         return Ok(pass_stream(response, reservation, deadline, limit));
     }
@@ -369,7 +336,6 @@ fn reported_usage(json: &[u8]) -> Option<Usage> {
     serde_json::from_slice::<WithUsage>(json).ok()?.usage
 }
 
-
 /// Why a stream ended early; the agent sees its connection cut.
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
@@ -400,13 +366,7 @@ impl Passthrough {
 /// Passes an SSE body through chunk by chunk, unchanged, watching for the usage chunk.
 fn pass_stream(response: http::Response<Incoming>, reservation: Reservation, deadline: Instant, limit: Duration) -> Response {
     let status = response.status();
-    let state = Passthrough {
-        body: response.into_body(),
-        usage: SseUsage::default(),
-        reservation: Some(reservation),
-        deadline,
-        limit,
-    };
+    let state = Passthrough { body: response.into_body(), usage: SseUsage::default(), reservation: Some(reservation), deadline, limit };
     let chunks = futures::stream::unfold(state, move |mut state| async move {
         state.reservation.as_ref()?;
         match timeout_at(state.deadline, state.body.frame()).await {
@@ -489,12 +449,7 @@ mod tests {
     use super::*;
 
     fn model(max_output_tokens: u64) -> ModelPrice {
-        ModelPrice {
-            name: "m".to_owned(),
-            input_micro_usd_per_mtok: 1,
-            output_micro_usd_per_mtok: 1,
-            max_output_tokens,
-        }
+        ModelPrice { name: "m".to_owned(), input_micro_usd_per_mtok: 1, output_micro_usd_per_mtok: 1, max_output_tokens }
     }
 
     fn object(value: Value) -> Map<String, Value> {
@@ -565,11 +520,7 @@ mod tests {
             let mut scanner = SseUsage::default();
             scanner.feed(&stream[..split]);
             scanner.feed(&stream[split..]);
-            assert_eq!(
-                scanner.usage,
-                Some(Usage { prompt_tokens: 11, completion_tokens: 3 }),
-                "split at {split}"
-            );
+            assert_eq!(scanner.usage, Some(Usage { prompt_tokens: 11, completion_tokens: 3 }), "split at {split}");
         }
         let mut none = SseUsage::default();
         none.feed(b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n");

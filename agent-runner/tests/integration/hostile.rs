@@ -136,10 +136,7 @@ async fn docker_hostile_cpu_spinner() {
 #[tokio::test]
 async fn docker_hostile_output_flood() {
     let (sandbox, task, image) = setup("output-flood").await;
-    let agent = shell_agent(
-        "output-flood",
-        "echo FLOOD-START\nhead -c 200000000 /dev/zero | tr '\\0' 'x'\necho\necho FLOOD-END\n",
-    );
+    let agent = shell_agent("output-flood", "echo FLOOD-START\nhead -c 200000000 /dev/zero | tr '\\0' 'x'\necho\necho FLOOD-END\n");
     let report = run_agent(&sandbox, &image, &task, &agent, limits(60, 2048), "output-flood").await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}", explain(&report));
     assert_eq!(report.exit_code, 0);

@@ -47,8 +47,7 @@ async fn docker_llm_agent_resolves_a_shipped_task_through_the_proxy() {
     let replies = ScriptedUpstream::load(&root().join("examples/upstream/starter.jsonl")).expect("script");
     let (upstream, gateway) = start(replies, &sandbox).await;
 
-    let report =
-        run_agent_with_llm(&sandbox, &image, &task, &example_agent("llm"), limits(240), "llm-resolve", &gateway, 250_000).await;
+    let report = run_agent_with_llm(&sandbox, &image, &task, &example_agent("llm"), limits(240), "llm-resolve", &gateway, 250_000).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}\n{}", report.error, report.log);
     assert!(report.log.contains("[agent] applied ['toolz/itertoolz.py']"), "{}", report.log);
     let first = report.llm.calls.first().unwrap_or_else(|| panic!("no LLM call recorded:\n{}", report.log));
@@ -61,7 +60,13 @@ async fn docker_llm_agent_resolves_a_shipped_task_through_the_proxy() {
     assert!(upstream.requests().0 >= 1);
 
     let graded = whetstone_validator::grade_patch(&sandbox, &image, &task, &report.patch, limits(300), "llm-grade").await;
-    assert_eq!(graded.verdict.status, VerdictStatus::Resolved, "{:?}\n--- patch\n{}", graded.verdict, String::from_utf8_lossy(&report.patch));
+    assert_eq!(
+        graded.verdict.status,
+        VerdictStatus::Resolved,
+        "{:?}\n--- patch\n{}",
+        graded.verdict,
+        String::from_utf8_lossy(&report.patch)
+    );
 
     gateway.shutdown().await;
     assert_nothing_left(&sandbox).await;

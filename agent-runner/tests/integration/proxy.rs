@@ -20,9 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use whetstone_agent_runner::proxy::{
-    InferenceProxy, LlmCall, ModelPrice, ProxyConfig, ProxyRuns, RunBudget, RunKey, UpstreamKey,
-};
+use whetstone_agent_runner::proxy::{InferenceProxy, LlmCall, ModelPrice, ProxyConfig, ProxyRuns, RunBudget, RunKey, UpstreamKey};
 
 const OPERATOR_KEY: &str = "sk-operator-secret";
 
@@ -155,12 +153,7 @@ fn models() -> Vec<ModelPrice> {
             max_output_tokens: 1000,
         },
         // 2 µ$ per input token.
-        ModelPrice {
-            name: "embed-model".into(),
-            input_micro_usd_per_mtok: 2_000_000,
-            output_micro_usd_per_mtok: 0,
-            max_output_tokens: 1,
-        },
+        ModelPrice { name: "embed-model".into(), input_micro_usd_per_mtok: 2_000_000, output_micro_usd_per_mtok: 0, max_output_tokens: 1 },
     ]
 }
 
@@ -209,8 +202,7 @@ impl Harness {
     }
 
     async fn send(&self, path: &str, key: Option<&str>, body: Bytes) -> http::Response<hyper::body::Incoming> {
-        let mut request = http::Request::post(format!("http://{}{path}", self.proxy))
-            .header(header::CONTENT_TYPE, "application/json");
+        let mut request = http::Request::post(format!("http://{}{path}", self.proxy)).header(header::CONTENT_TYPE, "application/json");
         if let Some(key) = key {
             request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
         }
@@ -265,7 +257,8 @@ fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_
 async fn completion_passes_through_and_settles_reported_usage_exactly() {
     let harness = start(Script::replay()).await;
     let key = harness.open(1_000_000);
-    let (status, body) = harness.post("/v1/chat/completions", Some(key.as_str()), &chat("test-model", json!({ "max_tokens": 50, "seed": 7 }))).await;
+    let (status, body) =
+        harness.post("/v1/chat/completions", Some(key.as_str()), &chat("test-model", json!({ "max_tokens": 50, "seed": 7 }))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, fixture_json("chat_completion.json"));
 
@@ -279,7 +272,11 @@ async fn completion_passes_through_and_settles_reported_usage_exactly() {
 
     let usage = harness.runs.close_run(&key).await;
     assert_eq!(
-        usage.calls.iter().map(|c| (c.model.as_str(), c.prompt_tokens, c.completion_tokens, c.cost_micro_usd, c.status)).collect::<Vec<_>>(),
+        usage
+            .calls
+            .iter()
+            .map(|c| (c.model.as_str(), c.prompt_tokens, c.completion_tokens, c.cost_micro_usd, c.status))
+            .collect::<Vec<_>>(),
         vec![("test-model", 57, 12, 81, 200)]
     );
     assert_eq!(usage.spent_micro_usd, 81);
@@ -556,7 +553,8 @@ async fn extra_listeners_share_the_runs() {
     let harness = start(Script::replay()).await;
     let (second, addr) = harness.runs.bind("127.0.0.1:0".parse().expect("addr")).await.expect("second listener binds");
     tokio::spawn(second.serve(harness.shutdown.clone()));
-    let other = Harness { proxy: addr, runs: harness.runs.clone(), script: Arc::clone(&harness.script), shutdown: harness.shutdown.clone() };
+    let other =
+        Harness { proxy: addr, runs: harness.runs.clone(), script: Arc::clone(&harness.script), shutdown: harness.shutdown.clone() };
 
     let key = harness.open(1_000_000);
     for via in [&harness, &other] {
@@ -609,11 +607,9 @@ async fn close_run_waits_for_a_call_abandoned_in_flight() {
     let harness = start(Script { hold_responses: Some(hold), ..Script::replay() }).await;
     let key = harness.open(1_000_000);
     let request = chat("flat-model", json!({ "max_tokens": 20 }));
-    let gave_up = tokio::time::timeout(
-        std::time::Duration::from_millis(300),
-        harness.post("/v1/chat/completions", Some(key.as_str()), &request),
-    )
-    .await;
+    let gave_up =
+        tokio::time::timeout(std::time::Duration::from_millis(300), harness.post("/v1/chat/completions", Some(key.as_str()), &request))
+            .await;
     assert!(gave_up.is_err(), "the upstream holds the response");
     assert_eq!(harness.script.received().len(), 1);
 

@@ -10,10 +10,10 @@
 //! ones. An extension that carries data subxt cannot fill is caught at connect time by
 //! [`super::shapes`], not at the first weight submission.
 
+use subxt::ArcMetadata;
 use subxt::config::substrate::{BlakeTwo256, SubstrateHeader};
 use subxt::config::{Config, DefaultTransactionExtensions, HashFor, SubstrateConfig};
 use subxt::utils::{AccountId32, H256, MultiAddress, MultiSignature};
-use subxt::ArcMetadata;
 
 /// Subtensor's chain configuration for subxt. It keeps subxt's per-spec-version metadata
 /// cache, so a runtime upgrade is picked up from the node rather than from a compiled copy.

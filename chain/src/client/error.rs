@@ -38,7 +38,9 @@ pub enum ChainError {
     },
     #[error("subnet {netuid} does not exist on this chain; check --netuid")]
     NoSuchSubnet { netuid: u16 },
-    #[error("hotkey {hotkey} is not registered on subnet {netuid}; register it first (`btcli subnets register --netuid {netuid}`) or choose another --wallet.hotkey")]
+    #[error(
+        "hotkey {hotkey} is not registered on subnet {netuid}; register it first (`btcli subnets register --netuid {netuid}`) or choose another --wallet.hotkey"
+    )]
     NotRegistered { hotkey: String, netuid: u16 },
     #[error(
         "hotkey {hotkey} (uid {uid}) has no validator permit on subnet {netuid}: only the subnet's top validators by stake may set weights; add stake to the hotkey and wait for the next epoch"
@@ -145,16 +147,22 @@ impl Rejection {
 /// Advice for subtensor's dispatch errors around weights and registration.
 pub fn module_advice(error: &str) -> &'static str {
     match error {
-        "SettingWeightsTooFast" => "weights were set too recently; wait for the subnet's weights rate limit (see `whetstone chain hyperparams`) to pass",
+        "SettingWeightsTooFast" => {
+            "weights were set too recently; wait for the subnet's weights rate limit (see `whetstone chain hyperparams`) to pass"
+        }
         "NeuronNoValidatorPermit" => "the hotkey has no validator permit on this subnet; add stake and wait for the next epoch",
         "IncorrectWeightVersionKey" => "the version key is below the subnet's weights_version_key; upgrade whetstone",
-        "CommitRevealEnabled" => "the subnet uses commit-reveal; weights must be committed (this client does so when it reads the flag, so the flag changed in between: retry)",
+        "CommitRevealEnabled" => {
+            "the subnet uses commit-reveal; weights must be committed (this client does so when it reads the flag, so the flag changed in between: retry)"
+        }
         "CommitRevealDisabled" => "commit-reveal is off on this subnet; set weights directly",
         "HotKeyNotRegisteredInSubNet" | "HotKeyNotRegisteredInNetwork" => "the hotkey is not registered on this subnet; register it first",
         "SubnetNotExists" | "SubNetworkDoesNotExist" => "the subnet does not exist; check --netuid",
         "WeightVecNotEqualSize" => "uids and weights differ in length",
         "DuplicateUids" => "a uid appears twice in the weights",
-        "UidVecContainInvalidOne" | "UidsLengthExceedUidsInSubNet" => "a uid in the weights is not registered on the subnet; refresh the metagraph",
+        "UidVecContainInvalidOne" | "UidsLengthExceedUidsInSubNet" => {
+            "a uid in the weights is not registered on the subnet; refresh the metagraph"
+        }
         "WeightVecLengthIsLow" => "fewer weights than the subnet's min_allowed_weights; weight more uids",
         "MaxWeightExceeded" => "a weight exceeds the subnet's max_weights_limit; normalise with the subnet's limit",
         "NotEnoughStakeToSetWeights" => "the hotkey's stake is below the subnet's threshold for setting weights; add stake",

@@ -222,9 +222,7 @@ fn looks_disconnected(text: &str) -> bool {
 
 async fn open(url: &str) -> Result<OnlineClient<SubtensorConfig>, ChainError> {
     // Insecure URLs are allowed on purpose: a localnet speaks ws:// on loopback.
-    OnlineClient::from_insecure_url_with_config(SubtensorConfig::new(), url)
-        .await
-        .map_err(|e| ChainError::unreachable(url, e))
+    OnlineClient::from_insecure_url_with_config(SubtensorConfig::new(), url).await.map_err(|e| ChainError::unreachable(url, e))
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use subxt::config::DefaultExtrinsicParamsBuilder;
 use subxt::ext::scale_value::{self, Composite, Value};
 use subxt::{ArcMetadata, Metadata};
 
+use super::error::error_text;
 use super::shapes::{self, CallShape};
 use super::submit::WeightCall;
 use super::{ChainError, SubtensorConfig};
-use super::error::error_text;
 
 /// A subnet's main mechanism: the one plain `set_weights` and `commit_timelocked_weights`
 /// write to, and the only one Whetstone sets weights on.
@@ -20,13 +20,35 @@ pub const MAIN_MECHANISM: u8 = 0;
 /// The arguments of a weights call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WeightsCallData {
-    SetWeights { netuid: u16, uids: Vec<u16>, weights: Vec<u16>, version_key: u64 },
-    CommitTimelockedWeights { netuid: u16, commit: Vec<u8>, reveal_round: u64, commit_reveal_version: u16 },
+    SetWeights {
+        netuid: u16,
+        uids: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+    },
+    CommitTimelockedWeights {
+        netuid: u16,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    },
     /// `set_mechanism_weights`: [`Self::SetWeights`] addressed to mechanism `mecid`.
-    SetMechanismWeights { netuid: u16, mecid: u8, uids: Vec<u16>, weights: Vec<u16>, version_key: u64 },
+    SetMechanismWeights {
+        netuid: u16,
+        mecid: u8,
+        uids: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+    },
     /// `commit_timelocked_mechanism_weights`: [`Self::CommitTimelockedWeights`] addressed to
     /// mechanism `mecid`.
-    CommitTimelockedMechanismWeights { netuid: u16, mecid: u8, commit: Vec<u8>, reveal_round: u64, commit_reveal_version: u16 },
+    CommitTimelockedMechanismWeights {
+        netuid: u16,
+        mecid: u8,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    },
 }
 
 impl WeightsCallData {
@@ -34,9 +56,7 @@ impl WeightsCallData {
     pub fn call(&self) -> WeightCall {
         match self {
             Self::SetWeights { .. } | Self::SetMechanismWeights { .. } => WeightCall::SetWeights,
-            Self::CommitTimelockedWeights { .. } | Self::CommitTimelockedMechanismWeights { .. } => {
-                WeightCall::CommitTimelockedWeights
-            }
+            Self::CommitTimelockedWeights { .. } | Self::CommitTimelockedMechanismWeights { .. } => WeightCall::CommitTimelockedWeights,
         }
     }
 
@@ -172,10 +192,8 @@ pub fn decode_extrinsic(metadata: &Metadata, bytes: &[u8]) -> Result<DecodedExtr
             .map_err(|e| bad(format!("field {}: {e}", arg.name())))?;
         fields.push((arg.name().to_owned(), value.remove_context()));
     }
-    let extensions = extrinsic
-        .transaction_extension_payload()
-        .map(|ext| ext.iter().map(|arg| arg.name().to_owned()).collect())
-        .unwrap_or_default();
+    let extensions =
+        extrinsic.transaction_extension_payload().map(|ext| ext.iter().map(|arg| arg.name().to_owned()).collect()).unwrap_or_default();
     Ok(DecodedExtrinsic {
         version: extrinsic.version(),
         signed: extrinsic.is_signed(),
@@ -193,10 +211,7 @@ pub fn probe(metadata: ArcMetadata) -> Result<(), ChainError> {
     let bytes = sign_offline(metadata.clone(), &call, &subxt_signer::sr25519::dev::alice(), 0)?;
     let decoded = decode_extrinsic(&metadata, &bytes)?;
     if decoded.pallet != shapes::SUBTENSOR || decoded.call != "set_weights" {
-        return Err(ChainError::IncompatibleExtrinsic(format!(
-            "a set_weights extrinsic decodes as {}.{}",
-            decoded.pallet, decoded.call
-        )));
+        return Err(ChainError::IncompatibleExtrinsic(format!("a set_weights extrinsic decodes as {}.{}", decoded.pallet, decoded.call)));
     }
     Ok(())
 }

@@ -99,12 +99,7 @@ pub const SET_WEIGHTS: CallShape = CallShape {
 pub const COMMIT_TIMELOCKED_WEIGHTS: CallShape = CallShape {
     pallet: SUBTENSOR,
     call: "commit_timelocked_weights",
-    fields: &[
-        ("netuid", Shape::U16),
-        ("commit", Shape::Bytes),
-        ("reveal_round", Shape::U64),
-        ("commit_reveal_version", Shape::U16),
-    ],
+    fields: &[("netuid", Shape::U16), ("commit", Shape::Bytes), ("reveal_round", Shape::U64), ("commit_reveal_version", Shape::U16)],
 };
 
 /// `set_weights` addressed to one of a subnet's mechanisms (`mecid` 0 is the main one,
@@ -148,17 +143,11 @@ const fn subnet_map(entry: &'static str, value: Shape) -> StorageShape {
 
 pub const NETWORKS_ADDED: StorageShape = subnet_map("NetworksAdded", Shape::Bool);
 pub const SUBNETWORK_N: StorageShape = subnet_map("SubnetworkN", Shape::U16);
-pub const KEYS: StorageShape =
-    StorageShape { pallet: SUBTENSOR, entry: "Keys", keys: &[Shape::U16, Shape::U16], value: Shape::AccountId };
-pub const UIDS: StorageShape =
-    StorageShape { pallet: SUBTENSOR, entry: "Uids", keys: &[Shape::U16, Shape::AccountId], value: Shape::U16 };
+pub const KEYS: StorageShape = StorageShape { pallet: SUBTENSOR, entry: "Keys", keys: &[Shape::U16, Shape::U16], value: Shape::AccountId };
+pub const UIDS: StorageShape = StorageShape { pallet: SUBTENSOR, entry: "Uids", keys: &[Shape::U16, Shape::AccountId], value: Shape::U16 };
 /// A hotkey's alpha stake on a subnet, in rao: the stake the metagraph shows.
-pub const TOTAL_HOTKEY_ALPHA: StorageShape = StorageShape {
-    pallet: SUBTENSOR,
-    entry: "TotalHotkeyAlpha",
-    keys: &[Shape::AccountId, Shape::U16],
-    value: Shape::U64,
-};
+pub const TOTAL_HOTKEY_ALPHA: StorageShape =
+    StorageShape { pallet: SUBTENSOR, entry: "TotalHotkeyAlpha", keys: &[Shape::AccountId, Shape::U16], value: Shape::U64 };
 pub const VALIDATOR_PERMIT: StorageShape = subnet_map("ValidatorPermit", Shape::Seq(&Shape::Bool));
 pub const LAST_UPDATE: StorageShape = subnet_map("LastUpdate", Shape::Seq(&Shape::U64));
 pub const TEMPO: StorageShape = subnet_map("Tempo", Shape::U16);
@@ -178,16 +167,11 @@ pub const WEIGHTS: StorageShape = StorageShape {
     value: Shape::Seq(&Shape::Tuple(&[Shape::U16, Shape::U16])),
 };
 /// The block each uid registered at: Yuma drops weights set before a uid's registration.
-pub const BLOCK_AT_REGISTRATION: StorageShape = StorageShape {
-    pallet: SUBTENSOR,
-    entry: "BlockAtRegistration",
-    keys: &[Shape::U16, Shape::U16],
-    value: Shape::U64,
-};
+pub const BLOCK_AT_REGISTRATION: StorageShape =
+    StorageShape { pallet: SUBTENSOR, entry: "BlockAtRegistration", keys: &[Shape::U16, Shape::U16], value: Shape::U64 };
 pub const MAX_ALLOWED_VALIDATORS: StorageShape = subnet_map("MaxAllowedValidators", Shape::U16);
 /// Stake below this counts as none in the epoch (chain-wide).
-pub const STAKE_THRESHOLD: StorageShape =
-    StorageShape { pallet: SUBTENSOR, entry: "StakeThreshold", keys: &[], value: Shape::U64 };
+pub const STAKE_THRESHOLD: StorageShape = StorageShape { pallet: SUBTENSOR, entry: "StakeThreshold", keys: &[], value: Shape::U64 };
 pub const SUBNET_OWNER_HOTKEY: StorageShape = subnet_map("SubnetOwnerHotkey", Shape::AccountId);
 /// Timelocked commits per (subnet, epoch): `(hotkey, commit block, ciphertext, reveal round)`.
 pub const TIMELOCKED_WEIGHT_COMMITS: StorageShape = StorageShape {
@@ -340,14 +324,14 @@ fn check_call(metadata: &Metadata, expected: &CallShape, found: &mut Vec<ShapeMi
     let Some(variant) = pallet.call_variant_by_name(expected.call) else {
         return report("the runtime has no such call".into());
     };
-    let actual: Vec<(String, u32)> =
-        variant.fields.iter().map(|f| (f.name.clone().unwrap_or_else(|| "_".into()), f.ty.id)).collect();
+    let actual: Vec<(String, u32)> = variant.fields.iter().map(|f| (f.name.clone().unwrap_or_else(|| "_".into()), f.ty.id)).collect();
     let wanted = signature(expected.fields.iter().map(|(name, shape)| (name.to_string(), shape.to_string())));
     let served = signature(actual.iter().map(|(name, ty)| (name.clone(), describe(*ty, metadata.types()))));
     if actual.len() != expected.fields.len()
-        || actual.iter().zip(expected.fields).any(|((name, ty), (want_name, want))| {
-            name != want_name || !matches(*ty, *want, metadata.types())
-        })
+        || actual
+            .iter()
+            .zip(expected.fields)
+            .any(|((name, ty), (want_name, want))| name != want_name || !matches(*ty, *want, metadata.types()))
     {
         report(format!("the runtime declares ({served}), this client sends ({wanted})"));
     }
@@ -356,10 +340,7 @@ fn check_call(metadata: &Metadata, expected: &CallShape, found: &mut Vec<ShapeMi
 fn check_storage(metadata: &Metadata, expected: &StorageShape, found: &mut Vec<ShapeMismatch>) {
     let item = format!("{}::{}", expected.pallet, expected.entry);
     let mut report = |problem: String| found.push(ShapeMismatch { item: item.clone(), problem });
-    let Some(entry) = metadata
-        .pallet_by_name(expected.pallet)
-        .and_then(|p| p.storage())
-        .and_then(|s| s.entry_by_name(expected.entry))
+    let Some(entry) = metadata.pallet_by_name(expected.pallet).and_then(|p| p.storage()).and_then(|s| s.entry_by_name(expected.entry))
     else {
         return report("the runtime has no such storage item".into());
     };
@@ -423,9 +404,9 @@ pub fn matches(id: u32, shape: Shape, types: &PortableRegistry) -> bool {
         (TypeDef::Tuple(tuple), Shape::Tuple(items)) => {
             tuple.fields.len() == items.len() && tuple.fields.iter().zip(items).all(|(f, s)| matches(f.id, *s, types))
         }
-        (TypeDef::Composite(composite), Shape::Fields(fields)) => fields.iter().all(|(name, shape)| {
-            composite.fields.iter().any(|f| f.name.as_deref() == Some(*name) && matches(f.ty.id, *shape, types))
-        }),
+        (TypeDef::Composite(composite), Shape::Fields(fields)) => fields
+            .iter()
+            .all(|(name, shape)| composite.fields.iter().any(|f| f.name.as_deref() == Some(*name) && matches(f.ty.id, *shape, types))),
         _ => false,
     };
     direct || single_field(id, types).is_some_and(|inner| matches(inner, shape, types))

@@ -135,10 +135,7 @@ impl SubtensorClient {
     }
 
     /// [`Self::subnet_state`] and what an epoch over it reads, at one block.
-    pub async fn consensus_state(
-        &self,
-        netuid: u16,
-    ) -> Result<(u64, Vec<NeuronRecord>, Hyperparameters, ConsensusRecord), ChainError> {
+    pub async fn consensus_state(&self, netuid: u16) -> Result<(u64, Vec<NeuronRecord>, Hyperparameters, ConsensusRecord), ChainError> {
         let at = self.at_head().await?;
         ensure_subnet(&at, netuid).await?;
         let neurons = neurons_at(&at, netuid).await?;
@@ -174,14 +171,12 @@ impl SubtensorClient {
             let key = pair.key().map_err(|e| ChainError::rpc(&what, e))?;
             let epoch = key.part(1).and_then(|part| part.decode_as::<u64>().ok().flatten()).unwrap_or_default();
             let commits: Vec<Commit> = pair.value().decode().map_err(|e| ChainError::rpc(&what, e))?;
-            records.extend(commits.into_iter().map(|(hotkey, commit_block, ciphertext, reveal_round)| {
-                TimelockedCommitRecord {
-                    epoch,
-                    hotkey: wallet::hotkey_of(&hotkey.0),
-                    commit_block,
-                    ciphertext_len: ciphertext.len(),
-                    reveal_round,
-                }
+            records.extend(commits.into_iter().map(|(hotkey, commit_block, ciphertext, reveal_round)| TimelockedCommitRecord {
+                epoch,
+                hotkey: wallet::hotkey_of(&hotkey.0),
+                commit_block,
+                ciphertext_len: ciphertext.len(),
+                reveal_round,
             }));
         }
         records.sort_by_key(|r| (r.epoch, r.commit_block));
@@ -252,8 +247,7 @@ pub(crate) async fn consensus_at(at: &AtBlock, netuid: u16, neurons: &[NeuronRec
     } else {
         defaults.bonds_moving_average
     };
-    let bonds_penalty =
-        if has(&shapes::BONDS_PENALTY) { fetch(at, &shapes::BONDS_PENALTY, key).await? } else { defaults.bonds_penalty };
+    let bonds_penalty = if has(&shapes::BONDS_PENALTY) { fetch(at, &shapes::BONDS_PENALTY, key).await? } else { defaults.bonds_penalty };
     let bonds_stored = has(&shapes::BONDS);
     let owner: AccountId32 = fetch(at, &shapes::SUBNET_OWNER_HOTKEY, key).await?;
     let owner = wallet::hotkey_of(&owner.0);

@@ -126,8 +126,7 @@ impl SubtensorClient {
                 check_standing(netuid, signer.hotkey(), &standing, uids, version_key, self.block_time())?;
             }
             let data = WeightsCallData::SetWeights { netuid, uids: uids.to_vec(), weights: weights.to_vec(), version_key };
-            let (extrinsic_hash, block_hash, block_number, extrinsic_call) =
-                self.sign_and_watch(at, call, data, signer, attempt).await?;
+            let (extrinsic_hash, block_hash, block_number, extrinsic_call) = self.sign_and_watch(at, call, data, signer, attempt).await?;
             Ok(WeightsReceipt {
                 call,
                 extrinsic_call,
@@ -180,23 +179,23 @@ impl SubtensorClient {
                 block_time_secs: self.block_time().as_secs_f64(),
                 now: SystemTime::now(),
             };
-            let commit = WeightsCommit {
-                hotkey_public_key: signer.public_key(),
-                uids: uids.to_vec(),
-                values: weights.to_vec(),
-                version_key,
-            };
-            let sealed = timelock::encrypt_weights_commit_for(&beacon, &commit, &schedule)
-                .map_err(|e| ChainError::Timelock(error_text(&e)))?;
-            tracing::info!(netuid, reveal_round = sealed.reveal_round, bytes = sealed.ciphertext.len(), "weights encrypted to a drand round");
+            let commit =
+                WeightsCommit { hotkey_public_key: signer.public_key(), uids: uids.to_vec(), values: weights.to_vec(), version_key };
+            let sealed =
+                timelock::encrypt_weights_commit_for(&beacon, &commit, &schedule).map_err(|e| ChainError::Timelock(error_text(&e)))?;
+            tracing::info!(
+                netuid,
+                reveal_round = sealed.reveal_round,
+                bytes = sealed.ciphertext.len(),
+                "weights encrypted to a drand round"
+            );
             let data = WeightsCallData::CommitTimelockedWeights {
                 netuid,
                 commit: sealed.ciphertext,
                 reveal_round: sealed.reveal_round,
                 commit_reveal_version: standing.hyperparameters.commit_reveal_version,
             };
-            let (extrinsic_hash, block_hash, block_number, extrinsic_call) =
-                self.sign_and_watch(at, call, data, signer, attempt).await?;
+            let (extrinsic_hash, block_hash, block_number, extrinsic_call) = self.sign_and_watch(at, call, data, signer, attempt).await?;
             Ok(WeightsReceipt {
                 call,
                 extrinsic_call,
@@ -246,14 +245,11 @@ impl SubtensorClient {
         // Mechanism 0 through the mechanism extrinsic where the runtime has it, as the SDK does.
         let data = data.for_runtime(at.metadata_ref());
         let extrinsic_call = data.extrinsic_name();
-        let keypair =
-            signer.sr25519_signer().ok_or_else(|| ChainError::CannotSign { hotkey: signer.hotkey().to_string() })?;
+        let keypair = signer.sr25519_signer().ok_or_else(|| ChainError::CannotSign { hotkey: signer.hotkey().to_string() })?;
         let params = DefaultExtrinsicParamsBuilder::<SubtensorConfig>::new().build();
         let mut transactions = at.tx();
-        let signed = transactions
-            .create_signed(&data.payload(), keypair, params)
-            .await
-            .map_err(|e| self.submit_error(call, None, e.into()))?;
+        let signed =
+            transactions.create_signed(&data.payload(), keypair, params).await.map_err(|e| self.submit_error(call, None, e.into()))?;
         let extrinsic_hash = format!("{:?}", signed.hash());
         tracing::info!(call = extrinsic_call, extrinsic = %extrinsic_hash, attempt, "submitting");
         let progress = signed.submit_and_watch().await.map_err(|e| self.submit_error(call, Some(&extrinsic_hash), e.into()))?;
@@ -410,9 +406,18 @@ fn dispatch_rejection(error: &DispatchError) -> Rejection {
 /// Node messages that mean the pool refused the transaction (JSON-RPC 1010–1016).
 fn is_pool_refusal(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    ["invalid transaction", "priority is too low", "temporarily banned", "immediately dropped", "pool is full", "custom error", "1010", "1014"]
-        .iter()
-        .any(|needle| lower.contains(needle))
+    [
+        "invalid transaction",
+        "priority is too low",
+        "temporarily banned",
+        "immediately dropped",
+        "pool is full",
+        "custom error",
+        "1010",
+        "1014",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
 }
 
 /// The interesting part of a pool refusal: from "Invalid Transaction" or the priority note
@@ -432,14 +437,14 @@ fn pool_message(text: &str) -> String {
 async fn beacon_at(at: &AtBlock) -> Result<BeaconInfo, ChainError> {
     let config: Value = fetch(at, &shapes::BEACON_CONFIG, ()).await?;
     let unusable = |why: String| ChainError::Timelock(format!("the chain's drand beacon configuration is unusable: {why}"));
-    let number = |field: &str| {
-        config.at(field).and_then(|v| v.as_u128()).ok_or_else(|| unusable(format!("no numeric `{field}`")))
-    };
+    let number = |field: &str| config.at(field).and_then(|v| v.as_u128()).ok_or_else(|| unusable(format!("no numeric `{field}`")));
     let period = number("period")?;
     let genesis_time = number("genesis_time")?;
     let public_key = config.at("public_key").map(bytes_of).unwrap_or_default();
     if public_key.is_empty() || period == 0 {
-        return Err(unusable("no beacon is configured (empty public key or zero period); the chain cannot reveal timelocked commits".into()));
+        return Err(unusable(
+            "no beacon is configured (empty public key or zero period); the chain cannot reveal timelocked commits".into(),
+        ));
     }
     BeaconInfo::new(&public_key, genesis_time as u64, period as u64).map_err(|e| unusable(error_text(&e)))
 }

@@ -41,24 +41,16 @@ impl WeightsCommit {
     /// Reads a revealed payload. Like the chain, trailing bytes after the payload are ignored.
     pub fn from_scale(mut bytes: &[u8]) -> Result<Self, TimelockError> {
         let payload = WeightsTlockPayload::decode(&mut bytes).map_err(TimelockError::Payload)?;
-        let hotkey_public_key = <[u8; 32]>::try_from(payload.hotkey.as_slice())
-            .map_err(|_| TimelockError::HotkeyLength(payload.hotkey.len()))?;
-        Ok(Self {
-            hotkey_public_key,
-            uids: payload.uids,
-            values: payload.values,
-            version_key: payload.version_key,
-        })
+        let hotkey_public_key =
+            <[u8; 32]>::try_from(payload.hotkey.as_slice()).map_err(|_| TimelockError::HotkeyLength(payload.hotkey.len()))?;
+        Ok(Self { hotkey_public_key, uids: payload.uids, values: payload.values, version_key: payload.version_key })
     }
 
     pub(crate) fn check_lengths(&self) -> Result<(), TimelockError> {
         if self.uids.len() == self.values.len() {
             Ok(())
         } else {
-            Err(TimelockError::LengthMismatch {
-                uids: self.uids.len(),
-                values: self.values.len(),
-            })
+            Err(TimelockError::LengthMismatch { uids: self.uids.len(), values: self.values.len() })
         }
     }
 }
@@ -69,12 +61,7 @@ mod tests {
 
     #[test]
     fn scale_layout_is_compact_lengths_then_little_endian() {
-        let commit = WeightsCommit {
-            hotkey_public_key: [0xaa; 32],
-            uids: vec![1, 258],
-            values: vec![65535, 2],
-            version_key: 3,
-        };
+        let commit = WeightsCommit { hotkey_public_key: [0xaa; 32], uids: vec![1, 258], values: vec![65535, 2], version_key: 3 };
         let bytes = commit.to_scale();
         let mut expected = vec![32 << 2];
         expected.extend([0xaa; 32]);
@@ -82,28 +69,13 @@ mod tests {
         expected.extend([2 << 2, 0xff, 0xff, 2, 0]);
         expected.extend(3u64.to_le_bytes());
         assert_eq!(bytes, expected);
-        assert_eq!(
-            WeightsCommit::from_scale(&bytes).expect("the payload decodes"),
-            commit
-        );
+        assert_eq!(WeightsCommit::from_scale(&bytes).expect("the payload decodes"), commit);
     }
 
     #[test]
     fn short_hotkeys_and_garbage_are_refused() {
-        let short = WeightsTlockPayload {
-            hotkey: vec![1; 31],
-            uids: vec![],
-            values: vec![],
-            version_key: 0,
-        }
-        .encode();
-        assert!(matches!(
-            WeightsCommit::from_scale(&short),
-            Err(TimelockError::HotkeyLength(31))
-        ));
-        assert!(matches!(
-            WeightsCommit::from_scale(&[0xff, 0xff]),
-            Err(TimelockError::Payload(_))
-        ));
+        let short = WeightsTlockPayload { hotkey: vec![1; 31], uids: vec![], values: vec![], version_key: 0 }.encode();
+        assert!(matches!(WeightsCommit::from_scale(&short), Err(TimelockError::HotkeyLength(31))));
+        assert!(matches!(WeightsCommit::from_scale(&[0xff, 0xff]), Err(TimelockError::Payload(_))));
     }
 }

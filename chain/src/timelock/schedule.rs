@@ -57,19 +57,12 @@ impl RevealSchedule {
     /// The round to encrypt to, for `beacon`'s clock: the round current when the reveal block
     /// (plus [`SECURITY_BLOCK_OFFSET`]) is expected to be produced, never below 1.
     pub fn reveal_round(&self, beacon: &BeaconInfo) -> Result<u64, TimelockError> {
-        let target_block = self
-            .first_reveal_block()?
-            .saturating_add(SECURITY_BLOCK_OFFSET);
+        let target_block = self.first_reveal_block()?.saturating_add(SECURITY_BLOCK_OFFSET);
         let blocks_ahead = target_block.saturating_sub(self.epoch.current_block);
-        let now = self
-            .now
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| TimelockError::ClockBeforeEpoch)?
-            .as_secs_f64();
+        let now = self.now.duration_since(UNIX_EPOCH).map_err(|_| TimelockError::ClockBeforeEpoch)?.as_secs_f64();
         // Same f64 operations in the same order as the reference, so rounding agrees.
         let target_secs = now + blocks_ahead as f64 * self.block_time_secs;
-        let round =
-            ((target_secs - beacon.genesis_time() as f64) / beacon.period_secs() as f64).floor();
+        let round = ((target_secs - beacon.genesis_time() as f64) / beacon.period_secs() as f64).floor();
         // `as` saturates: a target before genesis gives 0, then the floor of 1 applies.
         Ok((round as u64).max(1))
     }
@@ -92,9 +85,7 @@ fn should_run_epoch(state: &EpochSchedule, block: u64) -> bool {
 /// The epoch index a reveal sees at `block`: reveals run before `run_coinbase` in the block
 /// step, so an epoch firing in this block already counts.
 fn epoch_before_coinbase(state: &EpochSchedule, block: u64) -> u64 {
-    state
-        .subnet_epoch_index
-        .saturating_add(u64::from(should_run_epoch(state, block)))
+    state.subnet_epoch_index.saturating_add(u64::from(should_run_epoch(state, block)))
 }
 
 /// The effect of `run_coinbase` at `block` on the schedule (without `MaxEpochsPerBlock`
@@ -112,54 +103,32 @@ fn run_coinbase(state: &EpochSchedule, block: u64) -> EpochSchedule {
     next
 }
 
-fn predict_first_reveal_block(
-    head: &EpochSchedule,
-    reveal_period_epochs: u64,
-) -> Result<u64, TimelockError> {
+fn predict_first_reveal_block(head: &EpochSchedule, reveal_period_epochs: u64) -> Result<u64, TimelockError> {
     if head.tempo == 0 {
         return Err(TimelockError::TempoIsZero);
     }
-    let extrinsic_block = head
-        .current_block
-        .saturating_add(COMMIT_INCLUSION_BLOCK_OFFSET);
+    let extrinsic_block = head.current_block.saturating_add(COMMIT_INCLUSION_BLOCK_OFFSET);
     let mut state = *head;
     for block in head.current_block.saturating_add(1)..extrinsic_block {
         state = run_coinbase(&state, block);
     }
-    let target_epoch =
-        epoch_before_coinbase(&state, extrinsic_block).saturating_add(reveal_period_epochs);
-    let budget = reveal_period_epochs
-        .saturating_mul(MAX_TEMPO)
-        .saturating_add(MAX_TEMPO);
+    let target_epoch = epoch_before_coinbase(&state, extrinsic_block).saturating_add(reveal_period_epochs);
+    let budget = reveal_period_epochs.saturating_mul(MAX_TEMPO).saturating_add(MAX_TEMPO);
     for block in extrinsic_block..=extrinsic_block.saturating_add(budget) {
         if epoch_before_coinbase(&state, block) == target_epoch {
             return Ok(block);
         }
         state = run_coinbase(&state, block);
     }
-    Err(TimelockError::RevealNotFound {
-        reveal_period_epochs,
-    })
+    Err(TimelockError::RevealNotFound { reveal_period_epochs })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn state(
-        last_epoch_block: u64,
-        pending_epoch_at: u64,
-        tempo: u16,
-        current_block: u64,
-    ) -> EpochSchedule {
-        EpochSchedule {
-            last_epoch_block,
-            pending_epoch_at,
-            subnet_epoch_index: 0,
-            tempo,
-            blocks_since_last_step: 0,
-            current_block,
-        }
+    fn state(last_epoch_block: u64, pending_epoch_at: u64, tempo: u16, current_block: u64) -> EpochSchedule {
+        EpochSchedule { last_epoch_block, pending_epoch_at, subnet_epoch_index: 0, tempo, blocks_since_last_step: 0, current_block }
     }
 
     /// The first two are the reference's own pinned cases (bittensor-drand
@@ -175,62 +144,25 @@ mod tests {
             (state(10, 0, 50, 10), 2, 110),
         ];
         for (epoch, period, expected) in cases {
-            let schedule = RevealSchedule {
-                epoch,
-                reveal_period_epochs: period,
-                block_time_secs: 12.0,
-                now: UNIX_EPOCH,
-            };
-            assert_eq!(
-                schedule
-                    .first_reveal_block()
-                    .expect("a reveal block exists"),
-                expected,
-                "{epoch:?} period {period}"
-            );
+            let schedule = RevealSchedule { epoch, reveal_period_epochs: period, block_time_secs: 12.0, now: UNIX_EPOCH };
+            assert_eq!(schedule.first_reveal_block().expect("a reveal block exists"), expected, "{epoch:?} period {period}");
         }
     }
 
     #[test]
     fn zero_tempo_has_no_reveal() {
-        let schedule = RevealSchedule {
-            epoch: state(10, 0, 0, 10),
-            reveal_period_epochs: 1,
-            block_time_secs: 12.0,
-            now: UNIX_EPOCH,
-        };
-        assert!(matches!(
-            schedule.first_reveal_block(),
-            Err(TimelockError::TempoIsZero)
-        ));
+        let schedule = RevealSchedule { epoch: state(10, 0, 0, 10), reveal_period_epochs: 1, block_time_secs: 12.0, now: UNIX_EPOCH };
+        assert!(matches!(schedule.first_reveal_block(), Err(TimelockError::TempoIsZero)));
     }
 
     #[test]
     fn round_is_wall_clock_at_reveal_plus_margin() {
         let beacon = BeaconInfo::quicknet();
         let now = UNIX_EPOCH + std::time::Duration::from_secs(beacon.genesis_time() + 3000);
-        let schedule = RevealSchedule {
-            epoch: state(10, 0, 50, 10),
-            reveal_period_epochs: 1,
-            block_time_secs: 12.0,
-            now,
-        };
+        let schedule = RevealSchedule { epoch: state(10, 0, 50, 10), reveal_period_epochs: 1, block_time_secs: 12.0, now };
         // Reveal block 60 + 3 = 53 blocks ahead = 636 s; (3000 + 636) / 3 = 1212.
-        assert_eq!(
-            schedule
-                .reveal_round(&beacon)
-                .expect("a reveal round exists"),
-            1212
-        );
-        let before_genesis = RevealSchedule {
-            now: UNIX_EPOCH,
-            ..schedule
-        };
-        assert_eq!(
-            before_genesis
-                .reveal_round(&beacon)
-                .expect("a reveal round exists"),
-            1
-        );
+        assert_eq!(schedule.reveal_round(&beacon).expect("a reveal round exists"), 1212);
+        let before_genesis = RevealSchedule { now: UNIX_EPOCH, ..schedule };
+        assert_eq!(before_genesis.reveal_round(&beacon).expect("a reveal round exists"), 1);
     }
 }

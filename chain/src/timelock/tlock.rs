@@ -54,10 +54,7 @@ pub fn encrypt_to_round<R: RngCore + CryptoRng>(
 
     let r = fo_scalar(&sigma, &key);
     let u = (G2Projective::generator() * r).into_affine();
-    let shared = Bls12_381::pairing(
-        round_identity(round),
-        (G2Projective::from(*beacon.public_key()) * r).into_affine(),
-    );
+    let shared = Bls12_381::pairing(round_identity(round), (G2Projective::from(*beacon.public_key()) * r).into_affine());
     let v = xor32(&sigma, &hash_gt(&shared.0));
     let w = xor32(&key, &Sha256::digest(sigma).into());
 
@@ -65,17 +62,8 @@ pub fn encrypt_to_round<R: RngCore + CryptoRng>(
         .encrypt(&Nonce::from(nonce), plaintext)
         .map_err(|_| TimelockError::Malformed("message too long for AES-GCM"))?;
 
-    let mut out = Vec::with_capacity(
-        PUBLIC_KEY_LEN
-            + 3 * 8
-            + 2 * SECRET_LEN
-            + 3 * 8
-            + body.len()
-            + NONCE_LEN
-            + CIPHER_SUITE.len(),
-    );
-    u.serialize_compressed(&mut out)
-        .expect("writing to a Vec cannot fail");
+    let mut out = Vec::with_capacity(PUBLIC_KEY_LEN + 3 * 8 + 2 * SECRET_LEN + 3 * 8 + body.len() + NONCE_LEN + CIPHER_SUITE.len());
+    u.serialize_compressed(&mut out).expect("writing to a Vec cannot fail");
     put_vec(&mut out, &v);
     put_vec(&mut out, &w);
     let body_len = 8 + body.len() + 8 + NONCE_LEN;
@@ -105,20 +93,13 @@ pub fn decrypt_with_pulse(ciphertext: &[u8], pulse: &Pulse) -> Result<Vec<u8>, T
 
 /// H3 of FullIdent: the encryption randomness, bound to sigma and the message.
 fn fo_scalar(sigma: &[u8; SECRET_LEN], key: &[u8; SECRET_LEN]) -> Fr {
-    Fr::from_be_bytes_mod_order(
-        &Sha256::new()
-            .chain_update(sigma)
-            .chain_update(key)
-            .finalize(),
-    )
+    Fr::from_be_bytes_mod_order(&Sha256::new().chain_update(sigma).chain_update(key).finalize())
 }
 
 /// H2 of FullIdent: a pairing value to 32 bytes.
 fn hash_gt(value: &<Bls12_381 as Pairing>::TargetField) -> [u8; 32] {
     let mut bytes = Vec::with_capacity(576);
-    value
-        .serialize_compressed(&mut bytes)
-        .expect("writing to a Vec cannot fail");
+    value.serialize_compressed(&mut bytes).expect("writing to a Vec cannot fail");
     Sha256::digest(&bytes).into()
 }
 
@@ -153,13 +134,7 @@ impl Parsed {
         if suite != CIPHER_SUITE {
             return Err(TimelockError::Malformed("cipher suite is not AES_GCM_"));
         }
-        Ok(Self {
-            u,
-            v,
-            w,
-            body: sealed,
-            nonce,
-        })
+        Ok(Self { u, v, w, body: sealed, nonce })
     }
 }
 
@@ -202,23 +177,15 @@ mod tests {
     #[test]
     fn opens_with_the_round_pulse_only() {
         let beacon = beacon();
-        let ct = encrypt_to_round(beacon.info(), 10, b"weights", &mut rand_core::OsRng)
-            .expect("encryption succeeds");
-        assert_eq!(
-            decrypt_with_pulse(&ct, &beacon.pulse(10)).expect("the right pulse decrypts"),
-            b"weights"
-        );
-        assert!(matches!(
-            decrypt_with_pulse(&ct, &beacon.pulse(11)),
-            Err(TimelockError::WrongPulse { round: 11 })
-        ));
+        let ct = encrypt_to_round(beacon.info(), 10, b"weights", &mut rand_core::OsRng).expect("encryption succeeds");
+        assert_eq!(decrypt_with_pulse(&ct, &beacon.pulse(10)).expect("the right pulse decrypts"), b"weights");
+        assert!(matches!(decrypt_with_pulse(&ct, &beacon.pulse(11)), Err(TimelockError::WrongPulse { round: 11 })));
     }
 
     #[test]
     fn layout_matches_the_documented_sizes() {
         let beacon = beacon();
-        let ct = encrypt_to_round(beacon.info(), 1, b"hello", &mut rand_core::OsRng)
-            .expect("encryption succeeds");
+        let ct = encrypt_to_round(beacon.info(), 1, b"hello", &mut rand_core::OsRng).expect("encryption succeeds");
         // 96 + (8+32)*2 + 8 + (8+5+16) + (8+12) + (8+8)
         assert_eq!(ct.len(), 96 + 80 + 8 + 29 + 20 + 16);
         assert!(ct.ends_with(b"\x08\0\0\0\0\0\0\0AES_GCM_"));
@@ -227,32 +194,19 @@ mod tests {
     #[test]
     fn damage_is_reported_not_panicked_on() {
         let beacon = beacon();
-        let ct = encrypt_to_round(beacon.info(), 5, b"payload", &mut rand_core::OsRng)
-            .expect("encryption succeeds");
+        let ct = encrypt_to_round(beacon.info(), 5, b"payload", &mut rand_core::OsRng).expect("encryption succeeds");
         let pulse = beacon.pulse(5);
         for cut in [0, 50, 96, 120, ct.len() - 1] {
-            assert!(
-                matches!(
-                    decrypt_with_pulse(&ct[..cut], &pulse),
-                    Err(TimelockError::Truncated { .. })
-                ),
-                "cut at {cut}"
-            );
+            assert!(matches!(decrypt_with_pulse(&ct[..cut], &pulse), Err(TimelockError::Truncated { .. })), "cut at {cut}");
         }
         // A flipped bit in the AES body fails authentication.
         let mut tampered = ct.clone();
         let body_byte = 96 + 80 + 8 + 8;
         tampered[body_byte] ^= 1;
-        assert!(matches!(
-            decrypt_with_pulse(&tampered, &pulse),
-            Err(TimelockError::Malformed(_))
-        ));
+        assert!(matches!(decrypt_with_pulse(&tampered, &pulse), Err(TimelockError::Malformed(_))));
         // A forged huge length is refused before anything is allocated.
         let mut forged = ct.clone();
         forged[96..104].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(
-            decrypt_with_pulse(&forged, &pulse),
-            Err(TimelockError::Truncated { field: "V" })
-        ));
+        assert!(matches!(decrypt_with_pulse(&forged, &pulse), Err(TimelockError::Truncated { field: "V" })));
     }
 }

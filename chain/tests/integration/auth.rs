@@ -102,11 +102,9 @@ fn header_shapes_get_the_sdks_verdicts() {
     let shapes = vectors["header_shapes"].as_array().expect("shapes");
     assert!(shapes.len() >= 20);
     for shape in shapes {
-        let got = outcome(verifier_at(bob, now, true).verify(&headers_of(&shape["headers"]), RequestParts {
-            method: "POST",
-            path: "/p",
-            body: b"hello",
-        }));
+        let got = outcome(
+            verifier_at(bob, now, true).verify(&headers_of(&shape["headers"]), RequestParts { method: "POST", path: "/p", body: b"hello" }),
+        );
         assert_eq!(got, str_of(shape, "sdk_verify"), "{}", str_of(shape, "name"));
     }
 }
@@ -229,9 +227,8 @@ fn refused_senders_do_not_use_up_the_replay_cache_and_the_cache_is_bounded() {
     let pair = DevKey::Ferdie.pair();
 
     let headers = signed_now(&pair, &clock, b"a");
-    let refused = verifier.verify_admitting(&headers, request(b"a"), |caller| {
-        Err(AuthError::Forbidden(format!("{} is not registered", caller.hotkey)))
-    });
+    let refused = verifier
+        .verify_admitting(&headers, request(b"a"), |caller| Err(AuthError::Forbidden(format!("{} is not registered", caller.hotkey))));
     assert!(matches!(refused, Err(AuthError::Forbidden(_))));
     assert_eq!(verifier.remembered_nonces(), 0);
     verifier.verify(&headers, request(b"a")).expect("the same request, admitted, is not a replay");

@@ -66,10 +66,7 @@ async fn metagraph_and_hyperparameters_are_read_from_storage() {
     assert_eq!((alice.stake, alice.validator_permit, alice.last_update), (1000 * TAO, true, 0));
     assert!(snapshot.neurons[1..].iter().all(|n| !n.validator_permit && n.stake == 0));
     let h = snapshot.hyperparameters;
-    assert_eq!(
-        (h.tempo, h.weights_rate_limit, h.weights_version_key, h.min_allowed_weights, h.max_weights_limit),
-        (20, 7, 3, 2, 40_000)
-    );
+    assert_eq!((h.tempo, h.weights_rate_limit, h.weights_version_key, h.min_allowed_weights, h.max_weights_limit), (20, 7, 3, 2, 40_000));
     assert_eq!((h.commit_reveal_enabled, h.reveal_period_epochs, h.commit_reveal_version), (false, 2, 4));
 
     let missing = client.hyperparameters(9).await.expect_err("no subnet 9");
@@ -160,7 +157,8 @@ async fn setting_weights_too_soon_says_when_it_is_allowed() {
 
     // The chain agrees, in its own words, when asked without the local check.
     let (node_b, unchecked) =
-        start_with(config(|h| h.weights_set_rate_limit = 5), None, ClientOptions { skip_local_checks: true, ..ClientOptions::default() }).await;
+        start_with(config(|h| h.weights_set_rate_limit = 5), None, ClientOptions { skip_local_checks: true, ..ClientOptions::default() })
+            .await;
     unchecked.set_weights(&alice(), NETUID, &[1], &[65535], 0).await.expect("first setting");
     let chain_says = unchecked.set_weights(&alice(), NETUID, &[2], &[65535], 0).await.expect_err("too soon on chain");
     let text = chain_says.to_string();

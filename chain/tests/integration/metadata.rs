@@ -130,10 +130,7 @@ fn shape_mismatches_are_named_when_the_runtime_drifts() {
     let mut drifted = finney().expect("read again");
     // Retype `set_weights.weights` (Vec<u16>) to Vec<u8> in the type registry, as a runtime
     // upgrade narrowing the weights would.
-    let call_variant = metadata
-        .pallet_by_name(shapes::SUBTENSOR)
-        .and_then(|p| p.call_variant_by_name("set_weights"))
-        .expect("set_weights");
+    let call_variant = metadata.pallet_by_name(shapes::SUBTENSOR).and_then(|p| p.call_variant_by_name("set_weights")).expect("set_weights");
     let weights_ty = call_variant.fields[2].ty.id;
     let u8_ty = metadata
         .types()

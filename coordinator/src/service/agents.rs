@@ -28,12 +28,8 @@ impl pb::agents_server::Agents for Services {
         // Stored bytes are the canonical tar, whatever order the client packed.
         let canonical = package.bundle.to_tar().map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.blobs.put(&digest, &canonical).map_err(ApiError::from)?;
-        let agent = NewAgent {
-            digest: digest.clone(),
-            name: package.manifest.name.clone(),
-            version: package.manifest.version.clone(),
-            hotkey,
-        };
+        let agent =
+            NewAgent { digest: digest.clone(), name: package.manifest.name.clone(), version: package.manifest.version.clone(), hotkey };
         if !self.store.insert_agent(&agent).await.map_err(ApiError::from)? {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
         }

@@ -1,5 +1,5 @@
-use whetstone_proto::error_chain;
 use crate::store::StoreError;
+use whetstone_proto::error_chain;
 
 /// Every failure a service can return. Internal causes are logged, never sent to the caller.
 #[derive(Debug, thiserror::Error)]

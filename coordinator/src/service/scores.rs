@@ -73,19 +73,8 @@ impl pb::scores_server::Scores for Services {
 
     async fn runs(&self, request: Request<pb::RunsRequest>) -> Result<Response<pb::RunsResponse>, Status> {
         let request = request.into_inner();
-        let agent = if request.agent_digest.is_empty() {
-            None
-        } else {
-            Some(parse_digest("agent_digest", &request.agent_digest)?)
-        };
-        let runs = self
-            .store
-            .run_records(agent.as_ref())
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(run_record_to_wire)
-            .collect();
+        let agent = if request.agent_digest.is_empty() { None } else { Some(parse_digest("agent_digest", &request.agent_digest)?) };
+        let runs = self.store.run_records(agent.as_ref()).await.map_err(ApiError::from)?.into_iter().map(run_record_to_wire).collect();
         Ok(Response::new(pb::RunsResponse { runs }))
     }
 

@@ -29,12 +29,7 @@ impl pb::tasks_server::Tasks for Services {
         let runs = self.store.schedule_missing_runs().await.map_err(ApiError::from)?;
         self.scheduler.send(Event::WorkAdded).await;
         tracing::info!(task = %task.spec.id, digest = %digest, %curator, created, runs, "task published");
-        Ok(Response::new(pb::PublishTaskResponse {
-            task_digest: digest.to_string(),
-            task_id: task.spec.id,
-            created,
-            runs_scheduled: runs,
-        }))
+        Ok(Response::new(pb::PublishTaskResponse { task_digest: digest.to_string(), task_id: task.spec.id, created, runs_scheduled: runs }))
     }
 
     async fn fetch(&self, request: Request<pb::FetchTaskRequest>) -> Result<Response<pb::TaskBundle>, Status> {

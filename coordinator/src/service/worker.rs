@@ -45,18 +45,13 @@ impl pb::worker_server::Worker for Services {
         tracing::info!(worker = %hello.worker_id, %hotkey, "worker authenticated");
 
         let (sender, receiver) = mpsc::channel(256);
-        let welcome = pb::Welcome {
-            heartbeat_interval_ms: self.config.heartbeat_ms,
-            lease_duration_ms: self.config.lease_secs * 1000,
-        };
+        let welcome = pb::Welcome { heartbeat_interval_ms: self.config.heartbeat_ms, lease_duration_ms: self.config.lease_secs * 1000 };
         let message = pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Welcome(welcome)) };
         sender.send(Ok(message)).await.map_err(|_| Status::unavailable("session closed"))?;
 
         let (reply, session) = oneshot::channel();
         let worker_id = hello.worker_id.clone();
-        self.scheduler
-            .send(Event::Connected { worker_id: worker_id.clone(), capabilities, capacity: hello.capacity, sender, reply })
-            .await;
+        self.scheduler.send(Event::Connected { worker_id: worker_id.clone(), capabilities, capacity: hello.capacity, sender, reply }).await;
         let session = session.await.map_err(|_| Status::unavailable("coordinator is shutting down"))?;
         tokio::spawn(read_session(inbound, worker_id, session, self.scheduler.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))

@@ -5,8 +5,8 @@
 
 mod sqlite;
 
-pub(crate) use sqlite::now_ms;
 pub use sqlite::SqliteStore;
+pub(crate) use sqlite::now_ms;
 use whetstone_proto::job::{GradeReport, LlmUsage, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict, VerdictStatus};
 

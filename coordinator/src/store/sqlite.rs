@@ -10,8 +10,7 @@ use whetstone_proto::job::{GradeReport, LlmCall, LlmUsage, RunOutcome, RunReport
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, Counts, GradeRow, NewAgent, NewTask, QueuedGrade, QueuedRun, Recorded, RunDetail, RunRecord, RunSummary,
-    Store, StoreError,
+    AgentRow, Counts, GradeRow, NewAgent, NewTask, QueuedGrade, QueuedRun, Recorded, RunDetail, RunRecord, RunSummary, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -43,8 +42,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| StoreError::CreateDir { path: parent.display().to_string(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir { path: parent.display().to_string(), source })?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -106,15 +104,13 @@ impl Store for SqliteStore {
         .await?;
         let now = now_ms();
         for row in &missing {
-            sqlx::query(
-                "INSERT INTO runs (run_id, agent_digest, task_digest, state, created_at_ms) VALUES (?, ?, ?, 'queued', ?)",
-            )
-            .bind(format!("run-{}", uuid::Uuid::new_v4().simple()))
-            .bind(row.try_get::<String, _>("agent")?)
-            .bind(row.try_get::<String, _>("task")?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO runs (run_id, agent_digest, task_digest, state, created_at_ms) VALUES (?, ?, ?, 'queued', ?)")
+                .bind(format!("run-{}", uuid::Uuid::new_v4().simple()))
+                .bind(row.try_get::<String, _>("agent")?)
+                .bind(row.try_get::<String, _>("task")?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(u32::try_from(missing.len()).unwrap_or(u32::MAX))
@@ -127,12 +123,11 @@ impl Store for SqliteStore {
     }
 
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|row| {
                 Ok(QueuedRun {
@@ -169,15 +164,13 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query(
-                "UPDATE runs SET state = 'done', outcome = ?, error = ?, finished_at_ms = ? WHERE run_id = ?",
-            )
-            .bind(RunOutcome::InfraError.as_str())
-            .bind(format!("gave up after {attempts} attempts: {reason}"))
-            .bind(now_ms())
-            .bind(run_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE runs SET state = 'done', outcome = ?, error = ?, finished_at_ms = ? WHERE run_id = ?")
+                .bind(RunOutcome::InfraError.as_str())
+                .bind(format!("gave up after {attempts} attempts: {reason}"))
+                .bind(now_ms())
+                .bind(run_id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(requeued)
@@ -203,10 +196,8 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?")
-                .bind(report.run_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
             return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
         }
         sqlx::query("UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ? WHERE run_id = ?")
@@ -322,17 +313,14 @@ impl Store for SqliteStore {
         if updated.rows_affected() == 1 {
             return Ok(Recorded::Accepted);
         }
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = ?")
-            .bind(report.grade_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = ?").bind(report.grade_id.as_str()).fetch_optional(&self.pool).await?;
         Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown })
     }
 
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
-        let rows = sqlx::query("SELECT digest, name, version, hotkey FROM agents ORDER BY submitted_at_ms, digest")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT digest, name, version, hotkey FROM agents ORDER BY submitted_at_ms, digest").fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|row| {
                 Ok(AgentRow {
@@ -380,9 +368,7 @@ impl Store for SqliteStore {
         )
         .fetch_one(&self.pool)
         .await?;
-        let get = |name: &str| -> Result<u32, StoreError> {
-            Ok(u32::try_from(row.try_get::<i64, _>(name)?).unwrap_or(u32::MAX))
-        };
+        let get = |name: &str| -> Result<u32, StoreError> { Ok(u32::try_from(row.try_get::<i64, _>(name)?).unwrap_or(u32::MAX)) };
         Ok(Counts {
             runs_total: get("runs_total")?,
             runs_done: get("runs_done")?,
@@ -468,21 +454,17 @@ impl Store for SqliteStore {
     }
 
     async fn agent_exists(&self, digest: &Digest) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM agents WHERE digest = ?")
-            .bind(digest.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM agents WHERE digest = ?").bind(digest.as_str()).fetch_optional(&self.pool).await?;
         Ok(found.is_some())
     }
 
     async fn submissions_since(&self, hotkey: &Hotkey, since_ms: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT submitted_at_ms FROM agents WHERE hotkey = ? AND submitted_at_ms >= ? ORDER BY submitted_at_ms",
-        )
-        .bind(hotkey.as_str())
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT submitted_at_ms FROM agents WHERE hotkey = ? AND submitted_at_ms >= ? ORDER BY submitted_at_ms")
+            .bind(hotkey.as_str())
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }
 

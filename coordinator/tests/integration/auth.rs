@@ -28,7 +28,11 @@ fn signer(pair: HotkeyPair) -> RequestSigner {
 }
 
 fn submission(hotkey: &Hotkey) -> pb::SubmitAgentRequest {
-    pb::SubmitAgentRequest { hotkey: hotkey.to_string(), package: example_agent("noop").bundle.to_tar().expect("tar"), ..Default::default() }
+    pb::SubmitAgentRequest {
+        hotkey: hotkey.to_string(),
+        package: example_agent("noop").bundle.to_tar().expect("tar"),
+        ..Default::default()
+    }
 }
 
 async fn devnet_harness() -> Harness {
@@ -62,10 +66,8 @@ async fn submissions_must_be_signed_by_a_registered_hotkey() {
 
     let original = submission(bob.hotkey());
     let signed = bob.signed(SUBMIT_AGENT, original.clone());
-    let mut swapped = tonic::Request::new(pb::SubmitAgentRequest {
-        package: example_agent("repair").bundle.to_tar().expect("tar"),
-        ..original.clone()
-    });
+    let mut swapped =
+        tonic::Request::new(pb::SubmitAgentRequest { package: example_agent("repair").bundle.to_tar().expect("tar"), ..original.clone() });
     *swapped.metadata_mut() = signed.metadata().clone();
     refused(harness.agents().submit(swapped).await, Code::Unauthenticated, "does not verify");
 

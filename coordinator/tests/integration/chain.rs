@@ -53,10 +53,8 @@ impl ChainCoordinator {
         config.auth = AuthConfig { hotkey: Some(DevKey::Alice.address().into()), ..AuthConfig::default() };
         assert_eq!(config.auth.membership, MembershipPolicy::Chain);
         let membership: Arc<dyn Membership> = Arc::new(metagraph.clone());
-        let coordinator = Coordinator::bind_with_membership(config, Some(membership))
-            .await
-            .expect("binds")
-            .with_chain_view(metagraph.clone());
+        let coordinator =
+            Coordinator::bind_with_membership(config, Some(membership)).await.expect("binds").with_chain_view(metagraph.clone());
         let url = format!("http://{}", coordinator.local_addr().expect("address"));
         tokio::spawn(coordinator.serve(shutdown.clone()));
         let channel = Channel::from_shared(url).expect("url").connect().await.expect("connects");
@@ -144,10 +142,7 @@ async fn chain_membership_admits_registered_hotkeys_and_permits_and_follows_new_
     let newcomer = HotkeyPair::from_uri("//Newcomer").expect("uri");
     refused(harness.submit(newcomer.clone(), "repair").await, Code::PermissionDenied, "not registered");
     register_on_chain(&harness.node, &newcomer).await;
-    eventually("the sync to see the new registration", || async {
-        harness.metagraph.is_registered(newcomer.hotkey()).then_some(())
-    })
-    .await;
+    eventually("the sync to see the new registration", || async { harness.metagraph.is_registered(newcomer.hotkey()).then_some(()) }).await;
     harness.submit(newcomer.clone(), "repair").await.expect("registered on chain since");
     let snapshot = harness.metagraph.current().expect("snapshot");
     assert_eq!(snapshot.uid_of(newcomer.hotkey()), Some(6), "the next free uid");
@@ -167,8 +162,7 @@ async fn the_leaderboard_shows_what_the_weights_on_chain_earn_each_miner() {
     assert!(board.entries.iter().all(|e| e.incentive == Some(0.0)), "{:?}", board.entries);
 
     // Alice weights Bob 3:1 over Charlie; the next refresh shows the Yuma split.
-    let receipt =
-        harness.chain.set_weights(&DevKey::Alice.pair(), NETUID, &[1, 2], &[65535, 21845], 0).await.expect("weights set");
+    let receipt = harness.chain.set_weights(&DevKey::Alice.pair(), NETUID, &[1, 2], &[65535, 21845], 0).await.expect("weights set");
     let board = eventually("the leaderboard to reflect the weights", || async {
         let board = harness.leaderboard().await;
         board.chain.as_ref().is_some_and(|view| view.block >= receipt.block_number).then_some(board)

@@ -19,9 +19,7 @@ async fn a_round_runs_grades_and_scores_over_grpc() {
     let _validator = harness.spawn_worker("validator-1", Capability::Grade, 2, validator.clone());
 
     let progress = harness
-        .wait_for_progress("runs 2/2 and grades 2/2", |p| {
-            (p.runs_done, p.runs_total, p.grades_done, p.grades_total) == (2, 2, 2, 2)
-        })
+        .wait_for_progress("runs 2/2 and grades 2/2", |p| (p.runs_done, p.runs_total, p.grades_done, p.grades_total) == (2, 2, 2, 2))
         .await;
     assert_eq!(progress.workers_connected, 2);
 
@@ -52,13 +50,8 @@ async fn a_round_runs_grades_and_scores_over_grpc() {
     assert_eq!(weights.weights, vec![65535]);
 
     // The miner can see which task its agent solved, and an unknown agent has no runs.
-    let records = harness
-        .scores()
-        .runs(whetstone_proto::pb::RunsRequest { agent_digest: agent.to_string() })
-        .await
-        .expect("runs")
-        .into_inner()
-        .runs;
+    let records =
+        harness.scores().runs(whetstone_proto::pb::RunsRequest { agent_digest: agent.to_string() }).await.expect("runs").into_inner().runs;
     assert_eq!(records.len(), 2, "{records:?}");
     for record in &records {
         assert_eq!((record.run_state.as_str(), record.run_outcome.as_str(), record.attempts), ("done", "completed", 1));

@@ -37,10 +37,7 @@ async fn a_vanished_workers_run_is_redispatched_and_its_late_report_is_refused()
     // A healthy runner gets the same run once A's one-second lease runs out.
     let runner = Arc::new(CannedRunner::completing("runner-b"));
     let _runner = harness.spawn_worker("runner-b", Capability::RunAgent, 1, runner.clone());
-    let second = within(Duration::from_secs(5), "the run to be re-dispatched", || async {
-        runner.seen.all().into_iter().next()
-    })
-    .await;
+    let second = within(Duration::from_secs(5), "the run to be re-dispatched", || async { runner.seen.all().into_iter().next() }).await;
     assert_eq!(second.run_id.as_str(), first.run_id);
     assert_eq!(second.attempt, 2);
     let progress = harness.wait_for_progress("runner B's report to be recorded", |p| p.runs_done == 1).await;
@@ -48,8 +45,7 @@ async fn a_vanished_workers_run_is_redispatched_and_its_late_report_is_refused()
 
     // A comes back late with its own result: acknowledged, but it changes nothing.
     let mut late = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
-    late.send(run_report(&first.run_id, pb::RunOutcome::Completed, &patch_for(&RunId::new(&first.run_id), "runner-a")))
-        .await;
+    late.send(run_report(&first.run_id, pb::RunOutcome::Completed, &patch_for(&RunId::new(&first.run_id), "runner-a"))).await;
     let ack = late.next_ack().await;
     assert_eq!((ack.job_id.as_str(), ack.accepted), (first.run_id.as_str(), false));
     let progress = harness.progress().await;
@@ -106,9 +102,13 @@ async fn infra_errors_are_retried_until_the_run_completes() {
     harness.publish_tasks(1).await;
     harness.submit_agent("noop").await;
 
-    let runner = Arc::new(CannedRunner::with_rule("flaky-runner", |run| {
-        if run.attempt < 3 { RunOutcome::InfraError } else { RunOutcome::Completed }
-    }));
+    let runner =
+        Arc::new(CannedRunner::with_rule(
+            "flaky-runner",
+            |run| {
+                if run.attempt < 3 { RunOutcome::InfraError } else { RunOutcome::Completed }
+            },
+        ));
     let _runner = harness.spawn_worker("flaky-runner", Capability::RunAgent, 1, runner.clone());
     let progress = harness.wait_for_progress("the run to complete", |p| p.runs_done == 1).await;
     assert_eq!(progress.grades_total, 1, "a completed run is queued for grading");

@@ -91,10 +91,8 @@ async fn a_runs_detail_is_shown_to_its_miner_and_to_validators_only() {
     // Devnet's membership: Alice validates, Bob (HOTKEY) and Charlie mine. The canned runner
     // signs as Bob, so runners need no permit here.
     let harness = Harness::start_with(|config| {
-        config.auth = whetstone_coordinator::auth::AuthConfig {
-            runners_need_permit: false,
-            ..whetstone_coordinator::auth::AuthConfig::devnet()
-        };
+        config.auth =
+            whetstone_coordinator::auth::AuthConfig { runners_need_permit: false, ..whetstone_coordinator::auth::AuthConfig::devnet() };
     })
     .await;
     harness.publish_tasks(1).await;

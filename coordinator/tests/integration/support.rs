@@ -65,10 +65,7 @@ pub fn example_agent(name: &str) -> AgentPackage {
 
 /// Logs to the test's captured output when `RUST_LOG` is set.
 fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
 }
 
 /// Polls `check` every 50 ms until it yields a value, failing the test after [`DEADLINE`].
@@ -138,9 +135,7 @@ impl Server {
     pub async fn stop(&mut self) {
         self.shutdown.cancel();
         let Some(serving) = self.serving.take() else { return };
-        let result = tokio::time::timeout(Duration::from_secs(10), serving)
-            .await
-            .expect("coordinator stops within 10 s of shutdown");
+        let result = tokio::time::timeout(Duration::from_secs(10), serving).await.expect("coordinator stops within 10 s of shutdown");
         result.expect("coordinator task did not panic").expect("coordinator served without error");
     }
 }
@@ -240,7 +235,11 @@ impl Harness {
     }
 
     /// `Tasks.Publish`, signed by the dev key whose address `curator` is (see [`signer_for`]).
-    pub async fn publish(&self, request: pb::PublishTaskRequest, curator: &str) -> Result<tonic::Response<pb::PublishTaskResponse>, tonic::Status> {
+    pub async fn publish(
+        &self,
+        request: pb::PublishTaskRequest,
+        curator: &str,
+    ) -> Result<tonic::Response<pb::PublishTaskResponse>, tonic::Status> {
         self.tasks().publish(signer_for(curator).signed(PUBLISH_TASK, request)).await
     }
 
@@ -317,10 +316,7 @@ impl WorkerSession {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(10), running)
-                .await
-                .expect("worker stops within 10 s")
-                .expect("worker did not panic");
+            tokio::time::timeout(Duration::from_secs(10), running).await.expect("worker stops within 10 s").expect("worker did not panic");
         }
     }
 }
@@ -528,8 +524,7 @@ pub struct RawWorker {
 impl RawWorker {
     /// Says hello and reads the welcome.
     pub async fn connect(url: &str, worker_id: &str, capability: pb::Capability, capacity: u32) -> Self {
-        let (outbound, inbound) =
-            open_session(url, vec![hello(worker_id, &[capability], capacity)]).await.expect("session accepted");
+        let (outbound, inbound) = open_session(url, vec![hello(worker_id, &[capability], capacity)]).await.expect("session accepted");
         let mut worker = Self { outbound, inbound };
         match worker.next().await {
             pb::coordinator_message::Kind::Welcome(welcome) => assert!(welcome.lease_duration_ms > 0),

@@ -69,9 +69,7 @@ async fn stream_heads(pending: PendingSubscriptionSink, ctx: &RpcContext) {
     let mut heads = ctx.heads.subscribe();
     let current = ctx.store().head().header.clone();
     let Ok(sink) = pending.accept().await else { return };
-    let send = |header: &crate::types::sp_runtime::generic::header::Header| {
-        serde_json::value::to_raw_value(&json::header(header))
-    };
+    let send = |header: &crate::types::sp_runtime::generic::header::Header| serde_json::value::to_raw_value(&json::header(header));
     let Ok(first) = send(&current) else { return };
     if sink.send(first).await.is_err() {
         return;

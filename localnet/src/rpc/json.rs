@@ -18,9 +18,9 @@ pub(crate) fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOw
 
 pub(crate) fn parse_hash(text: &str) -> Result<H256, ErrorObjectOwned> {
     let bytes = parse_hex(text, "block hash")?;
-    let array: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        error(jsonrpsee::types::error::INVALID_PARAMS_CODE, format!("a block hash has 32 bytes, not {}", b.len()))
-    })?;
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| error(jsonrpsee::types::error::INVALID_PARAMS_CODE, format!("a block hash has 32 bytes, not {}", b.len())))?;
     Ok(H256(array))
 }
 

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::{RpcContext, codes, error, json};
 use crate::storage::State;
-use crate::types::sp_runtime::generic::header::Header;
-use crate::types::{AccountId32, H256};
 use crate::types::frame_support::dispatch::DispatchClass;
+use crate::types::sp_runtime::generic::header::Header;
 use crate::types::sp_weights::weight_v2::Weight;
+use crate::types::{AccountId32, H256};
 use crate::{metadata, runtime};
 
 /// Most keys one `state_getKeysPaged` call returns, as substrate limits it.
@@ -161,10 +161,7 @@ fn call_runtime_api(
             // Localnet charges no fees: (weight, class, partial_fee) with a u64 fee as subtensor's.
             Ok((Weight::default(), DispatchClass::Normal, 0u64).encode())
         }
-        other => Err(error(
-            codes::STATE_ERROR,
-            format!("Client error: Execution failed: Other(\"Exported method {other} is not found\")"),
-        )),
+        other => Err(error(codes::STATE_ERROR, format!("Client error: Execution failed: Other(\"Exported method {other} is not found\")"))),
     }
 }
 

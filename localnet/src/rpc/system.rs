@@ -15,12 +15,8 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     module.register_method("system_chain", |_, _, _| "Whetstone Localnet")?;
     module.register_method("system_chainType", |_, _, _| "Development")?;
-    module.register_method("system_properties", |_, _, _| {
-        json!({ "ss58Format": 42, "tokenDecimals": 9, "tokenSymbol": "TAO" })
-    })?;
-    module.register_method("system_health", |_, _, _| {
-        json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false })
-    })?;
+    module.register_method("system_properties", |_, _, _| json!({ "ss58Format": 42, "tokenDecimals": 9, "tokenSymbol": "TAO" }))?;
+    module.register_method("system_health", |_, _, _| json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }))?;
     module.register_method("system_accountNextIndex", |params, ctx, _| {
         let address: String = params.one()?;
         let account = subxt_utils_accountid32::AccountId32::from_str(&address)

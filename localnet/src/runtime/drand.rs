@@ -59,12 +59,7 @@ pub(crate) fn genesis(state: &mut State, beacon: &dyn Beacon) {
 }
 
 /// Stores the pulses published up to `unix_time` that are not stored yet.
-pub(crate) fn on_initialize(
-    state: &mut State,
-    events: &mut Vec<RuntimeEvent>,
-    beacon: Option<&Arc<dyn Beacon>>,
-    unix_time: u64,
-) {
+pub(crate) fn on_initialize(state: &mut State, events: &mut Vec<RuntimeEvent>, beacon: Option<&Arc<dyn Beacon>>, unix_time: u64) {
     let Some(beacon) = beacon else { return };
     let latest = beacon.info().round_at(unix_time);
     let last_stored = state.value::<items::LastStoredRound>(());

@@ -13,13 +13,13 @@ use parity_scale_codec::Encode;
 use crate::beacon::Beacon;
 use crate::extrinsic::{self, ChainContext, CheckedExtrinsic, InvalidTransaction};
 use crate::storage::State;
+use crate::types::Cow;
 use crate::types::frame_system::{self, DispatchEventInfo, Phase};
 use crate::types::node_subtensor_runtime::{RuntimeCall, RuntimeEvent, SUBTENSOR_INDEX};
 use crate::types::pallet_subtensor;
 use crate::types::sp_runtime::generic::digest::Digest;
 use crate::types::sp_runtime::generic::header::Header;
 use crate::types::sp_runtime::{DispatchError, ModuleError};
-use crate::types::Cow;
 use crate::types::sp_version::RuntimeVersion;
 use crate::types::{AccountId32, H256};
 
@@ -30,13 +30,8 @@ pub(crate) const SPEC_VERSION: u32 = 1;
 pub(crate) const TRANSACTION_VERSION: u32 = 1;
 
 /// Runtime APIs localnet answers through `state_call`, with their versions.
-pub(crate) const RUNTIME_APIS: &[(&str, u32)] = &[
-    ("Core", 5),
-    ("Metadata", 2),
-    ("AccountNonceApi", 1),
-    ("TaggedTransactionQueue", 3),
-    ("TransactionPaymentApi", 4),
-];
+pub(crate) const RUNTIME_APIS: &[(&str, u32)] =
+    &[("Core", 5), ("Metadata", 2), ("AccountNonceApi", 1), ("TaggedTransactionQueue", 3), ("TransactionPaymentApi", 4)];
 
 pub(crate) fn runtime_version() -> RuntimeVersion {
     RuntimeVersion {
@@ -45,9 +40,7 @@ pub(crate) fn runtime_version() -> RuntimeVersion {
         authoring_version: 1,
         spec_version: SPEC_VERSION,
         impl_version: 1,
-        apis: Cow(
-            RUNTIME_APIS.iter().map(|(name, version)| (sp_crypto_hashing::blake2_64(name.as_bytes()), *version)).collect(),
-        ),
+        apis: Cow(RUNTIME_APIS.iter().map(|(name, version)| (sp_crypto_hashing::blake2_64(name.as_bytes()), *version)).collect()),
         transaction_version: TRANSACTION_VERSION,
         system_version: 1,
     }
@@ -93,13 +86,7 @@ impl Runtime {
     }
 
     /// Builds the child of `parent` with the given transactions, at `unix_time`.
-    pub(crate) fn build_block(
-        &self,
-        parent: &Header,
-        parent_state: &State,
-        transactions: Vec<Vec<u8>>,
-        unix_time: u64,
-    ) -> BuiltBlock {
+    pub(crate) fn build_block(&self, parent: &Header, parent_state: &State, transactions: Vec<Vec<u8>>, unix_time: u64) -> BuiltBlock {
         let parent_hash = parent.hash();
         let number = parent.number + 1;
         let block = u64::from(number);

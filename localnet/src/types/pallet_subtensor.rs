@@ -22,12 +22,7 @@ pub mod pallet {
         /// Commit timelock-encrypted weights; the chain reveals them once the drand round's
         /// pulse is on chain, `RevealPeriodEpochs` epochs later.
         #[codec(index = 113)]
-        commit_timelocked_weights {
-            netuid: u16,
-            commit: BoundedVec<u8>,
-            reveal_round: u64,
-            commit_reveal_version: u16,
-        },
+        commit_timelocked_weights { netuid: u16, commit: BoundedVec<u8>, reveal_round: u64, commit_reveal_version: u16 },
         /// `set_weights` addressed to one of the subnet's mechanisms; localnet runs only the
         /// main one (0).
         #[codec(index = 119)]

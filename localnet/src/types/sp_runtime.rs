@@ -230,14 +230,11 @@ pub mod generic {
             fn type_info() -> Type {
                 // Variant names must be `&'static str`; build the 255 of them once per process.
                 static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-                let names = NAMES.get_or_init(|| {
-                    (1..=255u8).map(|i| &*Box::leak(format!("Mortal{i}").into_boxed_str())).collect()
-                });
+                let names = NAMES.get_or_init(|| (1..=255u8).map(|i| &*Box::leak(format!("Mortal{i}").into_boxed_str())).collect());
                 let mut variants = Variants::new().variant("Immortal", |v| v.index(0));
                 for (index, name) in (1..=255u8).zip(names.iter().copied()) {
-                    variants = variants.variant(name, |v| {
-                        v.index(index).fields(scale_info::build::Fields::unnamed().field(|f| f.ty::<u8>()))
-                    });
+                    variants =
+                        variants.variant(name, |v| v.index(index).fields(scale_info::build::Fields::unnamed().field(|f| f.ty::<u8>())));
                 }
                 Type::builder().path(Path::new("Era", module_path!())).variant(variants)
             }

@@ -42,8 +42,7 @@ fn encrypt(beacon: &timelock::BeaconInfo, round: u64, uids: Vec<u16>, values: Ve
 }
 
 async fn commit(client: &Client, ciphertext: Vec<u8>, round: u64, version: u16) -> Result<Events, TxError> {
-    submit(client, &dev::alice(), "SubtensorModule", "commit_timelocked_weights", (NETUID, ciphertext, round, version))
-        .await
+    submit(client, &dev::alice(), "SubtensorModule", "commit_timelocked_weights", (NETUID, ciphertext, round, version)).await
 }
 
 type StoredCommit = (AccountId32, u64, Vec<u8>, u64);
@@ -128,9 +127,7 @@ async fn a_commit_to_a_published_round_the_chain_never_stored_is_still_revealed(
     // latest pulses, so round 100 is published but not in `Drand.Pulses`.
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("clock").as_secs();
     let drand = whetstone_localnet::LocalDrand::new("idle-gap", now - 1000, 1).expect("beacon");
-    let node = whetstone_localnet::spawn_with_beacon(commit_reveal_config(), Some(std::sync::Arc::new(drand)))
-        .await
-        .expect("starts");
+    let node = whetstone_localnet::spawn_with_beacon(commit_reveal_config(), Some(std::sync::Arc::new(drand))).await.expect("starts");
     let client = Client::from_insecure_url(&node.url).await.expect("connects");
     let beacon = published_beacon(&client).await;
     commit(&client, encrypt(&beacon, 100, vec![2], vec![9]), 100, 4).await.expect("committed");

@@ -63,21 +63,13 @@ pub async fn submit_with<Fields: EncodeAsFields>(
     fields: Fields,
 ) -> Result<Events, subxt::Error> {
     let tx = subxt::dynamic::tx(pallet, call, fields);
-    Ok(client
-        .tx()
-        .await?
-        .sign_and_submit_then_watch(&tx, signer, params.build())
-        .await?
-        .wait_for_finalized_success()
-        .await?)
+    Ok(client.tx().await?.sign_and_submit_then_watch(&tx, signer, params.build()).await?.wait_for_finalized_success().await?)
 }
 
 /// The `Pallet::Error` name of a failed extrinsic, as subxt decodes it from the metadata.
 pub fn module_error(error: &TxError) -> String {
     match error {
-        TransactionFinalizedSuccessError::SuccessError(TransactionEventsError::ExtrinsicFailed(
-            DispatchError::Module(module),
-        )) => {
+        TransactionFinalizedSuccessError::SuccessError(TransactionEventsError::ExtrinsicFailed(DispatchError::Module(module))) => {
             let details = module.details().expect("the error is in the metadata");
             format!("{}::{}", details.pallet.name(), details.variant.name)
         }

@@ -29,15 +29,8 @@ async fn a_tampered_signature_is_rejected_before_any_block() {
 async fn a_reused_nonce_is_reported_as_outdated() {
     let (node, client) = start(test_config()).await;
     submit(&client, &dev::alice(), "System", "remark", (vec![0u8],)).await.expect("nonce 0");
-    let outcome = submit_with(
-        &client,
-        &dev::alice(),
-        DefaultExtrinsicParamsBuilder::new().nonce(0),
-        "System",
-        "remark",
-        (vec![1u8],),
-    )
-    .await;
+    let outcome =
+        submit_with(&client, &dev::alice(), DefaultExtrinsicParamsBuilder::new().nonce(0), "System", "remark", (vec![1u8],)).await;
     let error = outcome.expect_err("nonce 0 is spent").to_string();
     assert!(error.contains("outdated"), "{error}");
     node.stop().await;
@@ -48,8 +41,7 @@ async fn payloads_over_256_bytes_are_signed_as_their_hash() {
     let (node, client) = start(test_config()).await;
     let remark = vec![7u8; 1000];
     let events = submit(&client, &dev::bob(), "System", "remark_with_event", (remark.clone(),)).await.expect("remark");
-    let (sender, hash) =
-        <([u8; 32], [u8; 32])>::decode(&mut &event_fields(&events, "System", "Remarked")[..]).expect("fields");
+    let (sender, hash) = <([u8; 32], [u8; 32])>::decode(&mut &event_fields(&events, "System", "Remarked")[..]).expect("fields");
     assert_eq!(sender, account(&dev::bob()).0);
     assert_eq!(hash, sp_crypto_hashing::blake2_256(&remark));
     node.stop().await;
@@ -62,13 +54,7 @@ async fn immortal_and_mortal_transactions_are_both_accepted() {
     for params in [DefaultExtrinsicParamsBuilder::new().immortal(), DefaultExtrinsicParamsBuilder::new().mortal(8)] {
         submit_with(&client, &dev::charlie(), params, "System", "remark", (vec![1u8],)).await.expect("accepted");
     }
-    let nonce: u64 = client
-        .tx()
-        .await
-        .expect("client")
-        .account_nonce(&account(&dev::charlie()))
-        .await
-        .expect("nonce");
+    let nonce: u64 = client.tx().await.expect("client").account_nonce(&account(&dev::charlie())).await.expect("nonce");
     assert_eq!(nonce, 2);
     node.stop().await;
 }
@@ -79,21 +65,17 @@ async fn burned_register_adds_a_neuron_and_charges_the_coldkey() {
     let hotkey = subxt_signer::sr25519::Keypair::from_uri(&"//Alice//miner".parse().expect("uri")).expect("key");
     let hotkey_id = account(&hotkey);
     let before: Vec<u8> = account_data(&client, &dev::alice()).await;
-    let events = submit(&client, &dev::alice(), "SubtensorModule", "burned_register", (NETUID, hotkey_id))
-        .await
-        .expect("registered");
+    let events = submit(&client, &dev::alice(), "SubtensorModule", "burned_register", (NETUID, hotkey_id)).await.expect("registered");
     let (netuid, uid, registered) =
-        <(u16, u16, [u8; 32])>::decode(&mut &event_fields(&events, "SubtensorModule", "NeuronRegistered")[..])
-            .expect("fields");
+        <(u16, u16, [u8; 32])>::decode(&mut &event_fields(&events, "SubtensorModule", "NeuronRegistered")[..]).expect("fields");
     assert_eq!((netuid, uid, registered), (NETUID, 6, hotkey_id.0));
     assert_eq!(read::<_, u16>(&client, "SubtensorModule", "SubnetworkN", (NETUID,)).await, 7);
     let after: Vec<u8> = account_data(&client, &dev::alice()).await;
     let free = |data: &[u8]| u64::decode(&mut &data[16..24]).expect("free balance");
     assert_eq!(free(&before) - free(&after), 100_000_000, "the burn left the coldkey");
 
-    let again = submit(&client, &dev::alice(), "SubtensorModule", "burned_register", (NETUID, hotkey_id))
-        .await
-        .expect_err("already registered");
+    let again =
+        submit(&client, &dev::alice(), "SubtensorModule", "burned_register", (NETUID, hotkey_id)).await.expect_err("already registered");
     assert_eq!(module_error(&again), "SubtensorModule::HotKeyAlreadyRegisteredInSubNet");
     node.stop().await;
 }

@@ -56,24 +56,13 @@ pub fn pack_files(files: &[(String, Vec<u8>, u32)], owner: (u32, u32)) -> io::Re
     builder.into_inner()
 }
 
-fn append_tree(
-    builder: &mut Builder<Vec<u8>>,
-    dir: &Path,
-    prefix: &str,
-    owner: (u32, u32),
-) -> io::Result<()> {
+fn append_tree(builder: &mut Builder<Vec<u8>>, dir: &Path, prefix: &str, owner: (u32, u32)) -> io::Result<()> {
     let mut entries = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name();
-        let name = name
-            .to_str()
-            .ok_or_else(|| invalid_input(format!("file name {name:?} is not UTF-8")))?;
-        let archive_path = if prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{prefix}/{name}")
-        };
+        let name = name.to_str().ok_or_else(|| invalid_input(format!("file name {name:?} is not UTF-8")))?;
+        let archive_path = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
         let file_type = entry.file_type()?;
         if file_type.is_dir() {
             append_dir(builder, &archive_path, owner)?;
@@ -113,13 +102,9 @@ fn header(entry_type: EntryType, mode: u32, (uid, gid): (u32, u32)) -> Header {
 
 /// Archive paths must stay under the extraction directory.
 fn check_relative(path: &str) -> io::Result<()> {
-    let escapes = Path::new(path)
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    let escapes = Path::new(path).components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if escapes {
-        return Err(invalid_input(format!(
-            "archive path {path:?} must be relative without `..`"
-        )));
+        return Err(invalid_input(format!("archive path {path:?} must be relative without `..`")));
     }
     Ok(())
 }

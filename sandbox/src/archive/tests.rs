@@ -7,11 +7,7 @@ use tar::{Archive, Builder, EntryType, Header};
 use super::*;
 
 fn mode_of(path: &Path) -> u32 {
-    fs::symlink_metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
+    fs::symlink_metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
 fn sample_tree(root: &Path) {
@@ -53,28 +49,13 @@ fn pack_then_unpack_keeps_contents_modes_and_links() {
     let dest = tempfile::tempdir().expect("tempdir");
     unpack_safe(&tar, dest.path(), true).expect("unpack");
     let d = dest.path();
-    assert_eq!(
-        fs::read_to_string(d.join(".git/HEAD")).expect("HEAD"),
-        "ref: refs/heads/main\n"
-    );
-    assert_eq!(
-        fs::read_to_string(d.join(".hidden")).expect("dotfile"),
-        "dot"
-    );
-    assert_eq!(
-        fs::read(d.join("pkg/sub/data.bin")).expect("binary"),
-        [0u8, 159, 255]
-    );
+    assert_eq!(fs::read_to_string(d.join(".git/HEAD")).expect("HEAD"), "ref: refs/heads/main\n");
+    assert_eq!(fs::read_to_string(d.join(".hidden")).expect("dotfile"), "dot");
+    assert_eq!(fs::read(d.join("pkg/sub/data.bin")).expect("binary"), [0u8, 159, 255]);
     assert_eq!(mode_of(&d.join("run.sh")), 0o755);
     assert_eq!(mode_of(&d.join("pkg/mod.py")), 0o644);
-    assert_eq!(
-        fs::read_link(d.join("link.py")).expect("link"),
-        Path::new("pkg/mod.py")
-    );
-    assert_eq!(
-        fs::read_to_string(d.join("link.py")).expect("through link"),
-        "x = 1\n"
-    );
+    assert_eq!(fs::read_link(d.join("link.py")).expect("link"), Path::new("pkg/mod.py"));
+    assert_eq!(fs::read_to_string(d.join("link.py")).expect("through link"), "x = 1\n");
 }
 
 #[test]
@@ -90,19 +71,8 @@ fn pack_dir_is_deterministic_sorted_and_owned() {
         let entry = entry.expect("entry");
         let header = entry.header();
         assert_eq!(header.mtime().expect("mtime"), 0);
-        assert_eq!(
-            (header.uid().expect("uid"), header.gid().expect("gid")),
-            (1000, 1000)
-        );
-        names.push(
-            entry
-                .path()
-                .expect("path")
-                .display()
-                .to_string()
-                .trim_end_matches('/')
-                .to_owned(),
-        );
+        assert_eq!((header.uid().expect("uid"), header.gid().expect("gid")), (1000, 1000));
+        names.push(entry.path().expect("path").display().to_string().trim_end_matches('/').to_owned());
     }
     assert_eq!(
         names,
@@ -134,15 +104,7 @@ fn pack_files_adds_owned_parent_directories() {
     for entry in Archive::new(tar.as_slice()).entries().expect("entries") {
         let entry = entry.expect("entry");
         assert_eq!(entry.header().uid().expect("uid"), 1000);
-        seen.push(
-            entry
-                .path()
-                .expect("path")
-                .display()
-                .to_string()
-                .trim_end_matches('/')
-                .to_owned(),
-        );
+        seen.push(entry.path().expect("path").display().to_string().trim_end_matches('/').to_owned());
     }
     assert_eq!(seen, ["a", "a/b", "a/b/c.txt", "a/run", "top.txt"]);
 
@@ -159,41 +121,20 @@ fn unpack_refuses_hostile_archives() {
     let outside = tempfile::tempdir().expect("tempdir");
     let outside_dir = outside.path().display().to_string();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "parent dir",
-            raw_tar(&[("../x", EntryType::Regular, "", b"boom")]),
-        ),
-        (
-            "nested parent dir",
-            raw_tar(&[("a/../../x", EntryType::Regular, "", b"boom")]),
-        ),
-        (
-            "absolute",
-            raw_tar(&[("/etc/x", EntryType::Regular, "", b"boom")]),
-        ),
-        (
-            "symlink up",
-            raw_tar(&[("evil", EntryType::Symlink, "../../outside", b"")]),
-        ),
-        (
-            "symlink absolute",
-            raw_tar(&[("evil", EntryType::Symlink, &outside_dir, b"")]),
-        ),
+        ("parent dir", raw_tar(&[("../x", EntryType::Regular, "", b"boom")])),
+        ("nested parent dir", raw_tar(&[("a/../../x", EntryType::Regular, "", b"boom")])),
+        ("absolute", raw_tar(&[("/etc/x", EntryType::Regular, "", b"boom")])),
+        ("symlink up", raw_tar(&[("evil", EntryType::Symlink, "../../outside", b"")])),
+        ("symlink absolute", raw_tar(&[("evil", EntryType::Symlink, &outside_dir, b"")])),
         (
             // Lexically `sh/sh/..` is `sh`, but `sh` is a link to `.`, so it is really `..`.
             "symlink through a link",
-            raw_tar(&[
-                ("sh", EntryType::Symlink, ".", b""),
-                ("e", EntryType::Symlink, "sh/sh/..", b""),
-            ]),
+            raw_tar(&[("sh", EntryType::Symlink, ".", b""), ("e", EntryType::Symlink, "sh/sh/..", b"")]),
         ),
         (
             // Inside while `sh` does not exist; a later entry makes `sh` a link to `.`.
             "link made to escape later",
-            raw_tar(&[
-                ("e", EntryType::Symlink, "sh/sh/..", b""),
-                ("sh", EntryType::Symlink, ".", b""),
-            ]),
+            raw_tar(&[("e", EntryType::Symlink, "sh/sh/..", b""), ("sh", EntryType::Symlink, ".", b"")]),
         ),
         (
             "write through a symlink",
@@ -203,22 +144,14 @@ fn unpack_refuses_hostile_archives() {
                 ("inner/x", EntryType::Regular, "", b"boom"),
             ]),
         ),
-        (
-            "hard link out",
-            raw_tar(&[("h", EntryType::Link, "../../etc/passwd", b"")]),
-        ),
+        ("hard link out", raw_tar(&[("h", EntryType::Link, "../../etc/passwd", b"")])),
     ];
     for (name, tar) in cases {
         let dest = tempfile::tempdir().expect("tempdir");
         let target = dest.path().join("in");
         let result = unpack_safe(&tar, &target, false);
         assert!(
-            matches!(
-                result,
-                Err(ArchiveError::UnsafePath { .. }
-                    | ArchiveError::LinkEscapes { .. }
-                    | ArchiveError::ThroughLink { .. })
-            ),
+            matches!(result, Err(ArchiveError::UnsafePath { .. } | ArchiveError::LinkEscapes { .. } | ArchiveError::ThroughLink { .. })),
             "{name}: {result:?}"
         );
         assert!(!dest.path().join("x").exists(), "{name}: wrote outside");
@@ -237,10 +170,7 @@ fn unpack_accepts_links_that_stay_inside() {
     ]);
     let dest = tempfile::tempdir().expect("tempdir");
     unpack_safe(&tar, dest.path(), false).expect("unpack");
-    assert_eq!(
-        fs::read(dest.path().join("bin/alias.py")).expect("symlink"),
-        b"real"
-    );
+    assert_eq!(fs::read(dest.path().join("bin/alias.py")).expect("symlink"), b"real");
     let hard = fs::metadata(dest.path().join("hard.py")).expect("hard link");
     assert_eq!(hard.nlink(), 2);
 }
@@ -255,10 +185,7 @@ fn unpack_skips_devices_and_fifos_and_strips_the_top() {
     ]);
     let dest = tempfile::tempdir().expect("tempdir");
     unpack_safe(&tar, dest.path(), true).expect("unpack");
-    let mut names: Vec<_> = fs::read_dir(dest.path())
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
+    let mut names: Vec<_> = fs::read_dir(dest.path()).expect("read_dir").map(|e| e.expect("entry").file_name()).collect();
     names.sort();
     assert_eq!(names, ["report.xml"]);
 }
@@ -267,9 +194,6 @@ fn unpack_skips_devices_and_fifos_and_strips_the_top() {
 fn file_contents_reads_a_single_file_download() {
     let tar = raw_tar(&[("report.xml", EntryType::Regular, "", b"<xml/>")]);
     assert_eq!(file_contents(&tar).expect("file"), b"<xml/>");
-    let dir = raw_tar(&[
-        ("d", EntryType::Directory, "", b""),
-        ("d/l", EntryType::Symlink, "x", b""),
-    ]);
+    let dir = raw_tar(&[("d", EntryType::Directory, "", b""), ("d/l", EntryType::Symlink, "x", b"")]);
     assert!(matches!(file_contents(&dir), Err(ArchiveError::NotAFile)));
 }

@@ -21,11 +21,7 @@ const MAX_LINK_HOPS: usize = 40;
 /// fifos. Ownership and mtimes are not restored; permission bits are, minus setuid/setgid.
 /// `strip_first_component` drops the leading directory Docker puts in downloads (the basename
 /// of the downloaded path).
-pub fn unpack_safe(
-    tar: &[u8],
-    dest: &Path,
-    strip_first_component: bool,
-) -> Result<(), ArchiveError> {
+pub fn unpack_safe(tar: &[u8], dest: &Path, strip_first_component: bool) -> Result<(), ArchiveError> {
     fs::create_dir_all(dest).map_err(|e| write_error(dest, e))?;
     let mut symlinks: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut dir_modes: Vec<(PathBuf, u32)> = Vec::new();
@@ -48,9 +44,7 @@ pub fn unpack_safe(
                 prepare_parents(dest, &rel)?;
                 remove_non_dir(&path)?;
                 let mut contents = Vec::new();
-                entry
-                    .read_to_end(&mut contents)
-                    .map_err(ArchiveError::Read)?;
+                entry.read_to_end(&mut contents).map_err(ArchiveError::Read)?;
                 write_new_file(&path, &contents, mode)?;
             }
             EntryType::Symlink => {
@@ -65,8 +59,7 @@ pub fn unpack_safe(
             }
             EntryType::Link => {
                 let target = link_target(&entry)?;
-                let target_rel = archive_relative(&target, strip_first_component)?
-                    .ok_or_else(|| link_escapes(&rel, &target))?;
+                let target_rel = archive_relative(&target, strip_first_component)?.ok_or_else(|| link_escapes(&rel, &target))?;
                 if !is_plain_file_inside(dest, &target_rel) {
                     return Err(link_escapes(&rel, &target));
                 }
@@ -89,8 +82,7 @@ pub fn unpack_safe(
     // own children; owner rwx is kept so the caller can always delete the tree.
     dir_modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
     for (path, mode) in dir_modes {
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700))
-            .map_err(|e| write_error(&path, e))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700)).map_err(|e| write_error(&path, e))?;
     }
     Ok(())
 }
@@ -105,9 +97,7 @@ pub fn file_contents(tar: &[u8]) -> Result<Vec<u8>, ArchiveError> {
             EntryType::Directory => continue,
             EntryType::Regular | EntryType::Continuous => {
                 let mut contents = Vec::new();
-                entry
-                    .read_to_end(&mut contents)
-                    .map_err(ArchiveError::Read)?;
+                entry.read_to_end(&mut contents).map_err(ArchiveError::Read)?;
                 return Ok(contents);
             }
             _ => return Err(ArchiveError::NotAFile),
@@ -127,9 +117,7 @@ fn archive_relative(raw: &Path, strip_first: bool) -> Result<Option<PathBuf>, Ar
             Component::Normal(_) => stripped = true,
             Component::CurDir => {}
             Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
-                return Err(ArchiveError::UnsafePath {
-                    path: raw.display().to_string(),
-                });
+                return Err(ArchiveError::UnsafePath { path: raw.display().to_string() });
             }
         }
     }
@@ -148,9 +136,7 @@ fn prepare_parents(dest: &Path, rel: &Path) -> Result<(), ArchiveError> {
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
-                return Err(ArchiveError::ThroughLink {
-                    path: rel.display().to_string(),
-                });
+                return Err(ArchiveError::ThroughLink { path: rel.display().to_string() });
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir(&current).map_err(|e| write_error(&current, e))?;
@@ -174,10 +160,7 @@ fn make_dir(path: &Path) -> Result<(), ArchiveError> {
 /// Later entries replace earlier files and links (as tar does), never directories.
 fn remove_non_dir(path: &Path) -> Result<(), ArchiveError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(write_error(
-            path,
-            io::Error::new(io::ErrorKind::AlreadyExists, "a directory is in the way"),
-        )),
+        Ok(meta) if meta.is_dir() => Err(write_error(path, io::Error::new(io::ErrorKind::AlreadyExists, "a directory is in the way"))),
         Ok(_) => fs::remove_file(path).map_err(|e| write_error(path, e)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(write_error(path, e)),
@@ -186,14 +169,9 @@ fn remove_non_dir(path: &Path) -> Result<(), ArchiveError> {
 
 fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), ArchiveError> {
     // create_new refuses to open an existing path, symlinks included.
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| write_error(path, e))?;
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| write_error(path, e))?;
     file.write_all(contents).map_err(|e| write_error(path, e))?;
-    file.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| write_error(path, e))
+    file.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| write_error(path, e))
 }
 
 fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> Result<PathBuf, ArchiveError> {
@@ -201,12 +179,7 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> Result<PathBuf, ArchiveErr
         .link_name()
         .map_err(ArchiveError::Read)?
         .map(|target| target.into_owned())
-        .ok_or_else(|| {
-            ArchiveError::Read(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "link entry without a target",
-            ))
-        })
+        .ok_or_else(|| ArchiveError::Read(io::Error::new(io::ErrorKind::InvalidData, "link entry without a target")))
 }
 
 /// Resolves the symlink `rel -> target` the way the kernel would, against the tree as it is
@@ -230,9 +203,7 @@ fn resolves_inside(dest: &Path, rel: &Path, target: &Path) -> bool {
         Some(steps)
     }
 
-    let (Some(parent), Some(target_steps)) =
-        (steps(rel.parent().unwrap_or(Path::new(""))), steps(target))
-    else {
+    let (Some(parent), Some(target_steps)) = (steps(rel.parent().unwrap_or(Path::new(""))), steps(target)) else {
         return false;
     };
     let mut pending: VecDeque<Step> = parent.into_iter().chain(target_steps).collect();
@@ -291,15 +262,9 @@ fn is_plain_file_inside(dest: &Path, target_rel: &Path) -> bool {
 }
 
 fn link_escapes(rel: &Path, target: &Path) -> ArchiveError {
-    ArchiveError::LinkEscapes {
-        path: rel.display().to_string(),
-        target: target.display().to_string(),
-    }
+    ArchiveError::LinkEscapes { path: rel.display().to_string(), target: target.display().to_string() }
 }
 
 fn write_error(path: &Path, source: io::Error) -> ArchiveError {
-    ArchiveError::Write {
-        path: path.to_path_buf(),
-        source,
-    }
+    ArchiveError::Write { path: path.to_path_buf(), source }
 }

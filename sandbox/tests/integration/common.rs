@@ -15,10 +15,7 @@ impl TestSandbox {
     }
 
     pub async fn base(&self) -> ImageRef {
-        self.sandbox
-            .ensure_base_image(&NoProgress)
-            .await
-            .expect("base image")
+        self.sandbox.ensure_base_image(&NoProgress).await.expect("base image")
     }
 
     /// Every test ends here: nothing of ours may be left behind.
@@ -29,27 +26,13 @@ impl TestSandbox {
 
 /// No container and no network of `sandbox`'s owner exists.
 pub async fn assert_nothing_left(sandbox: &Sandbox) {
-    let containers = sandbox
-        .list_ours(OrphanScope::ThisOwner)
-        .await
-        .expect("list containers");
-    let networks = sandbox
-        .list_our_networks(OrphanScope::ThisOwner)
-        .await
-        .expect("list networks");
-    assert!(
-        containers.is_empty() && networks.is_empty(),
-        "left behind: containers {containers:?}, networks {networks:?}"
-    );
+    let containers = sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list containers");
+    let networks = sandbox.list_our_networks(OrphanScope::ThisOwner).await.expect("list networks");
+    assert!(containers.is_empty() && networks.is_empty(), "left behind: containers {containers:?}, networks {networks:?}");
 }
 
 pub fn spec(image: &ImageRef, command: &[&str]) -> RunSpec {
-    RunSpec::new(
-        image.clone(),
-        command.iter().map(|s| (*s).to_owned()).collect(),
-        Role::Probe,
-        "integration-test",
-    )
+    RunSpec::new(image.clone(), command.iter().map(|s| (*s).to_owned()).collect(), Role::Probe, "integration-test")
 }
 
 pub fn sh(image: &ImageRef, script: &str) -> RunSpec {

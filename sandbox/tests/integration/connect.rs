@@ -4,13 +4,8 @@ use crate::common::TestSandbox;
 
 #[tokio::test]
 async fn unreachable_engine_is_reported_clearly() {
-    let err = Sandbox::connect_to("unix:///nonexistent.sock", "test")
-        .await
-        .expect_err("connected to a socket that does not exist");
-    assert!(
-        matches!(err, SandboxError::EngineUnreachable { .. }),
-        "{err:?}"
-    );
+    let err = Sandbox::connect_to("unix:///nonexistent.sock", "test").await.expect_err("connected to a socket that does not exist");
+    assert!(matches!(err, SandboxError::EngineUnreachable { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("unix:///nonexistent.sock"), "{message}");
     assert!(message.contains("start Docker"), "{message}");

@@ -23,11 +23,7 @@ async fn docker_read_only_root_with_tmpfs_work_tree_round_trips() {
     fs::create_dir_all(src.path().join("pkg")).expect("mkdir");
     fs::write(src.path().join("pkg/data.txt"), "payload\n").expect("write");
     let script = src.path().join("make.sh");
-    fs::write(
-        &script,
-        "#!/bin/sh\ncp pkg/data.txt copy.txt && rm pkg/data.txt\n",
-    )
-    .expect("write");
+    fs::write(&script, "#!/bin/sh\ncp pkg/data.txt copy.txt && rm pkg/data.txt\n").expect("write");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
 
     let mut run = sh(
@@ -43,77 +39,29 @@ async fn docker_read_only_root_with_tmpfs_work_tree_round_trips() {
     );
     run.user = Some("1000:1000".to_owned());
     run.read_only_root = true;
-    run.tmpfs
-        .push(Tmpfs::owned_by("/work", 16 * MIB, (1000, 1000)));
+    run.tmpfs.push(Tmpfs::owned_by("/work", 16 * MIB, (1000, 1000)));
     run.tmpfs.push(Tmpfs::read_only_to_users("/opt/tool", MIB));
-    let tool = pack_files(
-        &[("tool.sh".to_owned(), b"echo tool-ran\n".to_vec(), 0o755)],
-        (0, 0),
-    )
-    .expect("pack");
+    let tool = pack_files(&[("tool.sh".to_owned(), b"echo tool-ran\n".to_vec(), 0o755)], (0, 0)).expect("pack");
     run.uploads = vec![
-        Upload {
-            dest_dir: "/work".to_owned(),
-            tar: pack_dir(src.path(), "", (1000, 1000)).expect("pack"),
-        },
-        Upload {
-            dest_dir: "/opt/tool".to_owned(),
-            tar: tool,
-        },
+        Upload { dest_dir: "/work".to_owned(), tar: pack_dir(src.path(), "", (1000, 1000)).expect("pack") },
+        Upload { dest_dir: "/opt/tool".to_owned(), tar: tool },
     ];
-    run.downloads = vec![
-        "/work".to_owned(),
-        "/work/copy.txt".to_owned(),
-        "/work/missing".to_owned(),
-    ];
+    run.downloads = vec!["/work".to_owned(), "/work/copy.txt".to_owned(), "/work/missing".to_owned()];
     let outcome = t.sandbox.run(run).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0), "{}", outcome.output);
-    for want in [
-        "root-read-only",
-        "home-read-only",
-        "tmp-writable",
-        "tool-read-only",
-        "tool-ran",
-        "work 1000:1000",
-        "tool 0:0 755",
-    ] {
-        assert!(
-            outcome.output.lines().any(|l| l == want),
-            "no {want:?} in:\n{}",
-            outcome.output
-        );
+    for want in ["root-read-only", "home-read-only", "tmp-writable", "tool-read-only", "tool-ran", "work 1000:1000", "tool 0:0 755"] {
+        assert!(outcome.output.lines().any(|l| l == want), "no {want:?} in:\n{}", outcome.output);
     }
-    assert!(
-        outcome.download_problems.is_empty(),
-        "{:?}",
-        outcome.download_problems
-    );
+    assert!(outcome.download_problems.is_empty(), "{:?}", outcome.download_problems);
     let [(_, Some(work)), (_, Some(copy)), (_, None)] = &outcome.downloads[..] else {
-        panic!(
-            "unexpected downloads {:?}",
-            outcome
-                .downloads
-                .iter()
-                .map(|(p, t)| (p, t.is_some()))
-                .collect::<Vec<_>>()
-        );
+        panic!("unexpected downloads {:?}", outcome.downloads.iter().map(|(p, t)| (p, t.is_some())).collect::<Vec<_>>());
     };
     assert_eq!(file_contents(copy).expect("file"), b"payload\n");
     let dest = tempfile::tempdir().expect("tempdir");
     unpack_safe(work, dest.path(), true).expect("unpack");
-    assert_eq!(
-        fs::read_to_string(dest.path().join("copy.txt")).expect("copy"),
-        "payload\n"
-    );
-    assert!(
-        !dest.path().join("pkg/data.txt").exists(),
-        "the deletion was lost"
-    );
-    let usage: Vec<&str> = outcome
-        .filesystems
-        .iter()
-        .map(|f| f.path.as_str())
-        .collect();
+    assert_eq!(fs::read_to_string(dest.path().join("copy.txt")).expect("copy"), "payload\n");
+    assert!(!dest.path().join("pkg/data.txt").exists(), "the deletion was lost");
+    let usage: Vec<&str> = outcome.filesystems.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(usage, ["/tmp", "/work", "/opt/tool"]);
     assert_eq!(outcome.full_filesystems().count(), 0);
     t.assert_nothing_left().await;
@@ -133,43 +81,17 @@ async fn docker_tmpfs_caps_stop_a_disk_filler() {
     );
     run.user = Some("1000:1000".to_owned());
     run.read_only_root = true;
-    run.tmpfs = vec![
-        Tmpfs::scratch("/tmp", 8 * MIB),
-        Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)),
-    ];
+    run.tmpfs = vec![Tmpfs::scratch("/tmp", 8 * MIB), Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000))];
     run.downloads = vec!["/work".to_owned()];
-    run.limits = Limits {
-        memory_bytes: 256 * MIB,
-        timeout: Duration::from_secs(30),
-        ..Limits::default()
-    };
+    run.limits = Limits { memory_bytes: 256 * MIB, timeout: Duration::from_secs(30), ..Limits::default() };
     let outcome = t.sandbox.run(run).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0), "{}", outcome.output);
-    assert_eq!(
-        outcome.output.matches("No space left on device").count(),
-        2,
-        "{}",
-        outcome.output
-    );
-    assert!(
-        outcome.output.contains("Read-only file system"),
-        "{}",
-        outcome.output
-    );
-    let full: Vec<&str> = outcome
-        .full_filesystems()
-        .map(|f| f.path.as_str())
-        .collect();
+    assert_eq!(outcome.output.matches("No space left on device").count(), 2, "{}", outcome.output);
+    assert!(outcome.output.contains("Read-only file system"), "{}", outcome.output);
+    let full: Vec<&str> = outcome.full_filesystems().map(|f| f.path.as_str()).collect();
     assert_eq!(full, ["/tmp", "/work"], "{:?}", outcome.filesystems);
-    let tar = outcome.downloads[0]
-        .1
-        .as_deref()
-        .expect("the full tree still comes back");
-    assert!(
-        tar.len() as u64 <= 8 * MIB + 64 * 1024,
-        "{} bytes",
-        tar.len()
-    );
+    let tar = outcome.downloads[0].1.as_deref().expect("the full tree still comes back");
+    assert!(tar.len() as u64 <= 8 * MIB + 64 * 1024, "{} bytes", tar.len());
     t.assert_nothing_left().await;
 }
 
@@ -185,16 +107,8 @@ try:
 except OSError as e: print('opened', len(fds), e.strerror)
 \"";
     let outcome = t.sandbox.run(sh(&base, script)).await.expect("run");
-    assert!(
-        outcome.output.starts_with("1024\nopened 10"),
-        "{}",
-        outcome.output
-    );
-    assert!(
-        outcome.output.contains("Too many open files"),
-        "{}",
-        outcome.output
-    );
+    assert!(outcome.output.starts_with("1024\nopened 10"), "{}", outcome.output);
+    assert!(outcome.output.contains("Too many open files"), "{}", outcome.output);
 
     let mut small = sh(&base, "ulimit -n");
     small.open_files = 64;
@@ -218,30 +132,12 @@ async fn docker_container_has_seccomp_and_no_host_paths() {
     let outcome = t.sandbox.run(run).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0), "{}", outcome.output);
     assert!(outcome.output.contains("Seccomp:\t2"), "{}", outcome.output);
-    assert!(
-        !outcome.output.contains("socket-present"),
-        "{}",
-        outcome.output
-    );
+    assert!(!outcome.output.contains("socket-present"), "{}", outcome.output);
     // Everything the engine mounts for any container, plus our /tmp; nothing else.
-    let allowed = [
-        "/",
-        "/tmp",
-        "/etc/hosts",
-        "/etc/hostname",
-        "/etc/resolv.conf",
-        "/sbin/docker-init",
-        "/usr/sbin/docker-init",
-    ];
+    let allowed = ["/", "/tmp", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/sbin/docker-init", "/usr/sbin/docker-init"];
     for mount in outcome.output.lines().filter(|l| l.starts_with('/')) {
-        let engine_owned = ["/proc", "/dev", "/sys"]
-            .iter()
-            .any(|p| mount == *p || mount.starts_with(&format!("{p}/")));
-        assert!(
-            engine_owned || allowed.contains(&mount),
-            "unexpected mount {mount}:\n{}",
-            outcome.output
-        );
+        let engine_owned = ["/proc", "/dev", "/sys"].iter().any(|p| mount == *p || mount.starts_with(&format!("{p}/")));
+        assert!(engine_owned || allowed.contains(&mount), "unexpected mount {mount}:\n{}", outcome.output);
     }
     t.assert_nothing_left().await;
 }
@@ -259,8 +155,7 @@ async fn docker_timeout_kills_daemons_and_keeps_the_files() {
     );
     run.user = Some("1000:1000".to_owned());
     run.read_only_root = true;
-    run.tmpfs
-        .push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
+    run.tmpfs.push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
     run.downloads = vec!["/work/ticks".to_owned()];
     run.limits.timeout = Duration::from_secs(2);
     let started = Instant::now();
@@ -269,13 +164,8 @@ async fn docker_timeout_kills_daemons_and_keeps_the_files() {
     assert_eq!(outcome.exit, Exit::TimedOut);
     assert_eq!(outcome.output, "started\n");
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
-    let ticks =
-        file_contents(outcome.downloads[0].1.as_deref().expect("ticks collected")).expect("file");
-    assert!(
-        ticks.starts_with(b"tick\n"),
-        "{}",
-        String::from_utf8_lossy(&ticks)
-    );
+    let ticks = file_contents(outcome.downloads[0].1.as_deref().expect("ticks collected")).expect("file");
+    assert!(ticks.starts_with(b"tick\n"), "{}", String::from_utf8_lossy(&ticks));
     t.assert_nothing_left().await;
 }
 
@@ -285,18 +175,10 @@ async fn docker_exit_with_a_daemon_left_ends_the_run() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
     let started = Instant::now();
-    let outcome = t
-        .sandbox
-        .run(sh(&base, "setsid sh -c 'sleep 600' & echo parent-done"))
-        .await
-        .expect("run");
+    let outcome = t.sandbox.run(sh(&base, "setsid sh -c 'sleep 600' & echo parent-done")).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0));
     assert_eq!(outcome.output, "parent-done\n");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     t.assert_nothing_left().await;
 }
 
@@ -316,26 +198,14 @@ async fn docker_fork_bomb_is_stopped_and_its_files_collected() {
     );
     run.user = Some("1000:1000".to_owned());
     run.read_only_root = true;
-    run.tmpfs
-        .push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
+    run.tmpfs.push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
     run.downloads = vec!["/work/before".to_owned()];
-    run.limits = Limits {
-        pids: 64,
-        timeout: Duration::from_secs(3),
-        ..Limits::default()
-    };
+    run.limits = Limits { pids: 64, timeout: Duration::from_secs(3), ..Limits::default() };
     let started = Instant::now();
     let outcome = t.sandbox.run(run).await.expect("run");
     assert_eq!(outcome.exit, Exit::TimedOut, "{}", outcome.output);
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        started.elapsed()
-    );
-    let before = outcome.downloads[0]
-        .1
-        .as_deref()
-        .unwrap_or_else(|| panic!("lost despite the bomb: {:?}", outcome.download_problems));
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    let before = outcome.downloads[0].1.as_deref().unwrap_or_else(|| panic!("lost despite the bomb: {:?}", outcome.download_problems));
     assert_eq!(file_contents(before).expect("file"), b"written\n");
     t.assert_nothing_left().await;
 }
@@ -345,28 +215,14 @@ async fn docker_fork_bomb_is_stopped_and_its_files_collected() {
 async fn docker_upload_larger_than_its_tmpfs_fails_clearly() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
-    let big = pack_files(
-        &[("big.bin".to_owned(), vec![7; 3 * MIB as usize], 0o644)],
-        (1000, 1000),
-    )
-    .expect("pack");
+    let big = pack_files(&[("big.bin".to_owned(), vec![7; 3 * MIB as usize], 0o644)], (1000, 1000)).expect("pack");
     let mut run = spec(&base, &["true"]);
     run.user = Some("1000:1000".to_owned());
     run.tmpfs.push(Tmpfs::owned_by("/work", MIB, (1000, 1000)));
-    run.uploads = vec![Upload {
-        dest_dir: "/work".to_owned(),
-        tar: big,
-    }];
-    let err = t
-        .sandbox
-        .run(run)
-        .await
-        .expect_err("a 3 MiB file fit in 1 MiB");
+    run.uploads = vec![Upload { dest_dir: "/work".to_owned(), tar: big }];
+    let err = t.sandbox.run(run).await.expect_err("a 3 MiB file fit in 1 MiB");
     assert!(matches!(err, SandboxError::Upload { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("the tmpfs holds 1048576 bytes"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("the tmpfs holds 1048576 bytes"), "{err}");
     t.assert_nothing_left().await;
 }
 
@@ -375,17 +231,8 @@ async fn docker_upload_larger_than_its_tmpfs_fails_clearly() {
 async fn docker_missing_command_is_an_exit_status() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
-    let outcome = t
-        .sandbox
-        .run(spec(&base, &["/no/such/program"]))
-        .await
-        .expect("run");
-    assert!(
-        matches!(outcome.exit, Exit::Code(126 | 127)),
-        "{:?}: {}",
-        outcome.exit,
-        outcome.output
-    );
+    let outcome = t.sandbox.run(spec(&base, &["/no/such/program"])).await.expect("run");
+    assert!(matches!(outcome.exit, Exit::Code(126 | 127)), "{:?}: {}", outcome.exit, outcome.output);
     t.assert_nothing_left().await;
 }
 
@@ -395,34 +242,18 @@ async fn docker_missing_command_is_an_exit_status() {
 async fn docker_command_that_kills_the_stopper_is_still_stopped() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
-    let mut run = sh(
-        &base,
-        "kill -KILL -1; echo survivor > /work/f; setsid sleep 600 & exec sleep 600",
-    );
+    let mut run = sh(&base, "kill -KILL -1; echo survivor > /work/f; setsid sleep 600 & exec sleep 600");
     run.user = Some("1000:1000".to_owned());
     run.read_only_root = true;
-    run.tmpfs
-        .push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
+    run.tmpfs.push(Tmpfs::owned_by("/work", 8 * MIB, (1000, 1000)));
     run.downloads = vec!["/work/f".to_owned()];
     run.limits.timeout = Duration::from_secs(2);
     let started = Instant::now();
     let outcome = t.sandbox.run(run).await.expect("run");
     assert_eq!(outcome.exit, Exit::TimedOut);
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        started.elapsed()
-    );
-    let file = outcome.downloads[0]
-        .1
-        .as_deref()
-        .unwrap_or_else(|| panic!("lost: {:?}", outcome.download_problems));
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    let file = outcome.downloads[0].1.as_deref().unwrap_or_else(|| panic!("lost: {:?}", outcome.download_problems));
     assert_eq!(file_contents(file).expect("file"), b"survivor\n");
-    assert_eq!(
-        outcome.filesystems.len(),
-        2,
-        "the fallback measures too: {:?}",
-        outcome.filesystems
-    );
+    assert_eq!(outcome.filesystems.len(), 2, "the fallback measures too: {:?}", outcome.filesystems);
     t.assert_nothing_left().await;
 }

@@ -22,11 +22,7 @@ async fn docker_base_image_is_built_once_then_cached() {
     assert_eq!(first, base_image_tag());
 
     let started = Instant::now();
-    let second = t
-        .sandbox
-        .ensure_base_image(&NoProgress)
-        .await
-        .expect("cached base");
+    let second = t.sandbox.ensure_base_image(&NoProgress).await.expect("cached base");
     let cached = started.elapsed();
     eprintln!("cached ensure_base_image: {cached:?}");
     assert_eq!(first, second);
@@ -37,11 +33,7 @@ async fn docker_base_image_is_built_once_then_cached() {
                   && git --version && patch --version | head -1";
     let outcome = t.sandbox.run(sh(&first, script)).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0), "{}", outcome.output);
-    assert!(
-        outcome.output.contains("uid=1000(agent) gid=1000(agent)"),
-        "{}",
-        outcome.output
-    );
+    assert!(outcome.output.contains("uid=1000(agent) gid=1000(agent)"), "{}", outcome.output);
     assert!(outcome.output.contains("agent agent"), "{}", outcome.output);
     assert!(outcome.output.contains("git version"), "{}", outcome.output);
     t.assert_nothing_left().await;
@@ -51,30 +43,17 @@ async fn docker_base_image_is_built_once_then_cached() {
 async fn docker_env_image_builds_from_the_base_and_is_cached() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
-    let dockerfile =
-        b"ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo built-on-base > /etc/whetstone-env-test\n";
+    let dockerfile = b"ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo built-on-base > /etc/whetstone-env-test\n";
     let progress = Recorder::default();
-    let image = t
-        .sandbox
-        .ensure_image(dockerfile, &base, &progress)
-        .await
-        .expect("build");
+    let image = t.sandbox.ensure_image(dockerfile, &base, &progress).await.expect("build");
     assert_eq!(image, env_image_tag(dockerfile, &base));
 
     let started = Instant::now();
-    let again = t
-        .sandbox
-        .ensure_image(dockerfile, &base, &NoProgress)
-        .await
-        .expect("cached");
+    let again = t.sandbox.ensure_image(dockerfile, &base, &NoProgress).await.expect("cached");
     assert_eq!(image, again);
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    let outcome = t
-        .sandbox
-        .run(sh(&image, "cat /etc/whetstone-env-test"))
-        .await
-        .expect("run");
+    let outcome = t.sandbox.run(sh(&image, "cat /etc/whetstone-env-test")).await.expect("run");
     assert_eq!(outcome.exit, Exit::Code(0));
     assert_eq!(outcome.output, "built-on-base\n");
     t.assert_nothing_left().await;
@@ -85,17 +64,9 @@ async fn docker_failed_build_carries_the_log_tail() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let dockerfile =
-        format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo marker-{nonce} && exit 7\n");
-    let err = t
-        .sandbox
-        .ensure_image(dockerfile.as_bytes(), &base, &NoProgress)
-        .await
-        .expect_err("a failing RUN built");
-    let SandboxError::ImageBuild {
-        log_tail, message, ..
-    } = &err
-    else {
+    let dockerfile = format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo marker-{nonce} && exit 7\n");
+    let err = t.sandbox.ensure_image(dockerfile.as_bytes(), &base, &NoProgress).await.expect_err("a failing RUN built");
+    let SandboxError::ImageBuild { log_tail, message, .. } = &err else {
         panic!("unexpected error {err:?}");
     };
     assert!(log_tail.contains(&format!("marker-{nonce}")), "{log_tail}");

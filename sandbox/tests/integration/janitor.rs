@@ -14,10 +14,7 @@ async fn docker_janitor_removes_only_this_owners_containers() {
     let base = t.base().await;
     // Containers as a crashed process would leave them: labelled, never removed.
     for owner in [t.sandbox.owner(), t.sandbox.owner(), other.sandbox.owner()] {
-        let labels = HashMap::from([
-            ("whetstone.sandbox".to_owned(), "1".to_owned()),
-            ("whetstone.owner".to_owned(), owner.to_owned()),
-        ]);
+        let labels = HashMap::from([("whetstone.sandbox".to_owned(), "1".to_owned()), ("whetstone.owner".to_owned(), owner.to_owned())]);
         t.sandbox
             .docker()
             .create_container(
@@ -32,49 +29,19 @@ async fn docker_janitor_removes_only_this_owners_containers() {
             .await
             .expect("create orphan");
     }
-    assert_eq!(
-        t.sandbox
-            .list_ours(OrphanScope::ThisOwner)
-            .await
-            .expect("list")
-            .len(),
-        2
-    );
-    assert_eq!(
-        t.sandbox
-            .remove_orphans(OrphanScope::ThisOwner)
-            .await
-            .expect("janitor"),
-        2
-    );
+    assert_eq!(t.sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list").len(), 2);
+    assert_eq!(t.sandbox.remove_orphans(OrphanScope::ThisOwner).await.expect("janitor"), 2);
     t.assert_nothing_left().await;
-    assert_eq!(
-        other
-            .sandbox
-            .list_ours(OrphanScope::ThisOwner)
-            .await
-            .expect("list")
-            .len(),
-        1
-    );
-    assert_eq!(
-        other
-            .sandbox
-            .remove_orphans(OrphanScope::ThisOwner)
-            .await
-            .expect("janitor"),
-        1
-    );
+    assert_eq!(other.sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list").len(), 1);
+    assert_eq!(other.sandbox.remove_orphans(OrphanScope::ThisOwner).await.expect("janitor"), 1);
     other.assert_nothing_left().await;
 }
 
 /// Creates a container and a network the way a crashed process of this owner leaves them;
 /// returns the network's name.
 async fn make_orphans(t: &TestSandbox, base: &whetstone_sandbox::ImageRef) -> String {
-    let labels = HashMap::from([
-        ("whetstone.sandbox".to_owned(), "1".to_owned()),
-        ("whetstone.owner".to_owned(), t.sandbox.owner().to_owned()),
-    ]);
+    let labels =
+        HashMap::from([("whetstone.sandbox".to_owned(), "1".to_owned()), ("whetstone.owner".to_owned(), t.sandbox.owner().to_owned())]);
     t.sandbox
         .docker()
         .create_container(
@@ -107,20 +74,8 @@ async fn docker_janitor_removes_orphan_networks_too() {
     let t = TestSandbox::new().await;
     let base = t.base().await;
     let network = make_orphans(&t, &base).await;
-    assert_eq!(
-        t.sandbox
-            .list_our_networks(OrphanScope::ThisOwner)
-            .await
-            .expect("list"),
-        [network]
-    );
-    assert_eq!(
-        t.sandbox
-            .remove_orphans(OrphanScope::ThisOwner)
-            .await
-            .expect("janitor"),
-        2
-    );
+    assert_eq!(t.sandbox.list_our_networks(OrphanScope::ThisOwner).await.expect("list"), [network]);
+    assert_eq!(t.sandbox.remove_orphans(OrphanScope::ThisOwner).await.expect("janitor"), 2);
     t.assert_nothing_left().await;
 }
 
@@ -140,44 +95,24 @@ async fn docker_timer_janitor_spares_live_runs() {
     make_orphans(&t, &base).await;
 
     let shutdown = CancellationToken::new();
-    let config = JanitorConfig {
-        interval: Duration::from_millis(300),
-        grace: Duration::ZERO,
-    };
+    let config = JanitorConfig { interval: Duration::from_millis(300), grace: Duration::ZERO };
     let janitor = t.sandbox.spawn_janitor(config, shutdown.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let containers = t
-            .sandbox
-            .list_ours(OrphanScope::ThisOwner)
-            .await
-            .expect("list");
-        let networks = t
-            .sandbox
-            .list_our_networks(OrphanScope::ThisOwner)
-            .await
-            .expect("list");
+        let containers = t.sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list");
+        let networks = t.sandbox.list_our_networks(OrphanScope::ThisOwner).await.expect("list");
         // Left: the live run's container and network only.
         if containers.len() == 1 && networks == [network.name()] {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "orphans not swept: {containers:?} {networks:?}"
-        );
+        assert!(Instant::now() < deadline, "orphans not swept: {containers:?} {networks:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let outcome = live
-        .await
-        .expect("join")
-        .expect("the live run survived the janitor");
+    let outcome = live.await.expect("join").expect("the live run survived the janitor");
     assert_eq!(outcome.output, "survived\n");
     network.remove().await.expect("remove network");
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), janitor)
-        .await
-        .expect("janitor stops")
-        .expect("join");
+    tokio::time::timeout(Duration::from_secs(5), janitor).await.expect("janitor stops").expect("join");
     t.assert_nothing_left().await;
 }
 
@@ -189,17 +124,10 @@ async fn docker_sweep_spares_young_resources_of_other_processes() {
     let labels = HashMap::from([
         ("whetstone.sandbox".to_owned(), "1".to_owned()),
         ("whetstone.owner".to_owned(), t.sandbox.owner().to_owned()),
-        (
-            "whetstone.instance".to_owned(),
-            "another-process".to_owned(),
-        ),
+        ("whetstone.instance".to_owned(), "another-process".to_owned()),
         (
             "whetstone.created".to_owned(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs()
-                .to_string(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs().to_string(),
         ),
     ]);
     t.sandbox
@@ -215,20 +143,8 @@ async fn docker_sweep_spares_young_resources_of_other_processes() {
         )
         .await
         .expect("create");
-    assert_eq!(
-        t.sandbox
-            .sweep_orphans(Duration::from_secs(3600))
-            .await
-            .expect("sweep"),
-        0
-    );
-    assert_eq!(
-        t.sandbox
-            .sweep_orphans(Duration::ZERO)
-            .await
-            .expect("sweep"),
-        1
-    );
+    assert_eq!(t.sandbox.sweep_orphans(Duration::from_secs(3600)).await.expect("sweep"), 0);
+    assert_eq!(t.sandbox.sweep_orphans(Duration::ZERO).await.expect("sweep"), 1);
     t.assert_nothing_left().await;
 }
 
@@ -242,32 +158,16 @@ async fn orphan_making_child() {
     let Ok(owner) = std::env::var(CHILD_OWNER_ENV) else {
         return;
     };
-    let sandbox = whetstone_sandbox::Sandbox::connect(&owner)
-        .await
-        .expect("connect");
-    let base = sandbox
-        .ensure_base_image(&whetstone_sandbox::NoProgress)
-        .await
-        .expect("base");
+    let sandbox = whetstone_sandbox::Sandbox::connect(&owner).await.expect("connect");
+    let base = sandbox.ensure_base_image(&whetstone_sandbox::NoProgress).await.expect("base");
     let network = sandbox.create_run_network("orphan").await.expect("network");
     let mut run = crate::common::sh(&base, "sleep 600");
     run.network = network.mode();
     let runner = sandbox.clone();
     tokio::spawn(async move { runner.run(run).await });
-    let running = HashMap::from([
-        ("label", vec![format!("whetstone.owner={owner}")]),
-        ("status", vec!["running".to_owned()]),
-    ]);
-    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-        .filters(&running)
-        .build();
-    while sandbox
-        .docker()
-        .list_containers(Some(options.clone()))
-        .await
-        .expect("list")
-        .is_empty()
-    {
+    let running = HashMap::from([("label", vec![format!("whetstone.owner={owner}")]), ("status", vec!["running".to_owned()])]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default().filters(&running).build();
+    while sandbox.docker().list_containers(Some(options.clone())).await.expect("list").is_empty() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!("READY");
@@ -284,55 +184,26 @@ async fn docker_sigkilled_process_leaves_nothing_after_restart() {
     let t = TestSandbox::new().await;
     t.base().await;
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "janitor::orphan_making_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["janitor::orphan_making_child", "--exact", "--ignored", "--nocapture"])
         .env(CHILD_OWNER_ENV, t.sandbox.owner())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn the child");
     let stdout = child.stdout.take().expect("stdout");
-    let ready = tokio::task::spawn_blocking(move || {
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| line == "READY")
-    });
+    let ready =
+        tokio::task::spawn_blocking(move || std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line == "READY"));
     let ready = tokio::time::timeout(Duration::from_secs(60), ready).await;
     child.kill().expect("SIGKILL the child");
     child.wait().expect("reap the child");
-    assert!(
-        matches!(ready, Ok(Ok(true))),
-        "the child never got its container running"
-    );
+    assert!(matches!(ready, Ok(Ok(true))), "the child never got its container running");
 
-    let left = t
-        .sandbox
-        .list_ours(OrphanScope::ThisOwner)
-        .await
-        .expect("list");
-    let networks = t
-        .sandbox
-        .list_our_networks(OrphanScope::ThisOwner)
-        .await
-        .expect("list");
-    assert_eq!(
-        (left.len(), networks.len()),
-        (1, 1),
-        "what the killed process left: {left:?} {networks:?}"
-    );
+    let left = t.sandbox.list_ours(OrphanScope::ThisOwner).await.expect("list");
+    let networks = t.sandbox.list_our_networks(OrphanScope::ThisOwner).await.expect("list");
+    assert_eq!((left.len(), networks.len()), (1, 1), "what the killed process left: {left:?} {networks:?}");
 
-    let restarted = whetstone_sandbox::Sandbox::connect(t.sandbox.owner())
-        .await
-        .expect("connect");
-    let removed = restarted
-        .remove_orphans(OrphanScope::ThisOwner)
-        .await
-        .expect("janitor");
+    let restarted = whetstone_sandbox::Sandbox::connect(t.sandbox.owner()).await.expect("connect");
+    let removed = restarted.remove_orphans(OrphanScope::ThisOwner).await.expect("janitor");
     assert_eq!(removed, 2, "removed {removed} of {left:?} {networks:?}");
     t.assert_nothing_left().await;
 }

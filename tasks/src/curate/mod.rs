@@ -40,7 +40,9 @@ pub enum CurateError {
     Download { url: String, message: String },
     #[error("{0}")]
     Source(String),
-    #[error("project {project} has no licence in its metadata or files; pass --allow-unlicensed to add it flagged, or pick another project")]
+    #[error(
+        "project {project} has no licence in its metadata or files; pass --allow-unlicensed to add it flagged, or pick another project"
+    )]
     NoLicence { project: String },
     #[error("failed to read or write {path}")]
     Io {
@@ -64,7 +66,9 @@ pub enum CurateError {
     },
     #[error("the curation driver failed: {0}")]
     Driver(String),
-    #[error("the baseline found no test that passes in every run of {project}; check the test command ({command}) with `docker run` on the environment image")]
+    #[error(
+        "the baseline found no test that passes in every run of {project}; check the test command ({command}) with `docker run` on the environment image"
+    )]
     NoStableTests { project: String, command: String },
     #[error(transparent)]
     Compact(Box<crate::compact::CompactError>),

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use whetstone_sandbox::Sandbox;
 
+use super::bugs::{self, SingleBug};
 use super::project::{self, PROJECT_FILE, ProjectRecord};
 use super::runner::Environment;
 use super::source::{self, SourceRef, write_files};
 use super::statement::write_statement;
-use super::bugs::{self, SingleBug};
 use super::validate::{self, BugCandidate, ValidTask, ValidationConfig, ValidationOutcome};
 use super::{CurateError, io_error};
 use crate::compact::{COMPACT_LAYOUT, CompactTask, PROJECTS_DIR, ProjectBase, TASKS_DIR};
@@ -168,7 +168,8 @@ pub async fn generate(sandbox: &Sandbox, options: &GenerateOptions, progress: &d
     let fresh: Vec<&SingleBug> = singles.iter().filter(|s| !existing.contains(&s.candidate.id)).collect();
     // A sample spread over files, functions and operators (the generator's own sampling).
     let generated: Vec<_> = fresh.iter().map(|s| s.generated.clone()).collect();
-    let picked: BTreeSet<String> = sample(&generated, options.max_candidates, config.seed, config.max_per_function).iter().map(|c| c.id()).collect();
+    let picked: BTreeSet<String> =
+        sample(&generated, options.max_candidates, config.seed, config.max_per_function).iter().map(|c| c.id()).collect();
     let chosen: Vec<&SingleBug> = fresh.into_iter().filter(|s| picked.contains(&s.generated.id())).collect();
     let all: Vec<BugCandidate> = chosen.iter().map(|s| s.candidate.clone()).collect();
 
@@ -190,10 +191,11 @@ pub async fn generate(sandbox: &Sandbox, options: &GenerateOptions, progress: &d
 
     // Hard tasks: two or three valid single bugs in one file whose failing tests differ, so
     // each bug has to be found on its own.
-    let combined: Vec<BugCandidate> = bugs::combined(&record.name, &base.files, &valid_singles, &fail_to_pass, options.max_combined, options.seed)?
-        .into_iter()
-        .filter(|c| !existing.contains(&c.id))
-        .collect();
+    let combined: Vec<BugCandidate> =
+        bugs::combined(&record.name, &base.files, &valid_singles, &fail_to_pass, options.max_combined, options.seed)?
+            .into_iter()
+            .filter(|c| !existing.contains(&c.id))
+            .collect();
     if !combined.is_empty() {
         progress.message(&format!("validating {} combined candidates", combined.len()));
         progress.start(combined.len() as u64);
@@ -331,7 +333,9 @@ fn write_task(
     task: &ValidTask,
     summary: &mut GenerateSummary,
 ) -> Result<bool, CurateError> {
-    let Some(statement) = write_statement(&record.name, record.framework, candidate.bugs, &task.fail_to_pass, &task.messages, &candidate.gold_patch) else {
+    let Some(statement) =
+        write_statement(&record.name, record.framework, candidate.bugs, &task.fail_to_pass, &task.messages, &candidate.gold_patch)
+    else {
         summary.leaky_statements += 1;
         return Ok(false);
     };
@@ -343,11 +347,7 @@ fn write_task(
         difficulty: difficulty(candidate, task),
         framework: record.framework,
         source: SourceToml { project: &record.name, version: &record.version, license: &record.license, url: &record.url },
-        tests: TestsToml {
-            command: &record.test_command,
-            timeout_secs: record.timeout_secs,
-            fail_to_pass: &task.fail_to_pass,
-        },
+        tests: TestsToml { command: &record.test_command, timeout_secs: record.timeout_secs, fail_to_pass: &task.fail_to_pass },
         grading: record.protected_globs().map(|protected| GradingToml { protected }),
     };
     // PASS_TO_PASS is the rest of the stable tests (validation checked each passes with the

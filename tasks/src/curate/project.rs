@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn default_commands_follow_the_layout() {
-        assert_eq!(default_test_command(Framework::Pytest, &[file("pkg/m.py"), file("tests/test_m.py")]), "python3 -m pytest -p no:cacheprovider tests");
+        assert_eq!(
+            default_test_command(Framework::Pytest, &[file("pkg/m.py"), file("tests/test_m.py")]),
+            "python3 -m pytest -p no:cacheprovider tests"
+        );
         assert_eq!(
             default_test_command(Framework::Pytest, &[file("src/pkg/__init__.py"), file("tests/test_m.py")]),
             "PYTHONPATH=src python3 -m pytest -p no:cacheprovider tests"

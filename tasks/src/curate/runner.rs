@@ -92,20 +92,14 @@ pub(crate) async fn run_driver(
     job_id: &str,
 ) -> Result<Vec<Step>, CurateError> {
     let job_json = serde_json::to_vec(job).map_err(|e| CurateError::Driver(format!("cannot encode the job: {e}")))?;
-    let mut entries: Vec<(String, Vec<u8>, u32)> = vec![
-        ("driver.py".into(), DRIVER.as_bytes().to_vec(), 0o644),
-        ("job.json".into(), job_json, 0o644),
-    ];
+    let mut entries: Vec<(String, Vec<u8>, u32)> =
+        vec![("driver.py".into(), DRIVER.as_bytes().to_vec(), 0o644), ("job.json".into(), job_json, 0o644)];
     entries.extend(base.iter().map(|f| (format!("repo/{}", f.path), f.bytes.clone(), if f.executable { 0o755 } else { 0o644 })));
     let tar = pack_files(&entries, WORK_UID).map_err(|e| CurateError::Driver(format!("cannot pack the tree: {e}")))?;
     let runs_per_candidate = u64::from(job.runs) + 1;
     let steps = (job.candidates.len().max(1) as u64) * runs_per_candidate;
-    let mut spec = RunSpec::new(
-        env.image.clone(),
-        ["python3", "-I", "-S", "/work/driver.py"].map(String::from).to_vec(),
-        Role::Probe,
-        job_id,
-    );
+    let mut spec =
+        RunSpec::new(env.image.clone(), ["python3", "-I", "-S", "/work/driver.py"].map(String::from).to_vec(), Role::Probe, job_id);
     spec.working_dir = "/work".into();
     spec.user = Some(format!("{}:{}", WORK_UID.0, WORK_UID.1));
     spec.env = vec![("HOME".into(), "/tmp".into()), ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
@@ -122,12 +116,8 @@ pub(crate) async fn run_driver(
     spec.output_cap_bytes = 4 * 1024 * 1024;
     let outcome = sandbox.run(spec).await?;
     let out = outcome.downloads.into_iter().next().and_then(|(_, tar)| tar).map(read_outputs).unwrap_or_default();
-    let lines: Vec<StepLine> = outcome
-        .output
-        .lines()
-        .filter_map(|l| l.strip_prefix(MARK))
-        .filter_map(|json| serde_json::from_str(json).ok())
-        .collect();
+    let lines: Vec<StepLine> =
+        outcome.output.lines().filter_map(|l| l.strip_prefix(MARK)).filter_map(|json| serde_json::from_str(json).ok()).collect();
     if !lines.iter().any(|l| l.phase == "done") {
         let why = match outcome.exit {
             Exit::TimedOut => "the container reached its deadline".to_owned(),

@@ -32,7 +32,9 @@ impl FromStr for SourceRef {
     type Err = CurateError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| CurateError::Source(format!("{text:?}: {why}; expected pypi:NAME==VERSION, crate:NAME@VERSION or a git repository PATH[@REV]"));
+        let bad = |why: &str| {
+            CurateError::Source(format!("{text:?}: {why}; expected pypi:NAME==VERSION, crate:NAME@VERSION or a git repository PATH[@REV]"))
+        };
         if let Some(rest) = text.strip_prefix("pypi:") {
             let (name, version) = rest.split_once("==").ok_or_else(|| bad("no ==VERSION"))?;
             if name.is_empty() || version.is_empty() {
@@ -102,10 +104,7 @@ fn download(url: &str) -> Result<Vec<u8>, CurateError> {
         .output()
         .map_err(|e| CurateError::Download { url: url.to_owned(), message: format!("could not run curl: {e}") })?;
     if !output.status.success() {
-        return Err(CurateError::Download {
-            url: url.to_owned(),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
+        return Err(CurateError::Download { url: url.to_owned(), message: String::from_utf8_lossy(&output.stderr).trim().to_owned() });
     }
     Ok(output.stdout)
 }
@@ -137,9 +136,8 @@ fn fetch_pypi(name: &str, version: &str) -> Result<FetchedSource, CurateError> {
     let api = format!("https://pypi.org/pypi/{name}/json");
     let json: serde_json::Value = serde_json::from_slice(&download(&api)?)
         .map_err(|e| CurateError::Source(format!("PyPI answered {api} with something that is not JSON: {e}")))?;
-    let files = json["releases"][version]
-        .as_array()
-        .ok_or_else(|| CurateError::Source(format!("PyPI has no release {version} of {name}")))?;
+    let files =
+        json["releases"][version].as_array().ok_or_else(|| CurateError::Source(format!("PyPI has no release {version} of {name}")))?;
     let sdist = files
         .iter()
         .find(|f| f["packagetype"] == "sdist")
@@ -273,10 +271,7 @@ fn fetch_git(path: &Path, rev: &str) -> Result<FetchedSource, CurateError> {
         move |source| CurateError::Git { context, source }
     };
     let repo = git2::Repository::open(path).map_err(git(&format!("open {}", path.display())))?;
-    let commit = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(git(&format!("find revision {rev}")))?;
+    let commit = repo.revparse_single(rev).and_then(|o| o.peel_to_commit()).map_err(git(&format!("find revision {rev}")))?;
     let tree = commit.tree().map_err(git("read the commit's tree"))?;
     let mut files = Vec::new();
     let mut walk_error = None;
@@ -312,7 +307,9 @@ fn fetch_git(path: &Path, rev: &str) -> Result<FetchedSource, CurateError> {
         .find(|f| f.path == "Cargo.toml")
         .and_then(|f| offline_manifest(&String::from_utf8_lossy(&f.bytes)).ok().and_then(|m| m.1))
         .or_else(|| files.iter().find(|f| f.path == "PKG-INFO").and_then(|f| license_from_pkg_info(&String::from_utf8_lossy(&f.bytes))))
-        .or_else(|| files.iter().find(|f| f.path == "pyproject.toml").and_then(|f| license_from_pyproject(&String::from_utf8_lossy(&f.bytes))));
+        .or_else(|| {
+            files.iter().find(|f| f.path == "pyproject.toml").and_then(|f| license_from_pyproject(&String::from_utf8_lossy(&f.bytes)))
+        });
     let license_file = find_license_file(&files);
     notes.insert(0, format!("git {} at {rev} ({version})", path.display()));
     Ok(FetchedSource { name, version, origin: Origin::Git, url: path.display().to_string(), files, license, license_file, notes })
@@ -348,7 +345,8 @@ fn unpack_tar_gz(bytes: &[u8]) -> Result<Vec<TreeFile>, CurateError> {
 }
 
 /// Directories whose contents are caches or build output, never source.
-const JUNK_DIRS: &[&str] = &[".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".nox", "target", ".hypothesis", ".eggs", "node_modules"];
+const JUNK_DIRS: &[&str] =
+    &[".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".nox", "target", ".hypothesis", ".eggs", "node_modules"];
 const JUNK_FILES: &[&str] = &[".DS_Store", ".cargo_vcs_info.json", "Cargo.toml.orig"];
 
 /// Drops caches and build artefacts (`__pycache__`, `target/`, `.pytest_cache`, `*.egg-info`,
@@ -399,9 +397,7 @@ fn find_license_file(files: &[TreeFile]) -> Option<String> {
 /// The licence a PKG-INFO states: `License-Expression`, a short `License`, or the first
 /// OSI classifier mapped to its SPDX identifier.
 pub fn license_from_pkg_info(text: &str) -> Option<String> {
-    let header = |key: &str| {
-        text.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned())
-    };
+    let header = |key: &str| text.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned());
     if let Some(expression) = header("License-Expression:").filter(|v| !v.is_empty()) {
         return Some(expression);
     }
@@ -434,7 +430,10 @@ fn spdx_from_words(words: &str) -> Option<String> {
         ("isc", "ISC"),
         ("mozilla public license 2.0 (mpl 2.0)", "MPL-2.0"),
     ];
-    known.iter().find(|(k, _)| lower == *k || lower.starts_with(&format!("{k} "))).map(|(_, s)| (*s).to_owned())
+    known
+        .iter()
+        .find(|(k, _)| lower == *k || lower.starts_with(&format!("{k} ")))
+        .map(|(_, s)| (*s).to_owned())
         .or_else(|| lower.contains("mit license").then(|| "MIT".to_owned()))
 }
 

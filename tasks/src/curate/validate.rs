@@ -81,7 +81,10 @@ pub enum Rejection {
     /// The suite did not build or report with the bug (the build log's tail).
     Broken(String),
     NoFailingTest,
-    TooManyFailing { failing: usize, cap: usize },
+    TooManyFailing {
+        failing: usize,
+        cap: usize,
+    },
     /// The failing set changed between runs.
     Flaky,
     GoldDoesNotApply,
@@ -260,11 +263,7 @@ pub(crate) fn judge(steps: &[&Step], stable: &BTreeSet<&str>, cap: usize, runs: 
             return Err(Rejection::Broken(step.log_tail.clone()));
         }
         // A stable test that is missing from the report (its module no longer imports) fails.
-        Ok(stable
-            .iter()
-            .filter(|id| report.get(**id).is_none_or(|c| c.status != TestStatus::Passed))
-            .map(|id| (*id).to_owned())
-            .collect())
+        Ok(stable.iter().filter(|id| report.get(**id).is_none_or(|c| c.status != TestStatus::Passed)).map(|id| (*id).to_owned()).collect())
     };
     let failing = match failing_of(first) {
         Ok(failing) => failing,

@@ -43,8 +43,7 @@ impl Candidate {
     /// span, operator and replacement.
     pub fn id(&self) -> String {
         let mut hash = Sha256::new();
-        for part in [self.file.as_str(), self.operator.name(), &self.span.start.to_string(), &self.span.end.to_string()]
-        {
+        for part in [self.file.as_str(), self.operator.name(), &self.span.start.to_string(), &self.span.end.to_string()] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }

@@ -60,11 +60,7 @@ pub(crate) fn unified(path: &str, old: &str, edits: &[Edit<'_>]) -> String {
         } else {
             lines.len() - 1 // extending a last line that has no newline
         };
-        let end = if edit.range.end > edit.range.start {
-            line_of(edit.range.end - 1) + 1
-        } else {
-            (first + 1).min(lines.len())
-        };
+        let end = if edit.range.end > edit.range.start { line_of(edit.range.end - 1) + 1 } else { (first + 1).min(lines.len()) };
         match groups.last_mut() {
             Some((covered, members)) if first < covered.end => {
                 covered.end = covered.end.max(end);
@@ -90,12 +86,7 @@ pub(crate) fn unified(path: &str, old: &str, edits: &[Edit<'_>]) -> String {
         let new_lines = split_lines(&new_text);
         // Drop lines that came out the same at either end.
         let same_head = old_lines.iter().zip(&new_lines).take_while(|(a, b)| a == b).count();
-        let same_tail = old_lines[same_head..]
-            .iter()
-            .rev()
-            .zip(new_lines[same_head..].iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count();
+        let same_tail = old_lines[same_head..].iter().rev().zip(new_lines[same_head..].iter().rev()).take_while(|(a, b)| a == b).count();
         if old_lines.len() == same_head + same_tail && new_lines.len() == same_head + same_tail {
             continue;
         }
@@ -201,10 +192,7 @@ mod tests {
     fn deleted_lines_and_missing_final_newline() {
         let old = "a\nb\nc";
         let diff = unified("f", old, &[Edit { range: 2..4, text: "" }]);
-        assert_eq!(
-            diff,
-            "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,3 +1,2 @@\n a\n-b\n c\n\\ No newline at end of file\n"
-        );
+        assert_eq!(diff, "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,3 +1,2 @@\n a\n-b\n c\n\\ No newline at end of file\n");
         let diff = unified("f", old, &[edit(old, "c", "C")]);
         assert!(diff.ends_with("-c\n\\ No newline at end of file\n+C\n\\ No newline at end of file\n"), "{diff}");
     }

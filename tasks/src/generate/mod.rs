@@ -270,8 +270,7 @@ impl Generator {
         source: Arc<str>,
         report: &mut GenerationReport,
     ) -> Result<Vec<Candidate>, GenerateError> {
-        let tree =
-            parser.parse(source.as_bytes(), None).ok_or_else(|| GenerateError::Parse { path: relative.to_owned() })?;
+        let tree = parser.parse(source.as_bytes(), None).ok_or_else(|| GenerateError::Parse { path: relative.to_owned() })?;
         if tree.root_node().has_error() {
             report.skipped_files.push(SkippedFile { path: relative.to_owned(), reason: SkipReason::SyntaxErrors });
             return Ok(Vec::new());
@@ -288,12 +287,7 @@ impl Generator {
 
         let mut found: Vec<scan::Found> = found.into_iter().filter(|m| eligible[m.function]).collect();
         found.sort_by(|a, b| {
-            (a.range.start, a.range.end, a.operator, &a.replacement).cmp(&(
-                b.range.start,
-                b.range.end,
-                b.operator,
-                &b.replacement,
-            ))
+            (a.range.start, a.range.end, a.operator, &a.replacement).cmp(&(b.range.start, b.range.end, b.operator, &b.replacement))
         });
         report.mutations += found.len();
 
@@ -338,8 +332,7 @@ impl Generator {
         let mut keep = vec![false; kept.len()];
         for (function, members) in by_function {
             let operators: Vec<Operator> = members.iter().map(|&i| kept[i].1.operator).collect();
-            let mut rng =
-                sample::Rng::new(self.config.seed, &[relative, &functions[function].name, &function.to_string()]);
+            let mut rng = sample::Rng::new(self.config.seed, &[relative, &functions[function].name, &function.to_string()]);
             for picked in sample::spread_pick(&operators, self.config.max_per_function, &mut rng) {
                 keep[members[picked]] = true;
             }
@@ -351,19 +344,10 @@ impl Generator {
 
 /// Re-parses the mutated file incrementally from the original tree and says whether it is
 /// free of `ERROR` and `MISSING` nodes.
-fn reparses_cleanly(
-    parser: &mut Parser,
-    tree: &Tree,
-    lines: &LineIndex,
-    range: &Range<usize>,
-    replacement: &str,
-    mutated: &str,
-) -> bool {
+fn reparses_cleanly(parser: &mut Parser, tree: &Tree, lines: &LineIndex, range: &Range<usize>, replacement: &str, mutated: &str) -> bool {
     let start_position = lines.point(range.start);
     let new_end_position = match replacement.rfind('\n') {
-        Some(last) => {
-            Point { row: start_position.row + replacement.matches('\n').count(), column: replacement.len() - last - 1 }
-        }
+        Some(last) => Point { row: start_position.row + replacement.matches('\n').count(), column: replacement.len() - last - 1 },
         None => Point { row: start_position.row, column: start_position.column + replacement.len() },
     };
     let mut edited = tree.clone();

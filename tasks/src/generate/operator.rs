@@ -136,10 +136,10 @@ impl FromStr for Operator {
     type Err = UnknownOperator;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Operator::ALL.into_iter().find(|op| op.name() == name).ok_or_else(|| UnknownOperator {
-            name: name.to_owned(),
-            known: Operator::ALL.map(Operator::name).join(", "),
-        })
+        Operator::ALL
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or_else(|| UnknownOperator { name: name.to_owned(), known: Operator::ALL.map(Operator::name).join(", ") })
     }
 }
 

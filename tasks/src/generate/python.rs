@@ -14,8 +14,8 @@ use tree_sitter::{Node, Tree};
 
 use super::operator::Operator;
 use super::scan::{
-    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, field_children, negated_comparison,
-    qualify, shifted_boundary, shifted_values,
+    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, field_children, negated_comparison, qualify,
+    shifted_boundary, shifted_values,
 };
 
 /// Methods whose bodies are boilerplate or presentation rather than logic.
@@ -236,19 +236,11 @@ impl<'s> Walker<'s> {
         }
         let text = self.out.text(node);
         let to = if text == "True" { "False" } else { "True" };
-        self.out.replace_node(
-            Operator::FlipBooleanLiteral,
-            f,
-            node,
-            to.to_owned(),
-            format!("flipped `{text}` to `{to}`"),
-        );
+        self.out.replace_node(Operator::FlipBooleanLiteral, f, node, to.to_owned(), format!("flipped `{text}` to `{to}`"));
     }
 
     fn if_statement(&mut self, node: Node<'_>, f: usize) {
-        let (Some(condition), Some(consequence)) =
-            (node.child_by_field_name("condition"), node.child_by_field_name("consequence"))
-        else {
+        let (Some(condition), Some(consequence)) = (node.child_by_field_name("condition"), node.child_by_field_name("consequence")) else {
             return;
         };
         let alternatives = field_children(node, "alternative");
@@ -259,9 +251,7 @@ impl<'s> Walker<'s> {
         // Swapping the bodies of an if/else is the same program as negating its condition, so
         // only one of the two is offered.
         let swapped = match plain_else {
-            Some(else_body) if self.out.wants(Operator::SwapBranches) => {
-                self.swap_branches(condition, consequence, else_body, f)
-            }
+            Some(else_body) if self.out.wants(Operator::SwapBranches) => self.swap_branches(condition, consequence, else_body, f),
             _ => false,
         };
         if !swapped {
@@ -277,10 +267,7 @@ impl<'s> Walker<'s> {
         // Both bodies must be indented blocks at the same column, so each reads correctly
         // where the other was.
         let else_header_row = else_body.parent().map_or(else_at.row, |c| c.start_position().row);
-        if then_at.row <= condition.end_position().row
-            || else_at.row <= else_header_row
-            || then_at.column != else_at.column
-        {
+        if then_at.row <= condition.end_position().row || else_at.row <= else_header_row || then_at.column != else_at.column {
             return false;
         }
         let src = self.out.src;
@@ -328,9 +315,7 @@ impl<'s> Walker<'s> {
         let [exit] = code_children(consequence)[..] else { return };
         let operator = match exit.kind() {
             "continue_statement" => Operator::RemoveLoopGuard,
-            "break_statement" if enclosing_loop(node).is_some_and(|l| l.kind() == "for_statement") => {
-                Operator::RemoveLoopGuard
-            }
+            "break_statement" if enclosing_loop(node).is_some_and(|l| l.kind() == "for_statement") => Operator::RemoveLoopGuard,
             "return_statement" | "raise_statement" => Operator::RemoveEarlyReturn,
             _ => return,
         };
@@ -396,9 +381,7 @@ impl<'s> Walker<'s> {
     }
 
     fn range_stop(&mut self, call: Node<'_>, f: usize) {
-        let (Some(callee), Some(arguments)) =
-            (call.child_by_field_name("function"), call.child_by_field_name("arguments"))
-        else {
+        let (Some(callee), Some(arguments)) = (call.child_by_field_name("function"), call.child_by_field_name("arguments")) else {
             return;
         };
         if self.out.text(callee) != "range" || arguments.kind() != "argument_list" {
@@ -463,17 +446,12 @@ impl<'s> Walker<'s> {
     }
 
     fn swap_arguments(&mut self, call: Node<'_>, f: usize) {
-        let (Some(callee), Some(arguments)) =
-            (call.child_by_field_name("function"), call.child_by_field_name("arguments"))
-        else {
+        let (Some(callee), Some(arguments)) = (call.child_by_field_name("function"), call.child_by_field_name("arguments")) else {
             return;
         };
         let callee = self.out.text(callee);
         let last_name = callee.rsplit('.').next().unwrap_or(callee);
-        if arguments.kind() != "argument_list"
-            || SYMMETRIC_FUNCTIONS.contains(&last_name)
-            || TYPED_ARGUMENT_CALLS.contains(&last_name)
-        {
+        if arguments.kind() != "argument_list" || SYMMETRIC_FUNCTIONS.contains(&last_name) || TYPED_ARGUMENT_CALLS.contains(&last_name) {
             return;
         }
         let args = code_children(arguments);
@@ -488,8 +466,7 @@ impl<'s> Walker<'s> {
                 continue;
             }
             let src = self.out.src;
-            let replacement =
-                format!("{}{}{}", &src[b.byte_range()], &src[a.end_byte()..b.start_byte()], &src[a.byte_range()]);
+            let replacement = format!("{}{}{}", &src[b.byte_range()], &src[a.end_byte()..b.start_byte()], &src[a.byte_range()]);
             let summary = format!(
                 "swapped the arguments {} and {} of `{}`",
                 code(self.out.text(a)),
@@ -507,8 +484,7 @@ fn is_statement(node: Node<'_>) -> bool {
         // Docstrings are not code.
         return !code_children(node).iter().all(|c| c.kind() == "string");
     }
-    kind.ends_with("_statement")
-        || matches!(kind, "elif_clause" | "else_clause" | "except_clause" | "finally_clause" | "case_clause")
+    kind.ends_with("_statement") || matches!(kind, "elif_clause" | "else_clause" | "except_clause" | "finally_clause" | "case_clause")
 }
 
 /// Whether `body` yields, not counting nested functions and lambdas.
@@ -569,32 +545,19 @@ fn changed_arithmetic(op: &str) -> Option<&'static str> {
 
 /// Operands for which `+` is concatenation and `%` is formatting.
 fn is_sequence_like(node: Node<'_>) -> bool {
-    matches!(
-        node.kind(),
-        "string" | "concatenated_string" | "list" | "tuple" | "list_comprehension" | "dictionary" | "set"
-    )
+    matches!(node.kind(), "string" | "concatenated_string" | "list" | "tuple" | "list_comprehension" | "dictionary" | "set")
 }
 
 fn is_atom(node: Node<'_>) -> bool {
     matches!(
         node.kind(),
-        "identifier"
-            | "attribute"
-            | "call"
-            | "subscript"
-            | "parenthesized_expression"
-            | "true"
-            | "false"
-            | "none"
-            | "integer"
-            | "float"
+        "identifier" | "attribute" | "call" | "subscript" | "parenthesized_expression" | "true" | "false" | "none" | "integer" | "float"
     )
 }
 
 fn is_integer_literal(node: Node<'_>) -> bool {
     node.kind() == "integer"
-        || (node.kind() == "unary_operator"
-            && node.child_by_field_name("argument").is_some_and(|a| a.kind() == "integer"))
+        || (node.kind() == "unary_operator" && node.child_by_field_name("argument").is_some_and(|a| a.kind() == "integer"))
 }
 
 fn is_positional(argument: Node<'_>) -> bool {

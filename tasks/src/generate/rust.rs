@@ -22,12 +22,11 @@ use tree_sitter::{Node, Tree};
 
 use super::operator::Operator;
 use super::scan::{
-    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, negated_comparison, qualify,
-    shifted_boundary, shifted_values, token_child,
+    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, negated_comparison, qualify, shifted_boundary,
+    shifted_values, token_child,
 };
 
-const INTEGER_SUFFIXES: &[&str] =
-    &["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
+const INTEGER_SUFFIXES: &[&str] = &["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
 
 /// Calls whose deletion changes nothing a test can see, or does not compile.
 const UNDELETABLE_CALLS: &[&str] = &["drop", "forget", "unwrap", "expect"];
@@ -152,8 +151,7 @@ impl<'s> Walker<'s> {
         } {
             named = inner;
         }
-        let inner =
-            Scope { prefix: qualify(&scope.prefix, "::", self.out.text(named)), function: None, closure: false };
+        let inner = Scope { prefix: qualify(&scope.prefix, "::", self.out.text(named)), function: None, closure: false };
         self.visit_children(body, &inner);
     }
 
@@ -283,8 +281,7 @@ impl<'s> Walker<'s> {
     fn constant(&mut self, node: Node<'_>, f: usize) {
         if let Some(parent) = node.parent() {
             let is_tuple_index = parent.kind() == "field_expression";
-            let is_array_length =
-                parent.kind() == "array_expression" && parent.child_by_field_name("length") == Some(node);
+            let is_array_length = parent.kind() == "array_expression" && parent.child_by_field_name("length") == Some(node);
             if is_tuple_index || is_array_length {
                 return;
             }
@@ -306,19 +303,11 @@ impl<'s> Walker<'s> {
         }
         let text = self.out.text(node);
         let to = if text == "true" { "false" } else { "true" };
-        self.out.replace_node(
-            Operator::FlipBooleanLiteral,
-            f,
-            node,
-            to.to_owned(),
-            format!("flipped `{text}` to `{to}`"),
-        );
+        self.out.replace_node(Operator::FlipBooleanLiteral, f, node, to.to_owned(), format!("flipped `{text}` to `{to}`"));
     }
 
     fn if_expression(&mut self, node: Node<'_>, f: usize) {
-        let (Some(condition), Some(consequence)) =
-            (node.child_by_field_name("condition"), node.child_by_field_name("consequence"))
-        else {
+        let (Some(condition), Some(consequence)) = (node.child_by_field_name("condition"), node.child_by_field_name("consequence")) else {
             return;
         };
         let alternative = node.child_by_field_name("alternative");
@@ -351,19 +340,13 @@ impl<'s> Walker<'s> {
             &src[then_block.byte_range()]
         );
         let summary = format!("swapped the branches of `if {}`", code(self.out.text(condition)).trim_matches('`'));
-        self.out.replace(
-            Operator::SwapBranches,
-            f,
-            then_block.start_byte()..else_block.end_byte(),
-            replacement,
-            summary,
-        );
+        self.out.replace(Operator::SwapBranches, f, then_block.start_byte()..else_block.end_byte(), replacement, summary);
     }
 
     fn invert(&mut self, condition: Node<'_>, f: usize) {
         let text = self.out.text(condition);
-        let negated_operand = (condition.kind() == "unary_expression" && token_child(condition, &["!"]).is_some())
-            .then(|| code_children(condition));
+        let negated_operand =
+            (condition.kind() == "unary_expression" && token_child(condition, &["!"]).is_some()).then(|| code_children(condition));
         let replacement = if let Some(operand) = negated_operand {
             let [operand] = operand[..] else { return };
             self.out.text(operand).to_owned()
@@ -404,8 +387,7 @@ impl<'s> Walker<'s> {
         let operator = match exit.kind() {
             "continue_expression" => Operator::RemoveLoopGuard,
             "break_expression"
-                if !self.out.text(exit).contains('\'')
-                    && enclosing_loop(node).is_some_and(|l| l.kind() == "for_expression") =>
+                if !self.out.text(exit).contains('\'') && enclosing_loop(node).is_some_and(|l| l.kind() == "for_expression") =>
             {
                 Operator::RemoveLoopGuard
             }
@@ -488,9 +470,7 @@ impl<'s> Walker<'s> {
     }
 
     fn swap_arguments(&mut self, call: Node<'_>, f: usize) {
-        let (Some(callee), Some(arguments)) =
-            (call.child_by_field_name("function"), call.child_by_field_name("arguments"))
-        else {
+        let (Some(callee), Some(arguments)) = (call.child_by_field_name("function"), call.child_by_field_name("arguments")) else {
             return;
         };
         let callee = self.out.text(callee);
@@ -503,20 +483,14 @@ impl<'s> Walker<'s> {
             let swappable = a.kind() == b.kind()
                 && matches!(
                     a.kind(),
-                    "identifier"
-                        | "field_expression"
-                        | "integer_literal"
-                        | "float_literal"
-                        | "string_literal"
-                        | "reference_expression"
+                    "identifier" | "field_expression" | "integer_literal" | "float_literal" | "string_literal" | "reference_expression"
                 )
                 && self.out.text(a) != self.out.text(b);
             if !swappable {
                 continue;
             }
             let src = self.out.src;
-            let replacement =
-                format!("{}{}{}", &src[b.byte_range()], &src[a.end_byte()..b.start_byte()], &src[a.byte_range()]);
+            let replacement = format!("{}{}{}", &src[b.byte_range()], &src[a.end_byte()..b.start_byte()], &src[a.byte_range()]);
             let summary = format!(
                 "swapped the arguments {} and {} of `{}`",
                 code(self.out.text(a)),

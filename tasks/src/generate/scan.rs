@@ -62,27 +62,13 @@ impl<'s> Collector<'s> {
         self.scan.functions.len() - 1
     }
 
-    pub fn replace(
-        &mut self,
-        operator: Operator,
-        function: usize,
-        range: Range<usize>,
-        replacement: String,
-        summary: String,
-    ) {
+    pub fn replace(&mut self, operator: Operator, function: usize, range: Range<usize>, replacement: String, summary: String) {
         if self.wants(operator) && self.src[range.clone()] != replacement {
             self.scan.found.push(Found { operator, function, range, replacement, summary });
         }
     }
 
-    pub fn replace_node(
-        &mut self,
-        operator: Operator,
-        function: usize,
-        node: Node<'_>,
-        replacement: String,
-        summary: String,
-    ) {
+    pub fn replace_node(&mut self, operator: Operator, function: usize, node: Node<'_>, replacement: String, summary: String) {
         self.replace(operator, function, node.byte_range(), replacement, summary);
     }
 

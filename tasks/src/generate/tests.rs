@@ -5,8 +5,7 @@ use super::*;
 
 /// The buggy files `operator` alone makes of `source`, with no size filter or cap.
 fn bugs(language: Language, operator: Operator, source: &str) -> Vec<String> {
-    let config =
-        GeneratorConfig { min_statements: 0, max_per_function: usize::MAX, seed: 0, operators: vec![operator] };
+    let config = GeneratorConfig { min_statements: 0, max_per_function: usize::MAX, seed: 0, operators: vec![operator] };
     let path = match language {
         Language::Python => "pkg/mod.py",
         Language::Rust => "src/lib.rs",
@@ -39,17 +38,9 @@ fn python_operators_make_exactly_these_edits() {
         (FlipPredicate, "def f(a, b):\n    return a in b\n", &["def f(a, b):\n    return a not in b\n"]),
         (FlipPredicate, "def f(a):\n    return a is not None\n", &["def f(a):\n    return a is None\n"]),
         (SwapBooleanOperator, "def f(a, b):\n    return a and b\n", &["def f(a, b):\n    return a or b\n"]),
-        (
-            FlipBooleanLiteral,
-            "def f(a):\n    return g(a, strict=True)\n",
-            &["def f(a):\n    return g(a, strict=False)\n"],
-        ),
+        (FlipBooleanLiteral, "def f(a):\n    return g(a, strict=True)\n", &["def f(a):\n    return g(a, strict=False)\n"]),
         (FlipBooleanLiteral, "def f(a):\n    while True:\n        a()\n", &[]),
-        (
-            ShiftConstant,
-            "def f(a):\n    return a[1]\n",
-            &["def f(a):\n    return a[0]\n", "def f(a):\n    return a[2]\n"],
-        ),
+        (ShiftConstant, "def f(a):\n    return a[1]\n", &["def f(a):\n    return a[0]\n", "def f(a):\n    return a[2]\n"]),
         (ShiftConstant, "def f(a):\n    return a + 0\n", &["def f(a):\n    return a + 1\n"]),
         (
             ShiftConstant,
@@ -69,22 +60,10 @@ fn python_operators_make_exactly_these_edits() {
         (ChangeArithmetic, "def f(a):\n    return a + 0\n", &[]),
         (InvertCondition, "def f(a):\n    if a:\n        g()\n", &["def f(a):\n    if not a:\n        g()\n"]),
         (InvertCondition, "def f(a):\n    if not a.b:\n        g()\n", &["def f(a):\n    if a.b:\n        g()\n"]),
-        (
-            InvertCondition,
-            "def f(a, b):\n    if a and b:\n        g()\n",
-            &["def f(a, b):\n    if not (a and b):\n        g()\n"],
-        ),
+        (InvertCondition, "def f(a, b):\n    if a and b:\n        g()\n", &["def f(a, b):\n    if not (a and b):\n        g()\n"]),
         // Alone, it negates comparisons too (see `equivalent_mutations_are_offered_once`).
-        (
-            InvertCondition,
-            "def f(a, b):\n    if a < b:\n        g()\n",
-            &["def f(a, b):\n    if not (a < b):\n        g()\n"],
-        ),
-        (
-            InvertCondition,
-            "def f(a, b):\n    return 1 if a else 2\n",
-            &["def f(a, b):\n    return 1 if not a else 2\n"],
-        ),
+        (InvertCondition, "def f(a, b):\n    if a < b:\n        g()\n", &["def f(a, b):\n    if not (a < b):\n        g()\n"]),
+        (InvertCondition, "def f(a, b):\n    return 1 if a else 2\n", &["def f(a, b):\n    return 1 if not a else 2\n"]),
         (
             InvertCondition,
             "def f(a, b):\n    if a:\n        g()\n    elif b:\n        h()\n",
@@ -107,10 +86,7 @@ fn python_operators_make_exactly_these_edits() {
         (
             DeleteStatement,
             "def f(a):\n    y = 1\n    self.n = a\n    y = a\n    return y\n",
-            &[
-                "def f(a):\n    y = 1\n    y = a\n    return y\n",
-                "def f(a):\n    y = 1\n    self.n = a\n    return y\n",
-            ],
+            &["def f(a):\n    y = 1\n    y = a\n    return y\n", "def f(a):\n    y = 1\n    self.n = a\n    return y\n"],
         ),
         (DeleteStatement, "def f(a):\n    if a:\n        a.close()\n    print(a)\n    log.info(a)\n", &[]),
         (DropReturnValue, "def f(a):\n    return a + 1\n", &["def f(a):\n    return None\n"]),
@@ -128,22 +104,14 @@ fn python_operators_make_exactly_these_edits() {
         ),
         // Without its break, a `while True` loop would never end.
         (RemoveLoopGuard, "def f(xs):\n    while True:\n        if xs.done():\n            break\n        g()\n", &[]),
-        (
-            RemoveEarlyReturn,
-            "def f(xs):\n    if not xs:\n        return 0\n    return xs[0]\n",
-            &["def f(xs):\n    return xs[0]\n"],
-        ),
+        (RemoveEarlyReturn, "def f(xs):\n    if not xs:\n        return 0\n    return xs[0]\n", &["def f(xs):\n    return xs[0]\n"]),
         (
             RemoveEarlyReturn,
             "def f(xs):\n    if len(xs) > 3:\n        raise ValueError('too many')\n    return xs\n",
             &["def f(xs):\n    return xs\n"],
         ),
         (ShiftRangeBound, "def f(n):\n    return list(range(n))\n", &["def f(n):\n    return list(range(n - 1))\n"]),
-        (
-            ShiftRangeBound,
-            "def f(a, b):\n    return range(a, len(b) or 1)\n",
-            &["def f(a, b):\n    return range(a, (len(b) or 1) - 1)\n"],
-        ),
+        (ShiftRangeBound, "def f(a, b):\n    return range(a, len(b) or 1)\n", &["def f(a, b):\n    return range(a, (len(b) or 1) - 1)\n"]),
         (ShiftRangeBound, "def f():\n    return range(10)\n", &[]),
         (
             ShiftRangeBound,
@@ -161,26 +129,10 @@ fn python_operators_make_exactly_these_edits() {
 fn rust_operators_make_exactly_these_edits() {
     use Operator::*;
     let table: &[(Operator, &str, &[&str])] = &[
-        (
-            FlipComparison,
-            "fn f(a: u8, b: u8) -> bool {\n    a < b\n}\n",
-            &["fn f(a: u8, b: u8) -> bool {\n    a >= b\n}\n"],
-        ),
-        (
-            ShiftBoundary,
-            "fn f(a: u8, b: u8) -> bool {\n    a > b\n}\n",
-            &["fn f(a: u8, b: u8) -> bool {\n    a >= b\n}\n"],
-        ),
-        (
-            FlipPredicate,
-            "fn f(a: Option<u8>) -> bool {\n    a.is_some()\n}\n",
-            &["fn f(a: Option<u8>) -> bool {\n    a.is_none()\n}\n"],
-        ),
-        (
-            SwapBooleanOperator,
-            "fn f(a: bool, b: bool) -> bool {\n    a && b\n}\n",
-            &["fn f(a: bool, b: bool) -> bool {\n    a || b\n}\n"],
-        ),
+        (FlipComparison, "fn f(a: u8, b: u8) -> bool {\n    a < b\n}\n", &["fn f(a: u8, b: u8) -> bool {\n    a >= b\n}\n"]),
+        (ShiftBoundary, "fn f(a: u8, b: u8) -> bool {\n    a > b\n}\n", &["fn f(a: u8, b: u8) -> bool {\n    a >= b\n}\n"]),
+        (FlipPredicate, "fn f(a: Option<u8>) -> bool {\n    a.is_some()\n}\n", &["fn f(a: Option<u8>) -> bool {\n    a.is_none()\n}\n"]),
+        (SwapBooleanOperator, "fn f(a: bool, b: bool) -> bool {\n    a && b\n}\n", &["fn f(a: bool, b: bool) -> bool {\n    a || b\n}\n"]),
         (FlipBooleanLiteral, "fn f() {\n    g(true);\n}\n", &["fn f() {\n    g(false);\n}\n"]),
         (
             ShiftConstant,
@@ -192,15 +144,9 @@ fn rust_operators_make_exactly_these_edits() {
         (
             ShiftConstant,
             "fn f(a: (u8, u8)) -> [u8; 2] {\n    match a.0 { 3 => {} _ => {} }\n    println!(\"{}\", 5);\n    [0u8; 2]\n}\n",
-            &[
-                "fn f(a: (u8, u8)) -> [u8; 2] {\n    match a.0 { 3 => {} _ => {} }\n    println!(\"{}\", 5);\n    [1u8; 2]\n}\n",
-            ],
+            &["fn f(a: (u8, u8)) -> [u8; 2] {\n    match a.0 { 3 => {} _ => {} }\n    println!(\"{}\", 5);\n    [1u8; 2]\n}\n"],
         ),
-        (
-            ChangeArithmetic,
-            "fn f(a: u8, b: u8) -> u8 {\n    a * b\n}\n",
-            &["fn f(a: u8, b: u8) -> u8 {\n    a / b\n}\n"],
-        ),
+        (ChangeArithmetic, "fn f(a: u8, b: u8) -> u8 {\n    a * b\n}\n", &["fn f(a: u8, b: u8) -> u8 {\n    a / b\n}\n"]),
         (ChangeArithmetic, "fn f(n: &mut u8) {\n    *n += 2;\n}\n", &["fn f(n: &mut u8) {\n    *n -= 2;\n}\n"]),
         (ChangeArithmetic, "fn f(s: String) -> String {\n    s + \"x\" + &s\n}\n", &[]),
         (
@@ -224,11 +170,7 @@ fn rust_operators_make_exactly_these_edits() {
             &["fn f(a: u8) {\n    if !(a < 3) {\n        g();\n    }\n}\n"],
         ),
         (InvertCondition, "fn f(a: Option<u8>) {\n    if let Some(x) = a {\n        g(x);\n    }\n}\n", &[]),
-        (
-            SwapBranches,
-            "fn f(a: bool) -> u8 {\n    if a { 1 } else { 2 }\n}\n",
-            &["fn f(a: bool) -> u8 {\n    if a { 2 } else { 1 }\n}\n"],
-        ),
+        (SwapBranches, "fn f(a: bool) -> u8 {\n    if a { 1 } else { 2 }\n}\n", &["fn f(a: bool) -> u8 {\n    if a { 2 } else { 1 }\n}\n"]),
         (SwapBranches, "fn f(a: Option<u8>) -> u8 {\n    if let Some(x) = a { x } else { 2 }\n}\n", &[]),
         (
             DeleteStatement,
@@ -275,11 +217,7 @@ fn rust_operators_make_exactly_these_edits() {
         ),
         // tree-sitter-rust 0.24 reads `..=i` without a start as `(..) = i`: nothing to shift.
         (ShiftRangeBound, "fn f(a: &[u8], i: usize) -> &[u8] {\n    &a[..=i]\n}\n", &[]),
-        (
-            SwapArguments,
-            "fn f(a: u8, b: u8) -> u8 {\n    g(a, b)\n}\n",
-            &["fn f(a: u8, b: u8) -> u8 {\n    g(b, a)\n}\n"],
-        ),
+        (SwapArguments, "fn f(a: u8, b: u8) -> u8 {\n    g(a, b)\n}\n", &["fn f(a: u8, b: u8) -> u8 {\n    g(b, a)\n}\n"]),
         (SwapArguments, "fn f(a: u8, b: u8) -> u8 {\n    std::cmp::max(a, b) + g(a, 1)\n}\n", &[]),
     ];
     check_table(Language::Rust, table);
@@ -308,10 +246,7 @@ fn equivalent_mutations_are_offered_once() {
     ] {
         let found = all(language, source);
         assert!(!found.iter().any(|(op, _)| *op == Operator::InvertCondition), "{found:?}");
-        assert!(
-            found.iter().any(|(op, _)| matches!(op, Operator::FlipComparison | Operator::FlipPredicate)),
-            "{found:?}"
-        );
+        assert!(found.iter().any(|(op, _)| matches!(op, Operator::FlipComparison | Operator::FlipPredicate)), "{found:?}");
     }
     // Negating an if/else is swapping its branches: only the swap is offered.
     for (language, source) in [
@@ -368,10 +303,8 @@ fn mutated_functions(language: Language, source: &str) -> Vec<String> {
 #[test]
 fn candidates_name_their_function_line_and_change() {
     let source = "class Window:\n    def slide(self, seq, n):\n        out = []\n        for i in range(len(seq)):\n            if i < n:\n                out.append(seq[i])\n        return out\n";
-    let config =
-        GeneratorConfig { min_statements: 0, operators: vec![Operator::FlipComparison], ..GeneratorConfig::default() };
-    let candidates =
-        Generator::new(Language::Python, config).file_candidates("toolz/win.py", source).expect("candidates");
+    let config = GeneratorConfig { min_statements: 0, operators: vec![Operator::FlipComparison], ..GeneratorConfig::default() };
+    let candidates = Generator::new(Language::Python, config).file_candidates("toolz/win.py", source).expect("candidates");
     let [candidate] = &candidates[..] else { panic!("one candidate expected, got {candidates:?}") };
     assert_eq!(candidate.function, "toolz.win.Window.slide");
     assert_eq!(candidate.line, 5);
@@ -380,8 +313,7 @@ fn candidates_name_their_function_line_and_change() {
     assert_eq!(candidate.id().len(), 12);
 
     let rust = "impl<T> Stack<T> {\n    pub fn pop(&mut self) -> Option<T> {\n        if self.len == 0 {\n            return None;\n        }\n        self.len -= 1;\n        self.items.pop()\n    }\n}\n";
-    let config =
-        GeneratorConfig { min_statements: 0, operators: vec![Operator::DeleteStatement], ..GeneratorConfig::default() };
+    let config = GeneratorConfig { min_statements: 0, operators: vec![Operator::DeleteStatement], ..GeneratorConfig::default() };
     let candidates = Generator::new(Language::Rust, config).file_candidates("src/stack.rs", rust).expect("candidates");
     let [candidate] = &candidates[..] else { panic!("one candidate expected, got {candidates:?}") };
     assert_eq!(candidate.function, "crate::stack::Stack::pop");
@@ -390,7 +322,8 @@ fn candidates_name_their_function_line_and_change() {
 
 #[test]
 fn small_functions_get_no_bugs() {
-    let source = "def small(a):\n    return a + 1\n\ndef large(a):\n    b = a + 1\n    c = b * 2\n    if c > 3:\n        c -= 1\n    return c\n";
+    let source =
+        "def small(a):\n    return a + 1\n\ndef large(a):\n    b = a + 1\n    c = b * 2\n    if c > 3:\n        c -= 1\n    return c\n";
     let config = GeneratorConfig { min_statements: 5, max_per_function: usize::MAX, ..GeneratorConfig::default() };
     let candidates = Generator::new(Language::Python, config).file_candidates("m.py", source).expect("candidates");
     assert!(!candidates.is_empty());
@@ -463,11 +396,7 @@ fn same_seed_same_candidates_and_samples() {
     assert_eq!(distinct.len(), 6, "{functions:?}");
     // A smaller sample is a prefix of a larger one.
     assert_eq!(
-        Generator::new(
-            Language::Python,
-            GeneratorConfig { seed: 1, max_per_function: 3, ..GeneratorConfig::default() }
-        )
-        .sample(&first, 5),
+        Generator::new(Language::Python, GeneratorConfig { seed: 1, max_per_function: 3, ..GeneratorConfig::default() }).sample(&first, 5),
         first_sample[..5]
     );
 }
@@ -475,7 +404,9 @@ fn same_seed_same_candidates_and_samples() {
 #[test]
 fn combined_candidates_join_distinct_lines_of_one_file() {
     let source: String = (0..4)
-        .map(|n| format!("def f{n}(xs, a, b):\n    if a < b:\n        xs.append(a + {n})\n    while b > 0:\n        b -= 2\n    return b\n\n"))
+        .map(|n| {
+            format!("def f{n}(xs, a, b):\n    if a < b:\n        xs.append(a + {n})\n    while b > 0:\n        b -= 2\n    return b\n\n")
+        })
         .collect();
     let config = GeneratorConfig { min_statements: 0, ..GeneratorConfig::default() };
     let candidates = Generator::new(Language::Python, config).file_candidates("m.py", &source).expect("candidates");
@@ -501,9 +432,6 @@ impl CombinedCandidate {
 #[test]
 fn config_reads_from_toml_with_defaults_and_rejects_unknown_fields() {
     let config: GeneratorConfig = toml::from_str("seed = 3\noperators = [\"swap_arguments\"]").expect("config");
-    assert_eq!(
-        config,
-        GeneratorConfig { seed: 3, operators: vec![Operator::SwapArguments], ..GeneratorConfig::default() }
-    );
+    assert_eq!(config, GeneratorConfig { seed: 3, operators: vec![Operator::SwapArguments], ..GeneratorConfig::default() });
     assert!(toml::from_str::<GeneratorConfig>("min_statement = 3").is_err());
 }

@@ -35,9 +35,7 @@ const REQUIREMENT_FILES: &[&str] = &[
 /// extras), `setup.py` (literal `install_requires` / `tests_require` lists) and the usual
 /// requirements files.
 pub fn python_requirements(files: &[TreeFile]) -> Requirements {
-    let text = |path: &str| {
-        files.iter().find(|f| f.path == path).and_then(|f| std::str::from_utf8(&f.bytes).ok().map(str::to_owned))
-    };
+    let text = |path: &str| files.iter().find(|f| f.path == path).and_then(|f| std::str::from_utf8(&f.bytes).ok().map(str::to_owned));
     let mut found = Requirements::default();
     let mut add = |source: &str, requirements: Vec<String>| {
         if !requirements.is_empty() && !found.sources.iter().any(|s| s == source) {
@@ -131,8 +129,8 @@ fn from_setup_cfg(text: &str) -> Vec<String> {
         collecting = false;
         let Some((key, value)) = trimmed.split_once(['=', ':']) else { continue };
         let key = key.trim();
-        let wanted = (section == "options" && key == "install_requires")
-            || (section == "options.extras_require" && TEST_EXTRAS.contains(&key));
+        let wanted =
+            (section == "options" && key == "install_requires") || (section == "options.extras_require" && TEST_EXTRAS.contains(&key));
         if wanted {
             collecting = true;
             requirements.extend(value.split(';').next().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned));
@@ -199,9 +197,8 @@ pub(crate) fn shell_quote(word: &str) -> String {
 /// An environment Dockerfile on Whetstone's base image (FORMAT.md): the fixed test settings,
 /// Debian packages, then pip packages (with pip itself from Debian when there are any).
 pub fn python_dockerfile(apt: &[String], pip: &[String]) -> String {
-    let mut text = String::from(
-        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8\n",
-    );
+    let mut text =
+        String::from("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8\n");
     let mut debian: Vec<String> = apt.to_vec();
     if !pip.is_empty() && !debian.iter().any(|p| p == "python3-pip") {
         debian.insert(0, "python3-pip".into());
@@ -216,10 +213,7 @@ pub fn python_dockerfile(apt: &[String], pip: &[String]) -> String {
     if !pip.is_empty() {
         let list: Vec<String> = pip.iter().map(|p| shell_quote(p)).collect();
         // The base image's Python is Debian's; pip may add to it only when told to.
-        text.push_str(&format!(
-            "RUN python3 -m pip install --no-cache-dir --break-system-packages {}\n",
-            list.join(" ")
-        ));
+        text.push_str(&format!("RUN python3 -m pip install --no-cache-dir --break-system-packages {}\n", list.join(" ")));
     }
     text
 }
@@ -253,9 +247,9 @@ fn is_spdx_like(text: &str) -> bool {
     let text = text.trim();
     !text.is_empty()
         && text.len() < 64
-        && text.split_whitespace().all(|word| {
-            matches!(word, "AND" | "OR" | "WITH") || word.chars().all(|c| c.is_ascii_alphanumeric() || "-.+()".contains(c))
-        })
+        && text
+            .split_whitespace()
+            .all(|word| matches!(word, "AND" | "OR" | "WITH") || word.chars().all(|c| c.is_ascii_alphanumeric() || "-.+()".contains(c)))
         && text.chars().any(|c| c.is_ascii_digit() || c == '-')
 }
 

@@ -34,9 +34,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::environment::shell_quote;
+use super::reproduce::Solution;
 use super::testids::junit_id;
 use super::{Candidate, DEFAULT_SOLUTION_TIMEOUT, Dropped, SourceToml, TaskToml, TestsToml, task_id_from};
-use super::reproduce::Solution;
 use crate::digest::{TreeFile, read_tree};
 
 /// Where Harbor's `tests/` go, relative to the repository (and the hidden files).
@@ -67,7 +67,8 @@ pub struct HarborOptions {
 /// The task for the Harbor task directory `dir`, or why it cannot be imported.
 pub fn convert(dir: &Path, options: &HarborOptions) -> Result<Candidate, Dropped> {
     let dir_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "harbor-task".into());
-    let files = read_tree(dir).map_err(|e| Dropped { id: task_id_from(&dir_name), reason: format!("cannot read {}: {e}", dir.display()) })?;
+    let files =
+        read_tree(dir).map_err(|e| Dropped { id: task_id_from(&dir_name), reason: format!("cannot read {}: {e}", dir.display()) })?;
     convert_files(&dir_name, &files, options)
 }
 
@@ -75,10 +76,9 @@ pub fn convert(dir: &Path, options: &HarborOptions) -> Result<Candidate, Dropped
 pub fn convert_files(dir_name: &str, files: &[TreeFile], options: &HarborOptions) -> Result<Candidate, Dropped> {
     let text = |path: &str| files.iter().find(|f| f.path == path).map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
     let config: toml::Table = match text("task.toml") {
-        Some(toml_text) => toml_text.parse().map_err(|e| Dropped {
-            id: task_id_from(dir_name),
-            reason: format!("task.toml is not valid TOML: {e}"),
-        })?,
+        Some(toml_text) => {
+            toml_text.parse().map_err(|e| Dropped { id: task_id_from(dir_name), reason: format!("task.toml is not valid TOML: {e}") })?
+        }
         None => return Err(Dropped { id: task_id_from(dir_name), reason: "no task.toml: not a Harbor task directory".into() }),
     };
     let config = HarborConfig::from_table(&config);
@@ -103,10 +103,8 @@ pub fn convert_files(dir_name: &str, files: &[TreeFile], options: &HarborOptions
     if text("tests/test.sh").is_none() {
         return Err(drop("no tests/test.sh".into()));
     }
-    let context: Vec<&TreeFile> = files
-        .iter()
-        .filter(|f| f.path.starts_with("environment/") && f.path != "environment/Dockerfile")
-        .collect();
+    let context: Vec<&TreeFile> =
+        files.iter().filter(|f| f.path.starts_with("environment/") && f.path != "environment/Dockerfile").collect();
     let translated = translate_dockerfile(&dockerfile, &context).map_err(drop)?;
 
     let license = options
@@ -148,10 +146,7 @@ pub fn convert_files(dir_name: &str, files: &[TreeFile], options: &HarborOptions
         // Made by running the reference solution when the task is reproduced.
         text_file("gold.patch", ""),
         text_file(&format!("hidden/{VERIFIER_INI}"), "# The Harbor verifier bridge's own (empty) pytest configuration.\n[pytest]\n"),
-        text_file(
-            &format!("hidden/{VERIFIER_FILE}"),
-            &verifier_test_file(&translated.workspace, &config.verifier_env, verifier_timeout),
-        ),
+        text_file(&format!("hidden/{VERIFIER_FILE}"), &verifier_test_file(&translated.workspace, &config.verifier_env, verifier_timeout)),
     ];
     for file in files.iter().filter(|f| f.path.starts_with("tests/")) {
         task_files.push(TreeFile { path: format!("hidden/{HIDDEN_DIR}/{}", file.path), ..file.clone() });
@@ -166,10 +161,8 @@ pub fn convert_files(dir_name: &str, files: &[TreeFile], options: &HarborOptions
         task_files.push(TreeFile { path: format!("repo/{path}"), executable: file.executable, bytes: file.bytes.clone() });
     }
 
-    let solution_files: Vec<TreeFile> = files
-        .iter()
-        .filter_map(|f| f.path.strip_prefix("solution/").map(|rest| TreeFile { path: rest.to_owned(), ..f.clone() }))
-        .collect();
+    let solution_files: Vec<TreeFile> =
+        files.iter().filter_map(|f| f.path.strip_prefix("solution/").map(|rest| TreeFile { path: rest.to_owned(), ..f.clone() })).collect();
     if solution_files.is_empty() {
         return Err(drop("no reference solution (solution/solve.sh): Whetstone makes the gold patch by running it".into()));
     }
@@ -214,9 +207,7 @@ struct HarborConfig {
 impl HarborConfig {
     fn from_table(table: &toml::Table) -> Self {
         let section = |name: &str| table.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
-        let number = |t: &toml::Table, key: &str| {
-            t.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-        };
+        let number = |t: &toml::Table, key: &str| t.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
         let verifier = section("verifier");
         Self {
             name: section("task").get("name").and_then(toml::Value::as_str).map(str::to_owned),
@@ -295,9 +286,7 @@ fn translate_dockerfile<'a>(text: &str, context: &[&'a TreeFile]) -> Result<Tran
         })?;
         repo.insert(inside.to_owned(), file);
     }
-    notes.push(format!(
-        "FROM {upstream} replaced by Whetstone's base image (Debian bookworm, its Python 3.11, pytest)"
-    ));
+    notes.push(format!("FROM {upstream} replaced by Whetstone's base image (Debian bookworm, its Python 3.11, pytest)"));
     let quoted = shell_quote(&workdir);
     let logs = shell_quote(LOGS_DIR);
     let mut dockerfile = format!(
@@ -370,12 +359,7 @@ fn resolve(base: &str, path: &str) -> String {
 }
 
 /// Where each build-context file a `COPY`/`ADD` names lands (absolute paths in the image).
-fn copy_sources<'a>(
-    keyword: &str,
-    args: &str,
-    workdir: &str,
-    context: &[&'a TreeFile],
-) -> Result<Vec<(String, &'a TreeFile)>, String> {
+fn copy_sources<'a>(keyword: &str, args: &str, workdir: &str, context: &[&'a TreeFile]) -> Result<Vec<(String, &'a TreeFile)>, String> {
     let mut words: Vec<String> = if args.starts_with('[') {
         serde_json::from_str(args).map_err(|_| format!("cannot read `{keyword} {args}`"))?
     } else {
@@ -527,10 +511,12 @@ fn script_hints(path: &str, script: &str, when: &str) -> Vec<String> {
         if code.starts_with('#') || code.is_empty() {
             continue;
         }
-        let downloads = ["apt-get update", "apt update", "curl ", "wget ", "http://", "https://", "git clone"].iter().any(|w| code.contains(w));
-        let installs = ["apt-get install", "apt install", "pip install", "pip3 install", "uv pip", "uvx ", "uv run", "uv add", "npm install"]
-            .iter()
-            .any(|w| code.contains(w));
+        let downloads =
+            ["apt-get update", "apt update", "curl ", "wget ", "http://", "https://", "git clone"].iter().any(|w| code.contains(w));
+        let installs =
+            ["apt-get install", "apt install", "pip install", "pip3 install", "uv pip", "uvx ", "uv run", "uv add", "npm install"]
+                .iter()
+                .any(|w| code.contains(w));
         if downloads || installs {
             let what = if downloads { "downloads" } else { "installs software" };
             hints.push(format!(
@@ -571,10 +557,7 @@ mod tests {
             COPY --chown=1000:1000 data/ ./data/\nCOPY [\"conf/x.ini\", \"/app/etc/x.ini\"]\nENV A=1\n";
         let translated = translate_dockerfile(dockerfile, &refs).expect("translates");
         assert_eq!(translated.workspace, "/app");
-        assert_eq!(
-            translated.repo.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["app.py", "data/a.csv", "data/b.csv", "etc/x.ini"]
-        );
+        assert_eq!(translated.repo.keys().map(String::as_str).collect::<Vec<_>>(), ["app.py", "data/a.csv", "data/b.csv", "etc/x.ini"]);
         let out = &translated.dockerfile;
         assert!(out.starts_with("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"), "{out}");
         assert!(out.contains("RUN apt-get update && apt-get install -y tmux\n"), "{out}");
@@ -624,9 +607,10 @@ mod tests {
 
     #[test]
     fn harbor_task_toml_of_both_schemas_is_read() {
-        let old: toml::Table = "version = \"1.0\"\n[metadata]\ndifficulty = \"easy\"\n[verifier]\ntimeout_sec = 120.0\n[agent]\ntimeout_sec = 300"
-            .parse()
-            .expect("toml");
+        let old: toml::Table =
+            "version = \"1.0\"\n[metadata]\ndifficulty = \"easy\"\n[verifier]\ntimeout_sec = 120.0\n[agent]\ntimeout_sec = 300"
+                .parse()
+                .expect("toml");
         let config = HarborConfig::from_table(&old);
         assert_eq!((config.verifier_timeout_secs, config.agent_timeout_secs), (Some(120.0), Some(300.0)));
         assert_eq!(config.metadata_string("difficulty").as_deref(), Some("easy"));

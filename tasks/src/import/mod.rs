@@ -133,9 +133,17 @@ pub struct ImportSummary {
 #[derive(Debug, Clone, Copy)]
 pub enum ImportEvent<'a> {
     /// Reproduction of the `index`-th candidate (from 0) of `total` starts.
-    Checking { id: &'a str, index: usize, total: usize },
-    Imported { id: &'a str },
-    Dropped { dropped: &'a Dropped },
+    Checking {
+        id: &'a str,
+        index: usize,
+        total: usize,
+    },
+    Imported {
+        id: &'a str,
+    },
+    Dropped {
+        dropped: &'a Dropped,
+    },
 }
 
 /// Reproduces every candidate, one at a time, and writes those that reproduce into the set at
@@ -202,10 +210,9 @@ pub fn write_tasks(out: &Path, tasks: &[&Task]) -> Result<Vec<String>, ImportErr
     let mut replaced = Vec::new();
     let digests_path = out.join(DIGESTS_FILE);
     let mut pins: BTreeMap<String, String> = match std::fs::read_to_string(&digests_path) {
-        Ok(text) => text
-            .lines()
-            .filter_map(|line| line.split_once("  ").map(|(digest, id)| (id.trim().to_owned(), digest.to_owned())))
-            .collect(),
+        Ok(text) => {
+            text.lines().filter_map(|line| line.split_once("  ").map(|(digest, id)| (id.trim().to_owned(), digest.to_owned()))).collect()
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
         Err(e) => return Err(write_err(e)),
     };

@@ -53,10 +53,7 @@ pub async fn reproduce<R: Reproducer>(reproducer: &R, candidate: Candidate) -> R
         Dropped { id: id.clone(), reason }
     };
     if let Some(solution) = &solution {
-        let patch = reproducer
-            .solve(&task, solution)
-            .await
-            .map_err(|e| drop(format!("the reference solution could not be run: {e}")))?;
+        let patch = reproducer.solve(&task, solution).await.map_err(|e| drop(format!("the reference solution could not be run: {e}")))?;
         if patch.iter().all(u8::is_ascii_whitespace) {
             return Err(drop("the reference solution changed nothing in the workspace, so there is no gold patch".into()));
         }

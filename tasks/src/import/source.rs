@@ -98,8 +98,7 @@ impl Source {
     /// Opens `path`: a directory is opened as a repository, a file is read as a bundle.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         if path.is_dir() {
-            let repo = Repository::open(path)
-                .map_err(|source| SourceError::NotARepository { path: path.to_owned(), source })?;
+            let repo = Repository::open(path).map_err(|source| SourceError::NotARepository { path: path.to_owned(), source })?;
             return Ok(Self { repo, _scratch: None });
         }
         let bytes = std::fs::read(path).map_err(|source| SourceError::Read { path: path.to_owned(), source })?;
@@ -118,9 +117,7 @@ impl Source {
         {
             let odb = repo.odb().map_err(git("open the object database"))?;
             let mut writer = odb.packwriter().map_err(|source| SourceError::Unpack { path: path.to_owned(), source })?;
-            writer
-                .write_all(&bytes[header.pack_offset..])
-                .map_err(|e| bad(&format!("its pack does not index: {e}")))?;
+            writer.write_all(&bytes[header.pack_offset..]).map_err(|e| bad(&format!("its pack does not index: {e}")))?;
             writer.commit().map_err(|source| SourceError::Unpack { path: path.to_owned(), source })?;
         }
         for (oid, name) in &header.refs {
@@ -141,11 +138,9 @@ impl Source {
             let path = format!("{dir}{}", entry.name().unwrap_or_default());
             match entry.filemode() {
                 0o100644 | 0o100755 | 0o100664 => match self.repo.find_blob(entry.id()) {
-                    Ok(blob) => snapshot.files.push(TreeFile {
-                        path,
-                        executable: entry.filemode() == 0o100755,
-                        bytes: blob.content().to_vec(),
-                    }),
+                    Ok(blob) => {
+                        snapshot.files.push(TreeFile { path, executable: entry.filemode() == 0o100755, bytes: blob.content().to_vec() })
+                    }
                     Err(source) => {
                         failure = Some(SourceError::Git { context: format!("read {path}"), source });
                         return TreeWalkResult::Abort;
@@ -179,9 +174,10 @@ impl Source {
                 patched.deleted.push(path);
                 continue;
             }
-            let entry = index
-                .get_path(Path::new(&path), 0)
-                .ok_or_else(|| SourceError::Git { context: format!("find {path} after the patch"), source: git2::Error::from_str("missing from the patched tree") })?;
+            let entry = index.get_path(Path::new(&path), 0).ok_or_else(|| SourceError::Git {
+                context: format!("find {path} after the patch"),
+                source: git2::Error::from_str("missing from the patched tree"),
+            })?;
             let blob = self.repo.find_blob(entry.id).map_err(git(format!("read patched {path}")))?;
             patched.files.push(TreeFile { path, executable: entry.mode == 0o100755, bytes: blob.content().to_vec() });
         }

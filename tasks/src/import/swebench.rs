@@ -58,9 +58,8 @@ pub struct Instance {
 /// A list of test ids, or a string holding one as JSON.
 fn test_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     let expected = "a list of test ids, or a string holding one as JSON";
-    let strings = |items: Vec<serde_json::Value>| -> Option<Vec<String>> {
-        items.into_iter().map(|v| v.as_str().map(str::to_owned)).collect()
-    };
+    let strings =
+        |items: Vec<serde_json::Value>| -> Option<Vec<String>> { items.into_iter().map(|v| v.as_str().map(str::to_owned)).collect() };
     let value = serde_json::Value::deserialize(deserializer)?;
     let list = match &value {
         serde_json::Value::Array(items) => strings(items.clone()),
@@ -92,8 +91,8 @@ pub fn parse_instances(text: &str) -> Result<Vec<Instance>, ImportError> {
         if line.trim().is_empty() {
             continue;
         }
-        let instance: Instance = serde_json::from_str(line)
-            .map_err(|e| ImportError::Instance { line: index + 1, message: e.to_string() })?;
+        let instance: Instance =
+            serde_json::from_str(line).map_err(|e| ImportError::Instance { line: index + 1, message: e.to_string() })?;
         instances.push(instance);
     }
     if instances.is_empty() {
@@ -188,19 +187,11 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
         }
     };
 
-    let mut files_to_run: Vec<&str> = instance
-        .fail_to_pass
-        .iter()
-        .chain(&instance.pass_to_pass)
-        .filter_map(|t| test_file(t))
-        .collect();
+    let mut files_to_run: Vec<&str> = instance.fail_to_pass.iter().chain(&instance.pass_to_pass).filter_map(|t| test_file(t)).collect();
     files_to_run.sort_unstable();
     files_to_run.dedup();
     // SWE-bench's ids are relative to the repository's root.
-    let command = format!(
-        "python3 -m pytest --rootdir=. {}",
-        files_to_run.iter().map(|f| shell_quote(f)).collect::<Vec<_>>().join(" ")
-    );
+    let command = format!("python3 -m pytest --rootdir=. {}", files_to_run.iter().map(|f| shell_quote(f)).collect::<Vec<_>>().join(" "));
     let importer = import_conftest(&snapshot.files, &tests.files);
     if importer.is_some() {
         notes.push("hidden/conftest.py puts the checkout on sys.path (SWE-bench installs the project instead)".into());
@@ -268,9 +259,9 @@ fn import_conftest(files: &[TreeFile], hidden: &[TreeFile]) -> Option<String> {
         return None;
     }
     let package_at = |prefix: &str| {
-        files.iter().any(|f| {
-            f.path.strip_prefix(prefix).and_then(|rest| rest.strip_suffix("/__init__.py")).is_some_and(|dir| !dir.contains('/'))
-        })
+        files
+            .iter()
+            .any(|f| f.path.strip_prefix(prefix).and_then(|rest| rest.strip_suffix("/__init__.py")).is_some_and(|dir| !dir.contains('/')))
     };
     let here = "os.path.dirname(os.path.abspath(__file__))";
     let path = if !package_at("") && package_at("src/") { format!("os.path.join({here}, \"src\")") } else { here.to_owned() };
@@ -375,9 +366,13 @@ mod tests {
 
     #[test]
     fn verified_estimates_become_difficulties() {
-        for (estimate, level) in
-            [("<15 min fix", Some("easy")), ("15 min - 1 hour", Some("medium")), ("1-4 hours", Some("hard")), (">4 hours", Some("hard")), ("?", None)]
-        {
+        for (estimate, level) in [
+            ("<15 min fix", Some("easy")),
+            ("15 min - 1 hour", Some("medium")),
+            ("1-4 hours", Some("hard")),
+            (">4 hours", Some("hard")),
+            ("?", None),
+        ] {
             assert_eq!(difficulty_from_estimate(estimate).as_deref(), level, "{estimate}");
         }
     }

@@ -70,14 +70,7 @@ mod tests {
 
     #[test]
     fn ids_of_other_runners_are_refused() {
-        for other in [
-            "test_foo (app.tests.FooTests)",
-            "test_foo",
-            "tests/test_x.py",
-            "tests/test_x.py::",
-            "tests/test_x::test_y",
-            "",
-        ] {
+        for other in ["test_foo (app.tests.FooTests)", "test_foo", "tests/test_x.py", "tests/test_x.py::", "tests/test_x::test_y", ""] {
             let error = junit_id(other).expect_err(other);
             assert!(error.to_string().contains("not a pytest node id"), "{error}");
         }

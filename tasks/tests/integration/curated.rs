@@ -65,10 +65,9 @@ async fn docker_sample_of_shipped_tasks_revalidates() {
     // One project (the first by name), a few of its tasks, in one container.
     let mut by_project: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
     for task in &set.tasks {
-        let compact: CompactTask = toml::from_str(
-            &std::fs::read_to_string(dir.join("tasks").join(&task.spec.id).join("compact.toml")).expect("compact.toml"),
-        )
-        .expect("parses");
+        let compact: CompactTask =
+            toml::from_str(&std::fs::read_to_string(dir.join("tasks").join(&task.spec.id).join("compact.toml")).expect("compact.toml"))
+                .expect("parses");
         by_project.entry(compact.project).or_default().push((task.spec.id.clone(), task.spec.tests.fail_to_pass.clone()));
     }
     let (project, tasks) = by_project.into_iter().find(|(p, _)| !p.starts_with("semver")).expect("a Python project");
@@ -87,9 +86,8 @@ async fn docker_sample_of_shipped_tasks_revalidates() {
         })
         .collect();
     let config = ValidationConfig { batch_size: SAMPLE, parallel: 1, ..ValidationConfig::default() };
-    let outcomes = validate_candidates(&sandbox, &env, &base, &record.stable_tests, &candidates, &config, &|_, _| {})
-        .await
-        .expect("validation ran");
+    let outcomes =
+        validate_candidates(&sandbox, &env, &base, &record.stable_tests, &candidates, &config, &|_, _| {}).await.expect("validation ran");
     for ((id, fail_to_pass), outcome) in sample.iter().zip(outcomes) {
         match outcome {
             ValidationOutcome::Valid(ValidTask { fail_to_pass: found, .. }) => assert_eq!(&found, fail_to_pass, "{id}"),

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use whetstone_tasks::generate::{
-    Candidate, GenerateError, Generator, GeneratorConfig, Language, Operator, combine, sample,
-};
+use whetstone_tasks::generate::{Candidate, GenerateError, Generator, GeneratorConfig, Language, Operator, combine, sample};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,12 +65,8 @@ impl GitRepo {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .args(["-c", "core.autocrlf=false"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run git");
+        let output =
+            Command::new("git").args(["-c", "core.autocrlf=false"]).args(args).current_dir(self.dir.path()).output().expect("run git");
         assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
@@ -134,11 +128,7 @@ fn check_real_tree(language: Language, root: &Path, min_candidates: usize, min_o
 fn toolz_gives_valid_candidates_for_most_operators() {
     let candidates = check_real_tree(Language::Python, &toolz(), 150, 13);
     assert!(candidates.iter().all(|c| c.function.starts_with("toolz.") || c.function.starts_with("tlz.")));
-    assert!(
-        candidates
-            .iter()
-            .any(|c| c.function == "toolz.itertoolz.sliding_window" || c.function.starts_with("toolz.itertoolz."))
-    );
+    assert!(candidates.iter().any(|c| c.function == "toolz.itertoolz.sliding_window" || c.function.starts_with("toolz.itertoolz.")));
 }
 
 #[test]
@@ -186,14 +176,7 @@ fn crlf_files_and_missing_final_newlines_round_trip() {
     let repo = GitRepo::copy_of(project.path());
     for candidate in &candidates {
         let what = format!("{} ({})", candidate.description, candidate.file);
-        round_trip(
-            &repo,
-            &candidate.file,
-            &candidate.bug_patch(),
-            &candidate.gold_patch(),
-            &candidate.buggy_source(),
-            &what,
-        );
+        round_trip(&repo, &candidate.file, &candidate.bug_patch(), &candidate.gold_patch(), &candidate.buggy_source(), &what);
     }
 }
 

@@ -68,8 +68,7 @@ fn an_empty_workspace_and_a_downloading_verifier_are_carried_with_hints() {
     let options = HarborOptions { license: Some("Apache-2.0".into()), source_url: Some("https://example.org/tasks".into()) };
     let candidate = harbor::convert(&fixture("hello-world-online-verifier"), &options).expect("converts");
     assert_eq!(candidate.task.spec.source.url, "https://example.org/tasks");
-    let repo: Vec<&str> =
-        candidate.task.bundle.files.iter().filter(|f| f.path.starts_with("repo/")).map(|f| f.path.as_str()).collect();
+    let repo: Vec<&str> = candidate.task.bundle.files.iter().filter(|f| f.path.starts_with("repo/")).map(|f| f.path.as_str()).collect();
     assert_eq!(repo, ["repo/.gitkeep"]);
     assert_eq!(candidate.hints.len(), 4, "{:#?}", candidate.hints);
     assert!(candidate.hints[0].contains("tests/test.sh line 3"), "{}", candidate.hints[0]);

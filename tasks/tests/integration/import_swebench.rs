@@ -105,11 +105,9 @@ fn instances_that_cannot_work_are_dropped_with_the_reason() {
     unknown_commit.base_commit = "0123456789abcdef0123456789abcdef01234567".into();
     let mut stale_patch = base.clone();
     stale_patch.patch = stale_patch.patch.replace("return seq[-n:]", "return seq[-n:-0]");
-    for (instance, words) in [
-        (&django, "not a pytest node id"),
-        (&unknown_commit, "is not in the repository"),
-        (&stale_patch, "the gold patch does not apply"),
-    ] {
+    for (instance, words) in
+        [(&django, "not a pytest node id"), (&unknown_commit, "is not in the repository"), (&stale_patch, "the gold patch does not apply")]
+    {
         let dropped = swebench::convert(instance, &source, &options).expect_err(words);
         assert_eq!(dropped.id, "pytoolz-toolz-601");
         assert!(dropped.reason.contains(words), "{}", dropped.reason);

@@ -55,7 +55,11 @@ async fn docker_patch_that_edits_tests_does_not_change_the_verdict() {
     );
     let cheated = grade_patch(&sandbox, &image, &task, cheat.as_bytes(), limits(), "cheat").await;
     assert_eq!(cheated.verdict.status, VerdictStatus::Unresolved, "{}", cheated.verdict.notes);
-    assert!(cheated.verdict.notes.contains("conftest.py") && cheated.verdict.notes.contains("test_itertoolz.py"), "{}", cheated.verdict.notes);
+    assert!(
+        cheated.verdict.notes.contains("conftest.py") && cheated.verdict.notes.contains("test_itertoolz.py"),
+        "{}",
+        cheated.verdict.notes
+    );
 
     let gold_and_cheat = [task.gold_patch(), cheat.as_bytes()].concat();
     let graded = grade_patch(&sandbox, &image, &task, &gold_and_cheat, limits(), "gold-cheat").await;

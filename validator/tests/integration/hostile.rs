@@ -39,7 +39,9 @@ fn forged_report(task: &Task) -> String {
             format!("<testcase classname=\"{classname}\" name=\"{name}\" time=\"0.001\"/>")
         })
         .collect();
-    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite name=\"pytest\" errors=\"0\" failures=\"0\" skipped=\"0\">{cases}</testsuite></testsuites>")
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite name=\"pytest\" errors=\"0\" failures=\"0\" skipped=\"0\">{cases}</testsuite></testsuites>"
+    )
 }
 
 /// Python that forges the report: at import at the path the validator once used, and at exit
@@ -210,11 +212,7 @@ async fn docker_hostile_dotdot_paths_are_rejected() {
 async fn docker_hostile_symlink_escapes_are_rejected() {
     let sandbox = sandbox("hostile-symlink").await;
     let task = task(TASK);
-    let escapes = [
-        ("toolz/passwd", "/etc/passwd"),
-        ("toolz/up", "../../../etc"),
-        ("toolz/round", "tests/../../.."),
-    ];
+    let escapes = [("toolz/passwd", "/etc/passwd"), ("toolz/up", "../../../etc"), ("toolz/round", "tests/../../..")];
     for (path, target) in escapes {
         let patch = patch_from_edit(&task, |root| std::os::unix::fs::symlink(target, root.join(path)).expect("symlink"));
         let graded = grade(&sandbox, &task, &patch, limits(), "symlink").await;
@@ -256,7 +254,8 @@ async fn docker_hostile_huge_patch_is_rejected() {
     let task = task(TASK);
     let line = format!("+{}\n", "x".repeat(1023));
     let lines = whetstone_tasks::protect::MAX_PATCH_BYTES / line.len() + 1;
-    let mut patch = format!("diff --git a/big.txt b/big.txt\nnew file mode 100644\n--- /dev/null\n+++ b/big.txt\n@@ -0,0 +1,{lines} @@\n").into_bytes();
+    let mut patch =
+        format!("diff --git a/big.txt b/big.txt\nnew file mode 100644\n--- /dev/null\n+++ b/big.txt\n@@ -0,0 +1,{lines} @@\n").into_bytes();
     for _ in 0..lines {
         patch.extend_from_slice(line.as_bytes());
     }
@@ -279,7 +278,8 @@ async fn docker_hostile_patch_touching_git_dir_is_rejected() {
         "diff --git a/.git/hooks/post-checkout b/.git/hooks/post-checkout\nnew file mode 100755\n--- /dev/null\n+++ b/.git/hooks/post-checkout\n@@ -0,0 +1 @@\n+#!/bin/sh\n",
     ];
     for (index, patch) in patches.iter().enumerate() {
-        let graded = grade(&sandbox, &task, [task.gold_patch(), patch.as_bytes()].concat().as_slice(), limits(), &format!("git-{index}")).await;
+        let graded =
+            grade(&sandbox, &task, [task.gold_patch(), patch.as_bytes()].concat().as_slice(), limits(), &format!("git-{index}")).await;
         assert_eq!(graded.verdict.status, VerdictStatus::PatchRejected, "{}", graded.verdict.notes);
         assert!(graded.verdict.notes.contains(".git"), "{}", graded.verdict.notes);
     }

@@ -15,18 +15,10 @@ pub(crate) use weights::Decryptor;
 const MAIN_MECHANISM: u8 = 0;
 
 /// Dispatches a SubtensorModule call signed by `who`.
-pub(crate) fn dispatch(
-    state: &mut State,
-    events: &mut Vec<RuntimeEvent>,
-    who: &AccountId32,
-    call: Call,
-    block: u64,
-) -> Result<(), Error> {
+pub(crate) fn dispatch(state: &mut State, events: &mut Vec<RuntimeEvent>, who: &AccountId32, call: Call, block: u64) -> Result<(), Error> {
     match call {
         // Localnet subnets have one mechanism, the main one, where the plain calls write.
-        Call::set_mechanism_weights { mecid, .. } | Call::commit_timelocked_mechanism_weights { mecid, .. }
-            if mecid != MAIN_MECHANISM =>
-        {
+        Call::set_mechanism_weights { mecid, .. } | Call::commit_timelocked_mechanism_weights { mecid, .. } if mecid != MAIN_MECHANISM => {
             Err(Error::MechanismDoesNotExist)
         }
         Call::set_weights { netuid, dests, weights, version_key }
@@ -37,9 +29,7 @@ pub(crate) fn dispatch(
         | Call::commit_timelocked_mechanism_weights { netuid, commit, reveal_round, commit_reveal_version, .. } => {
             weights::commit_timelocked_weights(state, events, who, netuid, commit, reveal_round, commit_reveal_version, block)
         }
-        Call::burned_register { netuid, hotkey } => {
-            registration::burned_register(state, events, who, netuid, &hotkey, block).map(|_| ())
-        }
+        Call::burned_register { netuid, hotkey } => registration::burned_register(state, events, who, netuid, &hotkey, block).map(|_| ()),
     }
 }
 

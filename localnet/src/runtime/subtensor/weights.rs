@@ -222,12 +222,7 @@ pub(crate) fn commit_timelocked_weights(
     let commit_hash = H256(sp_crypto_hashing::blake2_256(&commit.0));
     commits.push((*hotkey, block, commit, reveal_round));
     state.insert::<TimelockedWeightCommits>((netuid, epoch), &commits);
-    events.push(RuntimeEvent::SubtensorModule(Event::TimelockedWeightsCommitted(
-        *hotkey,
-        netuid,
-        commit_hash,
-        reveal_round,
-    )));
+    events.push(RuntimeEvent::SubtensorModule(Event::TimelockedWeightsCommitted(*hotkey, netuid, commit_hash, reveal_round)));
     set_last_update(state, netuid, uid, block);
     Ok(())
 }
@@ -295,14 +290,12 @@ fn decode_payload(plaintext: &[u8], committer: &AccountId32) -> Option<(Vec<u16>
         return match AccountId32::decode(&mut payload.hotkey.as_slice()) {
             Ok(hotkey) if hotkey == *committer => Some((payload.uids, payload.values, payload.version_key)),
             Ok(_) => None,
-            Err(_) => LegacyWeightsTlockPayload::decode(&mut &plaintext[..])
-                .ok()
-                .map(|legacy| (legacy.uids, legacy.values, legacy.version_key)),
+            Err(_) => {
+                LegacyWeightsTlockPayload::decode(&mut &plaintext[..]).ok().map(|legacy| (legacy.uids, legacy.values, legacy.version_key))
+            }
         };
     }
-    LegacyWeightsTlockPayload::decode(&mut &plaintext[..])
-        .ok()
-        .map(|legacy| (legacy.uids, legacy.values, legacy.version_key))
+    LegacyWeightsTlockPayload::decode(&mut &plaintext[..]).ok().map(|legacy| (legacy.uids, legacy.values, legacy.version_key))
 }
 
 #[cfg(test)]
