@@ -14,9 +14,9 @@ use whetstone_agent_runner::scripted::{ScriptError, ScriptedUpstream};
 use whetstone_agent_runner::{GatewayError, InferenceGateway, agent_image, agent_limits, run_agent, run_agent_with_llm};
 use whetstone_proto::job::{RunOutcome, RunReport, SandboxLimits};
 use whetstone_sandbox::{ImageRef, LogProgress, Sandbox, SandboxError};
-use whetstone_tasks::{AgentPackage, Task, TaskSet, Verdict};
+use whetstone_tasks::{AgentPackage, Task, TaskSet, Verdict, VerdictStatus};
 
-use crate::ui::Spinner;
+use crate::ui::{self, Spinner};
 
 const TEMPLATE_AGENT: &str = include_str!("../examples/agents/llm/agent.py");
 
@@ -178,6 +178,34 @@ pub struct TaskOutcome {
     pub elapsed: Duration,
 }
 
+impl TaskOutcome {
+    /// `whetstone agent test`'s line for this task: the verdict (or why there is none), the LLM
+    /// spend and the time.
+    pub fn line(&self) -> String {
+        let result = match &self.verdict {
+            Some(v) => match v.status {
+                VerdictStatus::Resolved => "✓ resolved".to_owned(),
+                VerdictStatus::Unresolved => format!(
+                    "✗ unresolved (fail→pass {}/{}, pass→pass {}/{})",
+                    v.fail_to_pass_passed, v.fail_to_pass_total, v.pass_to_pass_passed, v.pass_to_pass_total
+                ),
+                VerdictStatus::PatchRejected => format!("✗ patch rejected: {}", ui::short(&v.notes, 80)),
+                VerdictStatus::InfraError => format!("! grader failed: {}", ui::short(&v.notes, 80)),
+            },
+            None => format!("✗ {}: {}", self.run.outcome.as_str(), ui::short(&self.run.error, 80)),
+        };
+        let llm = &self.run.llm;
+        let refused = if llm.refused > 0 { format!(", {} refused", llm.refused) } else { String::new() };
+        format!(
+            "{:<36} {result}  {} in {} LLM calls{refused}  {:.1}s",
+            self.task_id,
+            ui::usd(llm.spent_micro_usd),
+            llm.calls.len(),
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
 /// Runs the agent on every selected task, each in a fresh sandbox, and grades each patch.
 pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result<Vec<TaskOutcome>, AgentToolError> {
     let agent =
@@ -211,7 +239,7 @@ pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result
     let mut outcomes = Vec::with_capacity(tasks.len());
     while let Some((index, outcome)) = running.next().await {
         let outcome = outcome?;
-        spinner.println(crate::ui::agent_test_line(&outcome));
+        spinner.println(outcome.line());
         outcomes.push((index, outcome));
         if options.jobs > 1 {
             spinner.set(format!("{}/{} tasks done", outcomes.len(), tasks.len()));

@@ -1,11 +1,11 @@
-//! The `whetstone` command's library: what the subcommands do, kept out of `main.rs` so tests
-//! can drive it. Each subcommand is a thin composition of the component crates.
+//! The `whetstone` command's library: the work behind the subcommands that is more than a call
+//! into one component crate, kept out of the binary so tests can drive it (devnet's round, the
+//! miner's local agent test, the coordinator client), and the terminal output helpers. The
+//! clap layer, one module per command, is the binary's `src/cli/`.
 
 pub mod agent_tools;
 pub mod client;
 pub mod devnet;
-pub mod tasks_cli;
-pub mod tasks_import;
 pub mod ui;
 
 /// Well-known development accounts (the substrate dev keyring), used as hotkeys on devnet:

@@ -1,4 +1,5 @@
-//! Terminal output: progress while work runs, tables when it is done.
+//! Terminal output: progress while work runs, tables when it is done. Below every command:
+//! it knows the wire and chain types it draws, and no command's own types.
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -72,7 +73,7 @@ impl whetstone_sandbox::Progress for Spinner {
 }
 
 /// The first `keep` characters, with an ellipsis when cut.
-fn short(text: &str, keep: usize) -> String {
+pub fn short(text: &str, keep: usize) -> String {
     match text.char_indices().nth(keep) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -102,32 +103,6 @@ pub fn run_result(record: &pb::RunRecord) -> &'static str {
 /// Micro-dollars as dollars, to the cent's hundredth.
 pub fn usd(micro: u64) -> String {
     format!("${}.{:04}", micro / 1_000_000, (micro % 1_000_000) / 100)
-}
-
-/// `whetstone agent test`'s line for one task.
-pub fn agent_test_line(outcome: &crate::agent_tools::TaskOutcome) -> String {
-    use whetstone_tasks::VerdictStatus;
-    let result = match &outcome.verdict {
-        Some(v) => match v.status {
-            VerdictStatus::Resolved => "✓ resolved".to_owned(),
-            VerdictStatus::Unresolved => format!(
-                "✗ unresolved (fail→pass {}/{}, pass→pass {}/{})",
-                v.fail_to_pass_passed, v.fail_to_pass_total, v.pass_to_pass_passed, v.pass_to_pass_total
-            ),
-            VerdictStatus::PatchRejected => format!("✗ patch rejected: {}", short(&v.notes, 80)),
-            VerdictStatus::InfraError => format!("! grader failed: {}", short(&v.notes, 80)),
-        },
-        None => format!("✗ {}: {}", outcome.run.outcome.as_str(), short(&outcome.run.error, 80)),
-    };
-    let llm = &outcome.run.llm;
-    let refused = if llm.refused > 0 { format!(", {} refused", llm.refused) } else { String::new() };
-    format!(
-        "{:<36} {result}  {} in {} LLM calls{refused}  {:.1}s",
-        outcome.task_id,
-        usd(llm.spent_micro_usd),
-        llm.calls.len(),
-        outcome.elapsed.as_secs_f64()
-    )
 }
 
 /// One run's trajectory: its LLM calls.

@@ -10,7 +10,7 @@ use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use whetstone_localnet::{LocalnetConfig, SubnetConfig, TAO};
 
-/// The long help of `whetstone localnet --help` (the `Command` variant in main.rs uses it).
+/// The long help of `whetstone localnet --help` (the `Command` variant in cli/mod.rs uses it).
 pub const LONG_ABOUT: &str = "Run a local subtensor-compatible chain on this machine, for devnet and tests.
 
 It speaks the substrate JSON-RPC a subxt client (and `whetstone chain …`) uses, over WebSocket and \

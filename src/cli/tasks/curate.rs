@@ -255,7 +255,7 @@ pub async fn validate(args: ValidateArgs) -> Result<()> {
 
 /// Grades the gold patch (must resolve) and no patch (every FAIL_TO_PASS test fails, every
 /// PASS_TO_PASS test passes) with the validator's grading.
-pub async fn revalidate(sandbox: &Sandbox, task: &whetstone_tasks::Task) -> std::result::Result<(), String> {
+async fn revalidate(sandbox: &Sandbox, task: &whetstone_tasks::Task) -> std::result::Result<(), String> {
     let image = sandbox.ensure_task_image(task.dockerfile(), &whetstone_sandbox::NoProgress).await.map_err(|e| format!("image: {e}"))?;
     let limits =
         SandboxLimits { timeout: Duration::from_secs(task.spec.tests.timeout_secs + 120), memory_mib: 2048, cpu_millis: 1000, pids: 512 };

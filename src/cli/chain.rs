@@ -4,9 +4,7 @@
 //! prints tables.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -14,7 +12,7 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use whetstone::ui::Spinner;
 use whetstone_chain::client::{DEFAULT_ENDPOINT, Hyperparameters, NeuronRecord, SubtensorClient, WeightCall};
 use whetstone_chain::sync::MetagraphSnapshot;
-use whetstone_chain::wallet::{HotkeyPair, WalletArgs};
+use whetstone_chain::wallet::WalletArgs;
 use whetstone_chain::weights::{Summation, WeightRules, conform};
 
 /// Which node and which subnet.
@@ -87,85 +85,6 @@ pub struct SetWeightsArgs {
     /// Show the normalised weights and stop without submitting.
     #[arg(long)]
     dry_run: bool,
-}
-
-/// How `whetstone validator` sets weights on chain.
-#[derive(Debug, Args)]
-pub struct WeightLoopArgs {
-    /// Set weights on this subtensor node (a ws:// or wss:// URL, or `finney`, `test`,
-    /// `local`) every --weights-interval, from the coordinator's leaderboard, signed with the
-    /// wallet's hotkey. Without it the validator grades but sets no weights.
-    #[arg(long = "chain.endpoint", env = "WHETSTONE_CHAIN_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// The subnet to set weights on.
-    #[arg(long, env = "WHETSTONE_NETUID", default_value_t = 1)]
-    pub netuid: u16,
-    /// Seconds between weight settings (finney's usual rate limit is 100 blocks, 20 minutes).
-    #[arg(long, default_value_t = 1200, value_name = "SECS")]
-    pub weights_interval: u64,
-}
-
-/// Connects to the chain and the coordinator and starts setting weights on a timer, when
-/// `--chain.endpoint` is given. Accepted submissions are appended to
-/// `<data_dir>/weights.jsonl`, the audit log.
-pub async fn start_weight_loop(
-    args: &WeightLoopArgs,
-    coordinator_url: &str,
-    signer: HotkeyPair,
-    data_dir: &Path,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Result<Option<tokio::task::JoinHandle<()>>> {
-    let Some(endpoint) = &args.endpoint else {
-        tracing::info!("no --chain.endpoint: weights are not set on chain");
-        return Ok(None);
-    };
-    let chain = Arc::new(SubtensorClient::connect(endpoint).await?);
-    let scores = whetstone::client::CoordinatorClient::connect(coordinator_url).await?.scores();
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let audit = whetstone_chain::FileLedger::new(data_dir.join("weights.jsonl"));
-    let (netuid, interval) = (args.netuid, Duration::from_secs(args.weights_interval.max(1)));
-    tracing::info!(endpoint = %chain.url(), netuid, interval_secs = interval.as_secs(), audit = %audit.path().display(), "setting weights on chain");
-    Ok(Some(tokio::spawn(async move {
-        whetstone_validator::run_weight_loop(scores, &chain, &signer, netuid, &audit, interval, shutdown).await;
-    })))
-}
-
-/// Where `whetstone coordinator` syncs the subnet's metagraph from, when its `[auth]`
-/// membership is `"chain"` (the default).
-#[derive(Debug, Args)]
-pub struct SyncArgs {
-    /// The subtensor node the metagraph (who is registered, who holds a validator permit) is
-    /// synced from: a ws:// or wss:// URL, or `finney`, `test`, `local`.
-    #[arg(long = "chain.endpoint", env = "WHETSTONE_CHAIN_ENDPOINT", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
-    pub endpoint: String,
-    /// The subnet whose metagraph decides membership.
-    #[arg(long, env = "WHETSTONE_NETUID", default_value_t = 1)]
-    pub netuid: u16,
-    /// Seconds between metagraph refreshes.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub metagraph_interval: u64,
-}
-
-/// Connects to the chain, starts the metagraph sync and waits (up to a minute) for its first
-/// snapshot, so the coordinator never starts with nobody registered.
-pub async fn start_metagraph_sync(
-    args: &SyncArgs,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Result<(whetstone_chain::sync::SharedMetagraph, tokio::task::JoinHandle<()>)> {
-    let client = Arc::new(SubtensorClient::connect(&args.endpoint).await.context(
-        "the coordinator's [auth] membership is \"chain\" and needs the subnet's metagraph; start a node (e.g. `whetstone localnet`) or point --chain.endpoint at one",
-    )?);
-    if !client.subnet_exists(args.netuid).await? {
-        bail!("subnet {} does not exist on {}; check --netuid", args.netuid, client.url());
-    }
-    let interval = Duration::from_secs(args.metagraph_interval.max(1));
-    let (mut metagraph, task) = whetstone_chain::sync::spawn(client.clone(), args.netuid, interval, shutdown);
-    tokio::time::timeout(Duration::from_secs(60), metagraph.changed())
-        .await
-        .ok()
-        .flatten()
-        .with_context(|| format!("no metagraph of subnet {} from {} within a minute; see the log for why", args.netuid, client.url()))?;
-    Ok((metagraph, task))
 }
 
 pub async fn run(command: ChainCommand) -> Result<()> {

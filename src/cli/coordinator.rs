@@ -1,0 +1,110 @@
+//! `whetstone coordinator`: the gRPC server agents, tasks and workers talk to. The server is
+//! `whetstone_coordinator`; this module reads its configuration, applies the flags and, when
+//! membership comes from the chain, keeps the subnet's metagraph synced for it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use whetstone_chain::client::{DEFAULT_ENDPOINT, SubtensorClient};
+use whetstone_coordinator::auth::MembershipPolicy;
+use whetstone_coordinator::{Coordinator, CoordinatorConfig};
+
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    /// TOML configuration (see coordinator/src/config.rs for every field and its default).
+    #[arg(long, env = "WHETSTONE_COORDINATOR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address; overrides the configuration.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory; overrides the configuration.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// This coordinator's hotkey (SS58): clients sign their requests for it (their
+    /// `--coordinator-hotkey`). Overrides `[auth] hotkey`; required unless the configuration's
+    /// `[auth] membership` is "dev" or "allow_all".
+    #[arg(long, env = "WHETSTONE_COORDINATOR_HOTKEY", value_name = "SS58")]
+    hotkey: Option<String>,
+    #[command(flatten)]
+    chain: SyncArgs,
+}
+
+/// Where `whetstone coordinator` syncs the subnet's metagraph from, when its `[auth]`
+/// membership is `"chain"` (the default).
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// The subtensor node the metagraph (who is registered, who holds a validator permit) is
+    /// synced from: a ws:// or wss:// URL, or `finney`, `test`, `local`.
+    #[arg(long = "chain.endpoint", env = "WHETSTONE_CHAIN_ENDPOINT", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
+    endpoint: String,
+    /// The subnet whose metagraph decides membership.
+    #[arg(long, env = "WHETSTONE_NETUID", default_value_t = 1)]
+    netuid: u16,
+    /// Seconds between metagraph refreshes.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    metagraph_interval: u64,
+}
+
+pub async fn run(args: CoordinatorArgs) -> Result<()> {
+    crate::init_logging_to_stderr();
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{} is not a valid coordinator configuration", path.display()))?
+        }
+        None => CoordinatorConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(hotkey) = args.hotkey {
+        config.auth.hotkey = Some(hotkey);
+    }
+    let shutdown = crate::shutdown_on_signal();
+    let (coordinator, sync) = if config.auth.membership == MembershipPolicy::Chain {
+        let (metagraph, sync) = start_metagraph_sync(&args.chain, shutdown.clone()).await?;
+        let membership = Arc::new(metagraph.clone());
+        let coordinator = Coordinator::bind_with_membership(config, Some(membership)).await?;
+        (coordinator.with_chain_view(metagraph), Some(sync))
+    } else {
+        (Coordinator::bind(config).await?, None)
+    };
+    tracing::info!("coordinator listening on {}", coordinator.local_addr()?);
+    let served = coordinator.serve(shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(sync) = sync {
+        let _ = sync.await;
+    }
+    served?;
+    Ok(())
+}
+
+/// Connects to the chain, starts the metagraph sync and waits (up to a minute) for its first
+/// snapshot, so the coordinator never starts with nobody registered.
+async fn start_metagraph_sync(
+    args: &SyncArgs,
+    shutdown: CancellationToken,
+) -> Result<(whetstone_chain::sync::SharedMetagraph, tokio::task::JoinHandle<()>)> {
+    let client = Arc::new(SubtensorClient::connect(&args.endpoint).await.context(
+        "the coordinator's [auth] membership is \"chain\" and needs the subnet's metagraph; start a node (e.g. `whetstone localnet`) or point --chain.endpoint at one",
+    )?);
+    if !client.subnet_exists(args.netuid).await? {
+        bail!("subnet {} does not exist on {}; check --netuid", args.netuid, client.url());
+    }
+    let interval = Duration::from_secs(args.metagraph_interval.max(1));
+    let (mut metagraph, task) = whetstone_chain::sync::spawn(client.clone(), args.netuid, interval, shutdown);
+    tokio::time::timeout(Duration::from_secs(60), metagraph.changed())
+        .await
+        .ok()
+        .flatten()
+        .with_context(|| format!("no metagraph of subnet {} from {} within a minute; see the log for why", args.netuid, client.url()))?;
+    Ok((metagraph, task))
+}

@@ -1,0 +1,16 @@
+//! `whetstone leaderboard`: a running coordinator's leaderboard, with each hotkey's uid and
+//! incentive when the coordinator has a chain view.
+
+use anyhow::Result;
+use whetstone::client::CoordinatorClient;
+use whetstone::ui;
+
+use super::connect::ConnectArgs;
+
+pub async fn run(args: ConnectArgs) -> Result<()> {
+    let client = CoordinatorClient::connect(&args.coordinator).await?;
+    let board = client.leaderboard().await?;
+    println!("{}", ui::leaderboard_table(&board));
+    println!("{}", ui::incentive_note(board.chain.as_ref()));
+    Ok(())
+}

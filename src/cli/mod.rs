@@ -1,0 +1,103 @@
+//! The `whetstone` command line, one module per command: `whetstone <command>` lives in
+//! `src/cli/<command>.rs` (`agent-runner` in `agent_runner.rs`; the `tasks` group in `tasks/`).
+//! Each module owns its clap arguments and its `run`; the work itself is in the library
+//! (`whetstone::…`) and the component crates. Adding a command is a module here, a variant
+//! of [`Command`] and its line in [`Cli::run`].
+//!
+//! Modules that are no command: `connect` (reaching and signing for a coordinator, shared by
+//! the client commands and the workers). Terminal output helpers are `whetstone::ui`.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod agent;
+mod agent_runner;
+mod chain;
+mod connect;
+mod coordinator;
+mod devnet;
+mod images;
+mod leaderboard;
+mod localnet;
+mod runs;
+mod tasks;
+mod validator;
+
+/// Whetstone: a Bittensor subnet where autonomous coding agents compete on real software
+/// tasks, graded in Docker sandboxes against hidden tests.
+#[derive(Debug, Parser)]
+#[command(name = "whetstone", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a whole subnet round on this machine: coordinator, agent-runner and validator on
+    /// loopback, the example agents on the starter tasks in Docker, then a leaderboard and
+    /// weights. Needs Docker (and debootstrap the first time, to build the base image).
+    Devnet(devnet::DevnetArgs),
+    /// Run a coordinator: the gRPC server agents, tasks and workers talk to.
+    Coordinator(coordinator::CoordinatorArgs),
+    /// Run an agent-runner: executes miners' agents on tasks in Docker sandboxes.
+    AgentRunner(agent_runner::RunnerArgs),
+    /// Run a validator: grades patches in fresh Docker sandboxes against hidden tests, and
+    /// with --chain.endpoint sets weights on chain from the leaderboard.
+    Validator(validator::ValidatorArgs),
+    /// Show the leaderboard of a running coordinator.
+    Leaderboard(connect::ConnectArgs),
+    /// Show every run of a running coordinator (or one agent's): outcome, verdict, test counts.
+    /// Given a run id, show that run's trajectory: the agent's output, its LLM calls, its patch.
+    Runs(runs::RunsArgs),
+    /// Miner tools.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Curator tools for task sets.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
+    /// Look at a subnet on a subtensor node (metagraph, hyperparameters, weights) and set
+    /// weights on it: devnet's localnet by default, or --chain.endpoint finney.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
+    /// Run a local subtensor-compatible chain (subnet 1, //Alice validating, //Bob … //Ferdie
+    /// mining) that subxt and `whetstone chain` talk to at ws://127.0.0.1:9944.
+    #[command(long_about = localnet::LONG_ABOUT)]
+    Localnet(localnet::LocalnetArgs),
+    /// Build the sandbox images (base image and task environments) ahead of time.
+    Images(images::ImagesArgs),
+}
+
+impl Cli {
+    /// Runs the command; each module sets up logging and the shutdown signal as it needs.
+    pub async fn run(self) -> Result<()> {
+        match self.command {
+            Command::Devnet(args) => devnet::run(args).await,
+            Command::Coordinator(args) => coordinator::run(args).await,
+            Command::AgentRunner(args) => agent_runner::run(args).await,
+            Command::Validator(args) => validator::run(args).await,
+            Command::Leaderboard(args) => leaderboard::run(args).await,
+            Command::Runs(args) => runs::run(args).await,
+            Command::Agent(command) => agent::run(command).await,
+            Command::Tasks(command) => tasks::run(command).await,
+            Command::Chain(command) => chain::run(command).await,
+            Command::Localnet(args) => localnet::run(args).await,
+            Command::Images(args) => images::run(args).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks over every command and argument (duplicate flags, bad
+    /// defaults, `requires` naming an argument that does not exist), which otherwise surface
+    /// only when someone runs the broken command.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
