@@ -17,6 +17,7 @@ pub mod import;
 pub mod protect;
 pub mod repo;
 pub mod report;
+pub mod similarity;
 pub mod task;
 
 pub use agent::{AgentManifest, AgentPackage, AgentResources, AgentRuntime, MAX_RUNTIME_PACKAGES};
