@@ -226,6 +226,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
             capacity: options.runner_capacity,
             data_dir: options.data_dir.join("agent-runner"),
             llm,
+            run_subnets: whetstone_sandbox::RunSubnets::default(),
         },
         stop.clone(),
     ));

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::Capability;
 use whetstone_proto::worker::{WorkerConfig, run_worker};
-use whetstone_sandbox::{Sandbox, SandboxError};
+use whetstone_sandbox::{RunSubnets, Sandbox, SandboxError};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -36,6 +36,9 @@ pub struct RunnerConfig {
     /// The inference proxy's upstream, allowlist and prices, with the operator's key. `None`
     /// gives agents no LLM access (and no network) whatever their budget.
     pub llm: Option<(proxy::ProxyConfig, proxy::UpstreamKey)>,
+    /// Where runs' networks take their addresses (only runs with an LLM budget get one).
+    /// Default ([`RunSubnets::default`]): 10.77.0.0/16 in /29 blocks, 8,192 networks.
+    pub run_subnets: RunSubnets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +54,7 @@ pub enum RunnerError {
 /// Connects to Docker, clears containers a previous runner with this id left behind, and
 /// serves the coordinator until `shutdown`.
 pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<(), RunnerError> {
-    let sandbox = Sandbox::connect(&config.worker_id).await?;
+    let sandbox = Sandbox::connect(&config.worker_id).await?.with_run_subnets(config.run_subnets);
     let removed = sandbox.remove_orphans(whetstone_sandbox::OrphanScope::ThisOwner).await?;
     if removed > 0 {
         tracing::info!(removed, "removed containers and networks left by a previous run of this worker");
@@ -66,7 +69,7 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
     };
     let mut runner = AgentRunner::new(sandbox, fetcher);
     if let Some(gateway) = &gateway {
-        tracing::info!(proxy = %gateway.proxy_addr(), "agents reach the inference proxy through per-run relays");
+        tracing::info!(proxy = %gateway.proxy_addr(), run_networks = %config.run_subnets, "agents reach the inference proxy through per-run relays");
         runner = runner.with_gateway(Arc::clone(gateway));
     }
     let worker = WorkerConfig {

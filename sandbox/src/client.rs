@@ -1,6 +1,7 @@
 //! The connection to the engine and our labels.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::Docker;
@@ -8,6 +9,7 @@ use bollard::query_parameters::RemoveContainerOptionsBuilder;
 
 use crate::error::SandboxError;
 use crate::live::instance_id;
+use crate::subnets::{RunSubnets, SubnetWalk};
 
 /// Marks every container this crate creates, whoever the owner.
 pub(crate) const LABEL_SANDBOX: &str = "whetstone.sandbox";
@@ -62,6 +64,9 @@ pub struct Sandbox {
     /// Same connection with a long request timeout, for image import and build.
     pub(crate) image_docker: Docker,
     pub(crate) owner: String,
+    /// Where run networks take their addresses; shared by clones, so that every run network
+    /// this process creates walks the range from one cursor (see `subnets.rs`).
+    pub(crate) run_subnets: Arc<SubnetWalk>,
 }
 
 impl Sandbox {
@@ -89,7 +94,20 @@ impl Sandbox {
         .unwrap_or(Err(bollard::errors::Error::RequestTimeoutError))
         .map_err(unreachable)?;
         let image_docker = docker.clone().with_timeout(IMAGE_REQUEST_TIMEOUT);
-        Ok(Self { docker, image_docker, owner: owner.to_owned() })
+        let run_subnets = Arc::new(SubnetWalk::new(RunSubnets::default()));
+        Ok(Self { docker, image_docker, owner: owner.to_owned(), run_subnets })
+    }
+
+    /// Takes run networks' addresses from `subnets` instead of the default range
+    /// ([`RunSubnets::default`], 10.77.0.0/16 in /29 blocks).
+    pub fn with_run_subnets(mut self, subnets: RunSubnets) -> Self {
+        self.run_subnets = Arc::new(SubnetWalk::new(subnets));
+        self
+    }
+
+    /// Where run networks take their addresses.
+    pub fn run_subnets(&self) -> RunSubnets {
+        self.run_subnets.subnets()
     }
 
     /// Bounds each short API call (create, upload, inspect, remove; bollard's default is two

@@ -73,6 +73,11 @@ pub enum SandboxError {
     /// The engine gave a network no gateway address, so no host service can listen there.
     #[error("network {0} has no gateway address on this host; check the engine's address pools")]
     NoGateway(String),
+    /// Every block of the run network range overlaps an existing network.
+    #[error(
+        "no free subnet for a run network: all {blocks} blocks of {subnets} are taken ({networks} networks on the engine); remove leftover networks (a restarted runner's janitor removes its own; `docker network ls --filter label=whetstone.sandbox` lists them) or choose a wider range"
+    )]
+    NoFreeSubnet { subnets: String, blocks: u32, networks: usize },
 }
 
 impl SandboxError {

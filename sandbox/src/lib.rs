@@ -13,6 +13,7 @@
 //! | run a container | [`Sandbox::run`] with a [`RunSpec`] (`container.rs`, `exec.rs`, `check.rs`) |
 //! | files in and out of a container | [`RunSpec::uploads`], [`RunSpec::downloads`] (`transfer.rs`) |
 //! | a network whose only way out is a proxy | [`Sandbox::create_run_network`], [`Sandbox::start_service`] |
+//! | hundreds of run networks per host, from one configured range | [`RunSubnets`], [`Sandbox::with_run_subnets`] (`subnets.rs`) |
 //! | cleanup after crashes | [`Sandbox::remove_orphans`], [`Sandbox::spawn_janitor`] (`janitor.rs`, `live.rs`) |
 //! | files in and out | [`archive`] |
 //!
@@ -76,6 +77,7 @@ mod network;
 mod output;
 mod service;
 mod spec;
+mod subnets;
 mod transfer;
 
 pub use archive::ArchiveError;
@@ -91,4 +93,5 @@ pub use spec::{
     DEFAULT_OPEN_FILES, DEFAULT_TMP_BYTES, Exit, FsUsage, Limits, NetworkMode, Role, RunNetworkName, RunOutcome, RunSpec, Timings, Tmpfs,
     Upload,
 };
+pub use subnets::{Ipv4Block, RunSubnets, SubnetError};
 pub use transfer::MAX_DOWNLOAD_BYTES;

@@ -11,13 +11,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
+use bollard::models::{Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 
 use crate::client::Sandbox;
 use crate::error::{SandboxError, is_not_found};
 use crate::guard::{Guard, Resource};
 use crate::live::LiveEntry;
 use crate::spec::{NetworkMode, RunNetworkName};
+use crate::subnets::{Ipv4Block, is_pool_overlap, subnets_in_use};
 
 /// The bridge driver option that keeps the host off the network.
 const INHIBIT_IPV4: &str = "com.docker.network.bridge.inhibit_ipv4";
@@ -28,6 +29,7 @@ const INHIBIT_IPV4: &str = "com.docker.network.bridge.inhibit_ipv4";
 pub struct RunNetwork {
     name: String,
     gateway: Option<IpAddr>,
+    subnet: Ipv4Block,
     guard: Guard,
 }
 
@@ -45,6 +47,11 @@ impl RunNetwork {
     /// which tests check.
     pub fn gateway(&self) -> Option<IpAddr> {
         self.gateway
+    }
+
+    /// Its block of the run network range (see [`RunSubnets`](crate::RunSubnets)).
+    pub fn subnet(&self) -> Ipv4Block {
+        self.subnet
     }
 
     /// What a [`RunSpec`](crate::RunSpec) sets to join this network.
@@ -86,10 +93,30 @@ impl EgressNetwork {
 }
 
 impl Sandbox {
-    /// Creates a run network for `job_id`, labelled like our containers.
+    /// Creates a run network for `job_id`, labelled like our containers, on a free block of
+    /// the run network range (see `subnets.rs`).
     pub async fn create_run_network(&self, job_id: &str) -> Result<RunNetwork, SandboxError> {
-        let (name, gateway, guard) = self.create_bridge("net", job_id, true).await?;
-        Ok(RunNetwork { name, gateway, guard })
+        let walk = &self.run_subnets;
+        let networks = self.docker.list_networks(None).await.map_err(|e| SandboxError::docker("list networks", e))?;
+        let mut taken = subnets_in_use(&networks);
+        // One lap of the range at most, however many blocks are taken meanwhile.
+        let mut budget = walk.subnets().block_count();
+        while let Some(subnet) = walk.next_free(&taken, &mut budget) {
+            match self.create_bridge("net", job_id, true, Some(subnet)).await {
+                Ok((name, gateway, guard)) => return Ok(RunNetwork { name, gateway, subnet, guard }),
+                // Another process took the block since the list: take the next.
+                Err(SandboxError::Docker { source, .. }) if is_pool_overlap(&source) => {
+                    tracing::debug!(%subnet, "run network block taken meanwhile; trying the next");
+                    taken.push(subnet);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SandboxError::NoFreeSubnet {
+            subnets: walk.subnets().to_string(),
+            blocks: walk.subnets().block_count(),
+            networks: networks.len(),
+        })
     }
 
     /// Creates the network that relays on run networks use to reach a service on this host
@@ -98,7 +125,9 @@ impl Sandbox {
     /// join it; the relay is the only container on both networks. One per runner, removed
     /// with it (or by the janitor after a crash).
     pub async fn create_egress_network(&self, name: &str) -> Result<EgressNetwork, SandboxError> {
-        let (name, gateway, guard) = self.create_bridge("egress", name, false).await?;
+        // On the engine's default pools: every concurrent run's relay has an address on it,
+        // more than a small block holds, and a runner needs only one.
+        let (name, gateway, guard) = self.create_bridge("egress", name, false, None).await?;
         let gateway = gateway.ok_or_else(|| SandboxError::NoGateway(name.clone()))?;
         Ok(EgressNetwork { name, gateway, guard })
     }
@@ -114,8 +143,15 @@ impl Sandbox {
         Ok(egress.gateway)
     }
 
-    /// An internal bridge labelled like our containers; `inhibit_host` keeps the host off it.
-    async fn create_bridge(&self, prefix: &str, job_id: &str, inhibit_host: bool) -> Result<(String, Option<IpAddr>, Guard), SandboxError> {
+    /// An internal bridge labelled like our containers; `inhibit_host` keeps the host off it;
+    /// `subnet` (or the engine's default pools) gives its addresses.
+    async fn create_bridge(
+        &self,
+        prefix: &str,
+        job_id: &str,
+        inhibit_host: bool,
+        subnet: Option<Ipv4Block>,
+    ) -> Result<(String, Option<IpAddr>, Guard), SandboxError> {
         let name = crate::container::resource_name(prefix, job_id);
         let live = LiveEntry::register(&name);
         let options = if inhibit_host { Some([(INHIBIT_IPV4.to_owned(), "true".to_owned())].into()) } else { None };
@@ -126,6 +162,15 @@ impl Sandbox {
             enable_ipv6: Some(false),
             options,
             labels: Some(self.labels("network", job_id)),
+            // The gateway is named so that inspect reports it; with `inhibit_host` nothing holds it.
+            ipam: subnet.map(|subnet| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    gateway: Some(subnet.first_host().to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let created = self.docker.create_network(request).await.map_err(|e| SandboxError::docker(format!("create network {name}"), e))?;

@@ -9,3 +9,4 @@ mod images;
 mod janitor;
 mod network;
 mod run;
+mod subnets;
