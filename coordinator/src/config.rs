@@ -10,7 +10,8 @@ use whetstone_proto::job::SandboxLimits;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoordinatorConfig {
-    /// Where the SQLite database (`coordinator.db`) and blobs (`blobs/`) live.
+    /// Where the SQLite database (`coordinator.db`) and, unless `[blobs] url` says otherwise,
+    /// the blobs (`blobs/`) live.
     /// Default `./.whetstone/coordinator`.
     pub data_dir: PathBuf,
     /// gRPC listen address. Default `127.0.0.1:50051`; port 0 picks a free port.
@@ -40,6 +41,47 @@ pub struct CoordinatorConfig {
     /// `crate::auth::AuthConfig`). Default: signatures required and membership from the
     /// chain's metagraph, which needs `auth.hotkey` set.
     pub auth: crate::auth::AuthConfig,
+    /// Where agent packages, task bundles and logs are stored, and when unreferenced ones are
+    /// removed. Default: `<data_dir>/blobs` on local disk, swept every 6 hours with a day's grace.
+    pub blobs: BlobsConfig,
+}
+
+/// The `[blobs]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// `file:///path` (or a plain path), `s3://bucket/prefix` (any S3-compatible store;
+    /// credentials, region and endpoint from the usual `AWS_*` variables, see docs/deploy.md),
+    /// or `memory:` (tests only: nothing survives a restart). Default: none, meaning
+    /// `<data_dir>/blobs`.
+    pub url: Option<crate::blobs::BlobUrl>,
+    /// Seconds between garbage collection sweeps; 0 turns collection off. Default 21 600 (6 h).
+    pub gc_interval_secs: u64,
+    /// An unreferenced blob is removed only once it is this many seconds old. Default 86 400
+    /// (a day); see `blobs/gc.rs` for why it must exceed the time between a blob's write and
+    /// its record's.
+    pub gc_grace_secs: u64,
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        Self { url: None, gc_interval_secs: 6 * 60 * 60, gc_grace_secs: 24 * 60 * 60 }
+    }
+}
+
+impl BlobsConfig {
+    /// The store's location: the configured URL, or `<data_dir>/blobs`.
+    pub fn url_or_default(&self, data_dir: &std::path::Path) -> crate::blobs::BlobUrl {
+        self.url.clone().unwrap_or_else(|| crate::blobs::BlobUrl::Local(data_dir.join("blobs")))
+    }
+
+    /// `None` when collection is off.
+    pub(crate) fn gc_schedule(&self) -> Option<crate::blobs::GcSchedule> {
+        (self.gc_interval_secs > 0).then(|| crate::blobs::GcSchedule {
+            interval: Duration::from_secs(self.gc_interval_secs),
+            grace: Duration::from_secs(self.gc_grace_secs),
+        })
+    }
 }
 
 /// A hotkey may submit at most `max` agents in any `window_secs`.
@@ -86,6 +128,7 @@ impl Default for CoordinatorConfig {
             llm_budget_micro_usd: 250_000,
             submissions: SubmissionLimit { max: 3, window_secs: 86_400 },
             auth: crate::auth::AuthConfig::default(),
+            blobs: BlobsConfig::default(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! gRPC services ──events──▶ scheduler (owns sessions + leases) ──▶ Store (SQLite)
-//!        └──────────────▶ BlobStore (agent packages, task bundles by digest)
+//!        └──────────────▶ BlobStore (agent packages, task bundles by digest; object_store:
+//!                         local files or S3), swept for unreferenced blobs on a timer
 //! ```
 
 pub mod auth;
@@ -18,8 +19,8 @@ pub mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use blobs::BlobStore;
-pub use config::{CoordinatorConfig, LimitsConfig, SubmissionLimit};
+pub use blobs::{BlobError, BlobReferences, BlobStore, BlobUrl, GcError, GcReport, GcSchedule};
+pub use config::{BlobsConfig, CoordinatorConfig, LimitsConfig, SubmissionLimit};
 pub use scoring::{LeaderboardEntry, leaderboard, weights};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -33,12 +34,8 @@ use crate::store::{SqliteStore, Store, StoreError};
 pub enum CoordinatorError {
     #[error("failed to open the coordinator store")]
     Store(#[from] StoreError),
-    #[error("failed to open the blob store at {path}")]
-    Blobs {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("failed to open the blob store (see [blobs] url)")]
+    Blobs(#[source] blobs::BlobError),
     #[error("failed to listen on {addr}: is another coordinator running there? (choose another with --listen)")]
     Bind {
         addr: SocketAddr,
@@ -88,9 +85,8 @@ impl Coordinator {
         if requeued > 0 {
             tracing::info!(requeued, "requeued jobs leased before the last shutdown");
         }
-        let blob_dir = config.data_dir.join("blobs");
-        let blobs =
-            BlobStore::open(&blob_dir).map_err(|source| CoordinatorError::Blobs { path: blob_dir.display().to_string(), source })?;
+        let blobs = BlobStore::open(&config.blobs.url_or_default(&config.data_dir)).map_err(CoordinatorError::Blobs)?;
+        tracing::info!(store = blobs.url(), "blobs");
         let listener = TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
@@ -116,6 +112,10 @@ impl Coordinator {
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
         let Self { listener, store, services, scheduler } = self;
         let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
+        let gc = services.config.blobs.gc_schedule().map(|schedule| {
+            let references: Arc<dyn BlobReferences> = Arc::new(Arc::clone(&services.store));
+            blobs::spawn_gc(services.blobs.clone(), references, schedule, shutdown.clone())
+        });
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let result = tonic::transport::Server::builder()
             .add_service(
@@ -138,6 +138,9 @@ impl Coordinator {
             .await
             .map_err(CoordinatorError::Serve);
         let _ = scheduler.await;
+        if let Some(gc) = gc {
+            let _ = gc.await;
+        }
         store.close().await;
         result
     }

@@ -27,7 +27,7 @@ impl pb::agents_server::Agents for Services {
         self.check_submission_rate(&hotkey).await?;
         // Stored bytes are the canonical tar, whatever order the client packed.
         let canonical = package.bundle.to_tar().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.blobs.put(&digest, &canonical).map_err(ApiError::from)?;
+        self.blobs.put(&digest, &canonical).await.map_err(ApiError::from)?;
         let agent =
             NewAgent { digest: digest.clone(), name: package.manifest.name.clone(), version: package.manifest.version.clone(), hotkey };
         if !self.store.insert_agent(&agent).await.map_err(ApiError::from)? {
@@ -47,7 +47,7 @@ impl pb::agents_server::Agents for Services {
     async fn get(&self, request: Request<pb::GetAgentRequest>) -> Result<Response<pb::AgentPackage>, Status> {
         self.auth.agent_fetcher(request.metadata(), request.get_ref())?;
         let digest = parse_digest("agent_digest", &request.into_inner().agent_digest)?;
-        let package = self.blobs.get(&digest).map_err(ApiError::from)?;
+        let package = self.blobs.get(&digest).await.map_err(ApiError::from)?;
         let package = package.ok_or_else(|| ApiError::NotFound(format!("no agent package with digest {digest}")))?;
         Ok(Response::new(pb::AgentPackage { agent_digest: digest.to_string(), package }))
     }

@@ -16,7 +16,7 @@ pub(crate) enum ApiError {
     #[error("storage failure")]
     Store(#[from] StoreError),
     #[error("blob storage failure")]
-    Blob(#[from] std::io::Error),
+    Blob(#[from] crate::blobs::BlobError),
 }
 
 impl From<ApiError> for tonic::Status {

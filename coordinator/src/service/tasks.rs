@@ -20,7 +20,7 @@ impl pb::tasks_server::Tasks for Services {
         let task = Task::from_bundle(bundle).map_err(|e| refused(&e))?;
         let digest = task.digest().clone();
         let canonical = task.bundle.to_tar().map_err(|e| refused(&e))?;
-        self.blobs.put(&digest, &canonical).map_err(ApiError::from)?;
+        self.blobs.put(&digest, &canonical).await.map_err(ApiError::from)?;
         let created = self
             .store
             .insert_task(&NewTask { digest: digest.clone(), task_id: task.spec.id.clone(), timeout_secs: task.spec.tests.timeout_secs })
@@ -35,7 +35,7 @@ impl pb::tasks_server::Tasks for Services {
     async fn fetch(&self, request: Request<pb::FetchTaskRequest>) -> Result<Response<pb::TaskBundle>, Status> {
         self.auth.task_fetcher(request.metadata(), request.get_ref())?;
         let digest = parse_digest("task_digest", &request.into_inner().task_digest)?;
-        let bundle = self.blobs.get(&digest).map_err(ApiError::from)?;
+        let bundle = self.blobs.get(&digest).await.map_err(ApiError::from)?;
         let bundle = bundle.ok_or_else(|| ApiError::NotFound(format!("no task with digest {digest}")))?;
         Ok(Response::new(pb::TaskBundle { task_digest: digest.to_string(), bundle }))
     }

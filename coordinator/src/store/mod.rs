@@ -174,4 +174,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// When `hotkey` submitted agents at or after `since_ms` (Unix milliseconds), oldest first.
     async fn agent_exists(&self, digest: &Digest) -> Result<bool, StoreError>;
     async fn submissions_since(&self, hotkey: &Hotkey, since_ms: i64) -> Result<Vec<i64>, StoreError>;
+    /// Every blob digest a record names (agent packages, task bundles; run logs once they
+    /// move to blobs): what the blob garbage collector must keep.
+    async fn blob_references(&self) -> Result<Vec<Digest>, StoreError>;
 }

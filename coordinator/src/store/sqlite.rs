@@ -466,6 +466,13 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?)
     }
+
+    async fn blob_references(&self) -> Result<Vec<Digest>, StoreError> {
+        let digests: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM agents UNION SELECT digest FROM tasks").fetch_all(&self.pool).await?;
+        // A malformed digest cannot name a blob, so it keeps nothing alive.
+        Ok(digests.iter().filter_map(|digest| digest.parse().ok()).collect())
+    }
 }
 
 fn to_u64(value: i64) -> u64 {
