@@ -12,7 +12,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use whetstone_chain::client::{DEFAULT_ENDPOINT, SubtensorClient};
 use whetstone_coordinator::auth::MembershipPolicy;
-use whetstone_coordinator::{Coordinator, CoordinatorConfig};
+use whetstone_coordinator::{BlobUrl, Coordinator, CoordinatorConfig};
 
 #[derive(Debug, Args)]
 pub struct CoordinatorArgs {
@@ -25,6 +25,12 @@ pub struct CoordinatorArgs {
     /// Data directory; overrides the configuration.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where agent packages and task bundles are kept: a directory (a path or file:///…), or
+    /// s3://bucket/prefix on any S3-compatible store, with credentials, region and endpoint
+    /// from the usual AWS_* variables (docs/deploy.md). Overrides `[blobs] url`; default: the
+    /// data directory's blobs/.
+    #[arg(long, env = "WHETSTONE_BLOBS", value_name = "URL")]
+    blobs: Option<BlobUrl>,
     /// This coordinator's hotkey (SS58): clients sign their requests for it (their
     /// `--coordinator-hotkey`). Overrides `[auth] hotkey`; required unless the configuration's
     /// `[auth] membership` is "dev" or "allow_all".
@@ -64,6 +70,9 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if let Some(blobs) = args.blobs {
+        config.blobs.url = Some(blobs);
     }
     if let Some(hotkey) = args.hotkey {
         config.auth.hotkey = Some(hotkey);
