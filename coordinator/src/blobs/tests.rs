@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use object_store::memory::InMemory;
 use object_store::{ObjectStoreExt, PutPayload};
+use tokio_util::sync::CancellationToken;
 use whetstone_tasks::bundle::Bundle;
 use whetstone_tasks::digest::{TreeFile, digest_files};
 
 use super::*;
+use crate::store::Store as _;
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -214,4 +216,46 @@ fn the_blobs_table_parses_with_defaults_and_refuses_typos() {
     assert!(error.to_string().contains("unknown field"), "{error}");
     let off = toml::from_str::<crate::CoordinatorConfig>("[blobs]\ngc_interval_secs = 0\n").expect("parse");
     assert_eq!(off.blobs.gc_schedule(), None);
+}
+
+/// The coordinator's timer sweeps once per interval (not at start) and stops when shut down.
+#[tokio::test]
+async fn the_timer_sweeps_every_interval_until_shutdown() {
+    let store = prefixed_memory();
+    let (digest, tar) = bundle("orphan");
+    store.put(&digest, &tar).await.expect("put");
+    let shutdown = CancellationToken::new();
+    let interval = Duration::from_millis(300);
+    let references: Arc<dyn BlobReferences> = Arc::new(HashSet::<Digest>::new());
+    let started = std::time::Instant::now();
+    let timer = spawn_gc(store.clone(), references, GcSchedule { interval, grace: Duration::ZERO }, shutdown.clone());
+
+    while store.get(&digest).await.expect("get").is_some() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the timer never swept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() >= interval, "swept before the first interval had passed");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), timer).await.expect("the timer stops on shutdown").expect("no panic");
+}
+
+/// The references come from the real store (SQLite with its migrations): a published task's
+/// bundle stays however old, an orphan of the same age goes.
+#[tokio::test]
+async fn the_store_names_what_the_sweep_keeps() {
+    let (blobs, dir) = local();
+    let store = crate::store::SqliteStore::open(&dir.path().join("coordinator.db")).await.expect("open store");
+    let (task, task_tar) = bundle("a published task");
+    let (orphan, orphan_tar) = bundle("a bundle whose record was never stored");
+    blobs.put(&task, &task_tar).await.expect("put");
+    blobs.put(&orphan, &orphan_tar).await.expect("put");
+    let new_task = crate::store::NewTask { digest: task.clone(), task_id: "t-1".to_owned(), timeout_secs: 60 };
+    assert!(store.insert_task(&new_task).await.expect("insert task"));
+    let references: Arc<dyn crate::store::Store> = Arc::new(store.clone());
+
+    let report = blobs.collect_garbage(&references, DAY, SystemTime::now() + 2 * DAY).await.expect("sweep");
+    assert_eq!((report.referenced, report.deleted), (1, 1));
+    assert_eq!(blobs.get(&task).await.expect("get"), Some(task_tar));
+    assert_eq!(blobs.get(&orphan).await.expect("get"), None);
+    store.close().await;
 }
