@@ -1,6 +1,5 @@
-//! Reading a patch the way the grader must: split into per-file sections, refuse anything that
-//! reaches outside the repository, and drop changes to protected paths (tests, test
-//! configuration, harness files) so an agent cannot grade itself.
+//! The strict patch reader: splits a `git diff` into per-file sections and refuses anything
+//! that reaches outside the repository.
 //!
 //! The reader is strict on purpose. The grader applies exactly the bytes it inspected, with
 //! `git apply` and, failing that, GNU `patch`; both tools skip text they do not understand and
@@ -10,9 +9,7 @@
 //! a hunk line counted against its `@@` header, or a `GIT binary patch` block. The
 //! agent-runner's `git diff --binary` output always is.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
-use crate::task::Task;
+use super::PatchError;
 
 /// Patches larger than this are rejected before any work is done.
 pub const MAX_PATCH_BYTES: usize = 16 * 1024 * 1024;
@@ -22,42 +19,12 @@ const SYMLINK_MODE: &str = "120000";
 /// Git's mode for a submodule (a gitlink).
 const SUBMODULE_MODE: &str = "160000";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PatchError {
-    #[error("patch is {size} bytes, over the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
-    #[error("patch does not start with a `diff --git` header")]
-    NotGitDiff,
-    #[error("patch touches {path:?}, which is outside the repository or inside .git")]
-    UnsafePath { path: String },
-    #[error("patch changes a submodule at {path:?}")]
-    Submodule { path: String },
-    #[error("patch line {line} is not part of a well-formed git diff: {reason}")]
-    Malformed { line: usize, reason: &'static str },
-    #[error("patch makes {path:?} a symbolic link to {target:?}, which points outside the repository")]
-    SymlinkEscape { path: String, target: String },
-    #[error("patch makes {path:?} a symbolic link without stating its target in a text hunk")]
-    SymlinkWithoutTarget { path: String },
-    #[error("patch writes {path:?} through the symbolic link {link:?} it creates")]
-    BeyondSymlink { path: String, link: String },
-    #[error("invalid protected glob {glob:?}: {message}")]
-    BadGlob { glob: String, message: String },
-}
-
 /// One file's section of a patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSection {
     /// Every path the section names (old and new side, rename source and target).
     pub paths: Vec<String>,
     pub text: Vec<u8>,
-}
-
-/// A patch with protected-path sections taken out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilteredPatch {
-    pub patch: Vec<u8>,
-    /// Paths whose changes were dropped, sorted and deduplicated.
-    pub dropped: Vec<String>,
 }
 
 /// Splits a `git diff` into file sections and checks that every path is a plain path inside
@@ -80,60 +47,6 @@ pub fn split_patch(patch: &[u8]) -> Result<Vec<FileSection>, PatchError> {
         reader.read(line)?;
     }
     reader.finish()
-}
-
-/// Drops every section that names a path matching one of `protected`.
-pub fn drop_protected(patch: &[u8], protected: &[String]) -> Result<FilteredPatch, PatchError> {
-    let globs = build_globs(protected)?;
-    let mut kept = Vec::new();
-    let mut dropped = Vec::new();
-    for section in split_patch(patch)? {
-        let hits: Vec<_> = section.paths.iter().filter(|p| globs.is_match(p.as_str())).cloned().collect();
-        if hits.is_empty() {
-            kept.extend_from_slice(&section.text);
-        } else {
-            dropped.extend(hits);
-        }
-    }
-    dropped.sort();
-    dropped.dedup();
-    Ok(FilteredPatch { patch: kept, dropped })
-}
-
-/// The globs the grader protects for `task`: the task's own (or [`DEFAULT_PROTECTED`]), plus
-/// every hidden file's path, everything below it, and each directory above it as a path of its
-/// own. A patch can then neither edit a hidden file nor put a file or a link where the
-/// overlay of the hidden files has to write, whatever globs the task chose.
-///
-/// [`DEFAULT_PROTECTED`]: crate::task::DEFAULT_PROTECTED
-pub fn grading_globs(task: &Task) -> Vec<String> {
-    let mut globs = task.spec.grading.protected_globs();
-    for file in &task.bundle.files {
-        let Some(path) = file.path.strip_prefix("hidden/") else { continue };
-        let escaped = globset::escape(path);
-        globs.push(format!("{escaped}/**"));
-        globs.push(escaped);
-        let mut rest = path;
-        while let Some((dir, _)) = rest.rsplit_once('/') {
-            globs.push(globset::escape(dir));
-            rest = dir;
-        }
-    }
-    globs.sort();
-    globs.dedup();
-    globs
-}
-
-fn build_globs(patterns: &[String]) -> Result<GlobSet, PatchError> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| PatchError::BadGlob { glob: pattern.clone(), message: e.to_string() })?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|e| PatchError::BadGlob { glob: patterns.join(","), message: e.to_string() })
 }
 
 /// Where the reader is inside the current section.
@@ -578,73 +491,17 @@ fn unquote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protect::drop_protected;
     use crate::task::DEFAULT_PROTECTED;
 
     fn defaults() -> Vec<String> {
         DEFAULT_PROTECTED.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    const SRC: &str =
-        "diff --git a/pkg/core.py b/pkg/core.py\nindex 1..2 100644\n--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
-    const TEST: &str = "diff --git a/pkg/tests/test_core.py b/pkg/tests/test_core.py\ndeleted file mode 100644\nindex 1..0\n--- a/pkg/tests/test_core.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-assert False\n";
-    const CONFTEST: &str = "diff --git a/conftest.py b/conftest.py\nnew file mode 100644\nindex 0..1\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1 @@\n+import pytest\n";
-
     fn link(path: &str, target: &str) -> String {
         format!(
             "diff --git a/{path} b/{path}\nnew file mode 120000\nindex 0000000..1234567\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
         )
-    }
-
-    #[test]
-    fn protected_sections_are_dropped_and_named() {
-        let patch = format!("{SRC}{TEST}{CONFTEST}");
-        let filtered = drop_protected(patch.as_bytes(), &defaults()).expect("filters");
-        assert_eq!(filtered.patch, SRC.as_bytes());
-        assert_eq!(filtered.dropped, ["conftest.py", "pkg/tests/test_core.py"]);
-    }
-
-    #[test]
-    fn rename_into_protected_path_is_dropped() {
-        let patch = "diff --git a/pkg/a.py b/pkg/test_a.py\nsimilarity index 100%\nrename from pkg/a.py\nrename to pkg/test_a.py\n";
-        let filtered = drop_protected(patch.as_bytes(), &defaults()).expect("filters");
-        assert!(filtered.patch.is_empty());
-        assert_eq!(filtered.dropped, ["pkg/test_a.py"]);
-    }
-
-    #[test]
-    fn test_configuration_is_protected_at_every_depth() {
-        let globs = build_globs(&defaults()).expect("globs");
-        let protected = [
-            "conftest.py",
-            "pkg/conftest.py",
-            "pytest.ini",
-            "pkg/pytest.ini",
-            "pkg/.pytest.ini",
-            "pkg/sub/setup.cfg",
-            "tox.ini",
-            "pkg/pyproject.toml",
-            "pyproject.toml",
-            "sitecustomize.py",
-            "lib/usercustomize.py",
-            "evil.pth",
-            "pkg/__pycache__/core.cpython-311.pyc",
-            "pkg/core.pyc",
-            "build.rs",
-            "crates/x/build.rs",
-            ".cargo/config.toml",
-            "crates/x/.cargo/config",
-            "pkg/tests/helpers.py",
-            "pkg/test/helpers.py",
-            "test_core.py",
-            "pkg/core_test.py",
-            ".github/workflows/ci.yml",
-        ];
-        for path in protected {
-            assert!(globs.is_match(path), "{path} should be protected");
-        }
-        for path in ["pkg/core.py", "setup.py", "Makefile", "pkg/testing.py", "pkg/contest.py", "src/lib.rs", "Cargo.toml", "README.md"] {
-            assert!(!globs.is_match(path), "{path} should stay editable");
-        }
     }
 
     #[test]
@@ -803,26 +660,6 @@ mod tests {
     }
 
     /// The hidden files are protected whatever the task's globs, and so is every directory a
-    /// patch would have to replace with a file or a link to redirect their overlay.
-    #[test]
-    fn hidden_files_are_always_protected_and_gold_patches_pass_through() {
-        let set_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sets/starter");
-        let set = crate::TaskSet::load(&set_dir).expect("starter set");
-        for task in &set.tasks {
-            let filtered = drop_protected(task.gold_patch(), &grading_globs(task)).expect("gold patch reads");
-            assert_eq!(filtered.patch, task.gold_patch(), "{}", task.spec.id);
-            assert!(filtered.dropped.is_empty(), "{}", task.spec.id);
-        }
-        let mut task = set.tasks[0].clone();
-        task.spec.grading.protected = Some(Vec::new());
-        let globs = build_globs(&grading_globs(&task)).expect("globs");
-        let hidden = task.bundle.files.iter().find_map(|f| f.path.strip_prefix("hidden/")).expect("a hidden file");
-        assert!(globs.is_match(hidden) && globs.is_match(format!("{hidden}/x")), "{hidden}");
-        let parent = hidden.rsplit_once('/').expect("nested").0;
-        assert!(globs.is_match(parent), "{parent}");
-        assert!(!globs.is_match(format!("{parent}/other.py")), "siblings follow the task's own globs");
-    }
-
     #[test]
     fn hunk_headers_are_read() {
         assert_eq!(hunk_counts("@@ -1 +1 @@"), Some((1, 1)));
