@@ -7,8 +7,8 @@
 //!    tests, benchmarks, examples, docs, build scripts, vendored and generated files
 //!    (`files.rs` has the lists).
 //! 2. Each file is parsed with tree-sitter; files that do not parse cleanly are skipped and
-//!    reported. The per-language walkers (`python.rs`, `rust.rs`) find mutations inside
-//!    function bodies only, with the [`Operator`]s enabled, skipping test functions and
+//!    reported. One walk (`walk.rs`: scopes, qualified names, the order of the walk) with
+//!    per-language rules (`python.rs`, `rust.rs`) finds mutations inside function bodies only, with the [`Operator`]s enabled, skipping test functions and
 //!    modules, boilerplate, strings and docstrings, logging and assertion messages.
 //! 3. Functions smaller than [`GeneratorConfig::min_statements`] get no bugs.
 //! 4. Every mutation is an edit of a byte range of the original file (never a pretty-print).
@@ -70,6 +70,7 @@ mod python;
 mod rust;
 mod sample;
 mod scan;
+mod walk;
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;

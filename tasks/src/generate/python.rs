@@ -14,9 +14,10 @@ use tree_sitter::{Node, Tree};
 
 use super::operator::Operator;
 use super::scan::{
-    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, field_children, negated_comparison, qualify,
-    shifted_boundary, shifted_values,
+    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, field_children, negated_comparison, shifted_boundary,
+    shifted_values,
 };
+use super::walk::{self, Rules, Step};
 
 /// Methods whose bodies are boilerplate or presentation rather than logic.
 const BOILERPLATE: &[&str] =
@@ -32,8 +33,7 @@ const REPORTING_ROOTS: &[&str] = &["log", "logger", "logging", "LOG", "LOGGER", 
 
 pub(crate) fn scan(tree: &Tree, src: &str, module: &str, operators: &[Operator]) -> Scan {
     let mut walker = Walker { out: Collector::new(src, operators, "#") };
-    let scope = Scope { prefix: module.to_owned(), function: None };
-    walker.visit_children(tree.root_node(), &scope);
+    walk::scan(&mut walker, tree, &Scope::root(module, "."));
     walker.out.finish()
 }
 
@@ -44,27 +44,19 @@ struct InFunction<'t> {
     generator: bool,
 }
 
-struct Scope<'t> {
-    prefix: String,
-    function: Option<InFunction<'t>>,
-}
+type Scope<'t> = walk::Scope<InFunction<'t>>;
 
 struct Walker<'s> {
     out: Collector<'s>,
 }
 
-impl<'s> Walker<'s> {
-    fn visit_children<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) {
-        let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            self.visit(child, scope);
-        }
-    }
+impl<'t> Rules<'t> for Walker<'_> {
+    type Function = InFunction<'t>;
 
-    fn visit<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) {
+    fn step(&mut self, node: Node<'t>, scope: &Scope<'t>) -> Step {
         match node.kind() {
-            "function_definition" => return self.function(node, scope),
-            "class_definition" => return self.class(node, scope),
+            "function_definition" => self.function(node, scope),
+            "class_definition" => self.class(node, scope),
             "decorator"
             | "string"
             | "concatenated_string"
@@ -78,42 +70,43 @@ impl<'s> Walker<'s> {
             | "nonlocal_statement"
             | "type"
             | "print_statement"
-            | "exec_statement" => return,
-            "call" if self.is_reporting_call(node) => return,
-            _ => {}
+            | "exec_statement" => Step::Skip,
+            "call" if self.is_reporting_call(node) => Step::Skip,
+            _ => Step::Code,
         }
-        if let Some(function) = scope.function {
-            self.mutate(node, function);
-        }
-        self.visit_children(node, scope);
     }
 
-    fn function<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) {
+    fn mutate(&mut self, node: Node<'t>, function: InFunction<'t>) {
+        self.mutate_node(node, function);
+    }
+}
+
+impl Walker<'_> {
+    fn function<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) -> Step {
         let (Some(name), Some(body)) = (node.child_by_field_name("name"), node.child_by_field_name("body")) else {
-            return;
+            return Step::Walked;
         };
         let name = self.out.text(name);
         if name == "test" || name.starts_with("test_") || BOILERPLATE.contains(&name) {
-            return;
+            return Step::Walked;
         }
-        let qualified = qualify(&scope.prefix, ".", name);
         let complexity = count_descendants(body, &is_statement);
-        let index = self.out.add_function(qualified.clone(), complexity);
         let generator = has_own_yield(body);
-        let inner = Scope { prefix: qualified, function: Some(InFunction { index, node, generator }) };
-        self.visit_children(body, &inner);
+        let inner = scope.function(&mut self.out, name, complexity, |index| InFunction { index, node, generator });
+        walk::walk_children(self, body, &inner);
+        Step::Walked
     }
 
-    fn class<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) {
+    fn class<'t>(&mut self, node: Node<'t>, scope: &Scope<'t>) -> Step {
         let (Some(name), Some(body)) = (node.child_by_field_name("name"), node.child_by_field_name("body")) else {
-            return;
+            return Step::Walked;
         };
         let name = self.out.text(name);
         if name.starts_with("Test") {
-            return;
+            return Step::Walked;
         }
-        let inner = Scope { prefix: qualify(&scope.prefix, ".", name), function: None };
-        self.visit_children(body, &inner);
+        walk::walk_children(self, body, &scope.item(name));
+        Step::Walked
     }
 
     fn is_reporting_call(&self, call: Node<'_>) -> bool {
@@ -123,7 +116,7 @@ impl<'s> Walker<'s> {
         callee == "print" || REPORTING_ROOTS.contains(&root) || callee.starts_with("self.log")
     }
 
-    fn mutate(&mut self, node: Node<'_>, function: InFunction<'_>) {
+    fn mutate_node(&mut self, node: Node<'_>, function: InFunction<'_>) {
         let f = function.index;
         match node.kind() {
             "comparison_operator" => self.comparison(node, f),

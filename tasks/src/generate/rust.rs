@@ -22,9 +22,10 @@ use tree_sitter::{Node, Tree};
 
 use super::operator::Operator;
 use super::scan::{
-    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, negated_comparison, qualify, shifted_boundary,
-    shifted_values, token_child,
+    Collector, SYMMETRIC_FUNCTIONS, Scan, code, code_children, count_descendants, negated_comparison, shifted_boundary, shifted_values,
+    token_child,
 };
+use super::walk::{self, Rules, Step};
 
 const INTEGER_SUFFIXES: &[&str] = &["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
 
@@ -33,8 +34,7 @@ const UNDELETABLE_CALLS: &[&str] = &["drop", "forget", "unwrap", "expect"];
 
 pub(crate) fn scan(tree: &Tree, src: &str, module: &str, operators: &[Operator]) -> Scan {
     let mut walker = Walker { out: Collector::new(src, operators, "//") };
-    let scope = Scope { prefix: module.to_owned(), function: None, closure: false };
-    walker.visit_children(tree.root_node(), &scope);
+    walk::scan(&mut walker, tree, &Scope::root(module, "::"));
     walker.out.finish()
 }
 
@@ -43,41 +43,34 @@ struct InFunction {
     index: usize,
     /// The default of the declared return type, when it has an obvious one.
     default: Option<&'static str>,
-}
-
-struct Scope {
-    prefix: String,
-    function: Option<InFunction>,
     /// Inside a closure or async block, where `return` does not leave the function.
     closure: bool,
 }
+
+type Scope = walk::Scope<InFunction>;
 
 struct Walker<'s> {
     out: Collector<'s>,
 }
 
-impl<'s> Walker<'s> {
-    fn visit_children(&mut self, node: Node<'_>, scope: &Scope) {
-        let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            self.visit(child, scope);
-        }
-    }
+impl<'t> Rules<'t> for Walker<'_> {
+    type Function = InFunction;
 
-    fn visit(&mut self, node: Node<'_>, scope: &Scope) {
+    fn step(&mut self, node: Node<'t>, scope: &Scope) -> Step {
         match node.kind() {
-            "function_item" => return self.function(node, scope),
-            "mod_item" => return self.module(node, scope),
-            "impl_item" | "trait_item" => return self.implementation(node, scope),
+            "function_item" => self.function(node, scope),
+            "mod_item" => self.module(node, scope),
+            "impl_item" | "trait_item" => self.implementation(node, scope),
             "match_pattern" => {
                 if let Some(guard) = node.child_by_field_name("condition") {
-                    self.visit(guard, scope);
+                    walk::walk(self, guard, scope);
                 }
-                return;
+                Step::Walked
             }
             "closure_expression" | "async_block" => {
-                let inner = Scope { prefix: scope.prefix.clone(), function: scope.function, closure: true };
-                return self.visit_children(node, &inner);
+                let inner = scope.with_function(scope.function.map(|f| InFunction { closure: true, ..f }));
+                walk::walk_children(self, node, &inner);
+                Step::Walked
             }
             "attribute_item"
             | "inner_attribute_item"
@@ -89,19 +82,21 @@ impl<'s> Walker<'s> {
             | "line_comment"
             | "block_comment"
             | "use_declaration"
-            | "extern_crate_declaration" => return,
-            kind if kind.ends_with("_pattern") || is_type(kind) => return,
-            _ => {}
+            | "extern_crate_declaration" => Step::Skip,
+            kind if kind.ends_with("_pattern") || is_type(kind) => Step::Skip,
+            _ => Step::Code,
         }
-        if let Some(function) = scope.function {
-            self.mutate(node, function, scope);
-        }
-        self.visit_children(node, scope);
     }
 
-    fn function(&mut self, node: Node<'_>, scope: &Scope) {
+    fn mutate(&mut self, node: Node<'t>, function: InFunction) {
+        self.mutate_node(node, function);
+    }
+}
+
+impl Walker<'_> {
+    fn function<'t>(&mut self, node: Node<'t>, scope: &Scope) -> Step {
         let (Some(name), Some(body)) = (node.child_by_field_name("name"), node.child_by_field_name("body")) else {
-            return;
+            return Step::Walked;
         };
         // A bug in or around unsafe code (which relies on the safe code's invariants) is
         // undefined behaviour: it may pass, crash or corrupt memory at random, a flaky task.
@@ -110,39 +105,38 @@ impl<'s> Walker<'s> {
             .any(|c| c.kind() == "function_modifiers" && self.out.text(*c).split_whitespace().any(|w| w == "unsafe"))
             || count_descendants(body, &|n| n.kind() == "unsafe_block") > 0;
         if is_unsafe || self.is_test_item(node) {
-            return;
+            return Step::Walked;
         }
-        let qualified = qualify(&scope.prefix, "::", self.out.text(name));
         let default = node.child_by_field_name("return_type").and_then(|t| self.default_value(t));
         let tail = tail_expression(body);
         let complexity = count_descendants(body, &is_statement) + usize::from(tail.is_some());
-        let index = self.out.add_function(qualified.clone(), complexity);
-        let function = InFunction { index, default };
-        let inner = Scope { prefix: qualified, function: Some(function), closure: false };
-        self.visit_children(body, &inner);
-        if let Some(tail) = tail {
+        let name = self.out.text(name);
+        let inner = scope.function(&mut self.out, name, complexity, |index| InFunction { index, default, closure: false });
+        walk::walk_children(self, body, &inner);
+        if let (Some(tail), Some(function)) = (tail, inner.function) {
             self.drop_value(tail, function);
         }
+        Step::Walked
     }
 
-    fn module(&mut self, node: Node<'_>, scope: &Scope) {
+    fn module<'t>(&mut self, node: Node<'t>, scope: &Scope) -> Step {
         let (Some(name), Some(body)) = (node.child_by_field_name("name"), node.child_by_field_name("body")) else {
-            return;
+            return Step::Walked;
         };
         let name = self.out.text(name);
         if matches!(name, "tests" | "test" | "benches") || self.is_test_item(node) {
-            return;
+            return Step::Walked;
         }
-        let inner = Scope { prefix: qualify(&scope.prefix, "::", name), function: None, closure: false };
-        self.visit_children(body, &inner);
+        walk::walk_children(self, body, &scope.item(name));
+        Step::Walked
     }
 
-    fn implementation(&mut self, node: Node<'_>, scope: &Scope) {
-        let Some(body) = node.child_by_field_name("body") else { return };
+    fn implementation<'t>(&mut self, node: Node<'t>, scope: &Scope) -> Step {
+        let Some(body) = node.child_by_field_name("body") else { return Step::Walked };
         let named = node.child_by_field_name("type").or_else(|| node.child_by_field_name("name"));
-        let Some(mut named) = named else { return };
+        let Some(mut named) = named else { return Step::Walked };
         if self.is_test_item(node) {
-            return;
+            return Step::Walked;
         }
         while let Some(inner) = match named.kind() {
             "generic_type" => named.child_by_field_name("type"),
@@ -151,8 +145,8 @@ impl<'s> Walker<'s> {
         } {
             named = inner;
         }
-        let inner = Scope { prefix: qualify(&scope.prefix, "::", self.out.text(named)), function: None, closure: false };
-        self.visit_children(body, &inner);
+        walk::walk_children(self, body, &scope.item(self.out.text(named)));
+        Step::Walked
     }
 
     /// Whether the attributes above `item` mark it as a test, benchmark or test-only code.
@@ -189,7 +183,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn mutate(&mut self, node: Node<'_>, function: InFunction, scope: &Scope) {
+    fn mutate_node(&mut self, node: Node<'_>, function: InFunction) {
         let f = function.index;
         match node.kind() {
             "binary_expression" => self.binary(node, f),
@@ -197,7 +191,7 @@ impl<'s> Walker<'s> {
             "integer_literal" => self.constant(node, f),
             "boolean_literal" => self.boolean_literal(node, f),
             "if_expression" => self.if_expression(node, f),
-            "return_expression" if !scope.closure => {
+            "return_expression" if !function.closure => {
                 if let Some(&value) = code_children(node).first() {
                     self.drop_value(value, function);
                 }
