@@ -1,8 +1,7 @@
 //! What a [`RunSpec`] must satisfy before anything is created.
 
-use crate::container::HOLDER_USER;
 use crate::error::SandboxError;
-use crate::spec::{RunSpec, Upload};
+use crate::spec::{HOLDER_USER, RunSpec, Upload};
 
 pub(crate) fn check_spec(spec: &RunSpec) -> Result<(), SandboxError> {
     let invalid = |message: String| Err(SandboxError::InvalidSpec(message));

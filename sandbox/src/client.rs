@@ -1,13 +1,14 @@
-//! The connection to the engine and our labels.
+//! The connection to the engine, our labels and names, and removing what we created.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::Docker;
+use bollard::models::NetworkDisconnectRequest;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
 
-use crate::error::SandboxError;
+use crate::error::{SandboxError, is_not_found};
 use crate::live::instance_id;
 use crate::subnets::{RunSubnets, SubnetWalk};
 
@@ -148,6 +149,32 @@ pub(crate) async fn force_remove(docker: &Docker, name: &str) -> Result<(), boll
     docker.remove_container(name, Some(options)).await
 }
 
+/// Disconnects every container still attached (the engine refuses to remove a network with
+/// endpoints), then removes the network. A container going away by itself meanwhile is why
+/// disconnect errors are ignored and the removal is tried more than once.
+pub(crate) async fn force_remove_network(docker: &Docker, network: &str) -> Result<(), bollard::errors::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let inspected = docker.inspect_network(network, None).await?;
+        for container in inspected.containers.unwrap_or_default().into_keys() {
+            let request = NetworkDisconnectRequest { container, force: Some(true) };
+            if let Err(e) = docker.disconnect_network(network, request).await
+                && !is_not_found(&e)
+            {
+                tracing::debug!(%network, error = %e, "disconnect before removal failed");
+            }
+        }
+        match docker.remove_network(network).await {
+            Err(e) if !is_not_found(&e) && attempt < 5 => {
+                tracing::debug!(%network, error = %e, attempt, "network removal failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// The engine answers 409 when another caller is already removing the container.
 pub(crate) fn is_removal_in_progress(err: &bollard::errors::Error) -> bool {
     matches!(
@@ -155,4 +182,29 @@ pub(crate) fn is_removal_in_progress(err: &bollard::errors::Error) -> bool {
         bollard::errors::Error::DockerResponseServerError { status_code: 409, message }
             if message.contains("already in progress")
     )
+}
+
+/// `whetstone-<kind>-<job>-<random>`: readable in `docker ps`, unique across retries of a job.
+pub(crate) fn resource_name(kind: &str, job_id: &str) -> String {
+    let job: String =
+        job_id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' }).take(48).collect();
+    let job = if job.is_empty() { "job".to_owned() } else { job };
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("whetstone-{kind}-{job}-{}", &random[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_docker_safe_and_unique() {
+        let a = resource_name("grade", "task/7 run#1");
+        let b = resource_name("grade", "task/7 run#1");
+        assert!(a.starts_with("whetstone-grade-task-7-run-1-"), "{a}");
+        assert_ne!(a, b);
+        assert!(resource_name("agent", "").starts_with("whetstone-agent-job-"));
+        let long = resource_name("probe", &"x".repeat(500));
+        assert!(long.len() < 100);
+    }
 }

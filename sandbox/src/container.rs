@@ -21,20 +21,17 @@ use futures::{Stream, StreamExt};
 use tokio::sync::Notify;
 
 use crate::check::{check_spec, check_user};
-use crate::client::Sandbox;
+use crate::client::{Sandbox, resource_name};
 use crate::error::SandboxError;
 use crate::exec::{Helper, HelperError, Stopper, run_helper, start_command, start_stopper, wait_command};
 use crate::guard::{Guard, Resource};
 use crate::live::LiveEntry;
 use crate::output::CappedOutput;
-use crate::spec::{Exit, FsUsage, Limits, NetworkMode, RunOutcome, RunSpec, Timings, Tmpfs, Upload};
+use crate::spec::{Exit, FsUsage, HOLDER_USER, Limits, NetworkMode, RunOutcome, RunSpec, Timings, Tmpfs, Upload};
 
 /// How long output may keep arriving once the command has been stopped: the rest is already
 /// in flight, this only bounds a stream that never closes.
 const OUTPUT_GRACE: Duration = Duration::from_secs(5);
-/// The holder's identity. No run may use it: the command's processes are stopped by killing
-/// everything its user owns, and the holder must survive that.
-pub const HOLDER_USER: &str = "65533:65533";
 /// Stopping and measuring are quick.
 const QUICK_HELPER_LIMIT: Duration = Duration::from_secs(20);
 /// Resolver options on a run network: the embedded DNS has nowhere to forward a query, so
@@ -360,29 +357,9 @@ async fn collect_output(
     output.finish()
 }
 
-/// `whetstone-<kind>-<job>-<random>`: readable in `docker ps`, unique across retries of a job.
-pub(crate) fn resource_name(kind: &str, job_id: &str) -> String {
-    let job: String =
-        job_id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' }).take(48).collect();
-    let job = if job.is_empty() { "job".to_owned() } else { job };
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("whetstone-{kind}-{job}-{}", &random[..8])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_docker_safe_and_unique() {
-        let a = resource_name("grade", "task/7 run#1");
-        let b = resource_name("grade", "task/7 run#1");
-        assert!(a.starts_with("whetstone-grade-task-7-run-1-"), "{a}");
-        assert_ne!(a, b);
-        assert!(resource_name("agent", "").starts_with("whetstone-agent-job-"));
-        let long = resource_name("probe", &"x".repeat(500));
-        assert!(long.len() < 100);
-    }
 
     #[test]
     fn exit_classification() {

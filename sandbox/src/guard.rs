@@ -2,10 +2,9 @@
 
 use bollard::Docker;
 
-use crate::client::force_remove;
+use crate::client::{force_remove, force_remove_network};
 use crate::error::is_not_found;
 use crate::live::LiveEntry;
-use crate::network::force_remove_network;
 
 /// What a guard removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,11 +13,12 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOption
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{LABEL_CREATED, LABEL_INSTANCE, LABEL_OWNER, LABEL_SANDBOX, Sandbox, force_remove, is_removal_in_progress};
+use crate::client::{
+    LABEL_CREATED, LABEL_INSTANCE, LABEL_OWNER, LABEL_SANDBOX, Sandbox, force_remove, force_remove_network, is_removal_in_progress,
+};
 use crate::error::{SandboxError, is_not_found};
 use crate::guard::Resource;
 use crate::live::{instance_id, is_live};
-use crate::network::force_remove_network;
 
 /// Which of our containers and networks the janitor looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,15 +83,14 @@ mod transfer;
 pub use archive::ArchiveError;
 pub use base_image::{AGENT_USER, base_image_tag};
 pub use client::{LogProgress, NoProgress, Progress, Sandbox};
-pub use container::HOLDER_USER;
 pub use error::SandboxError;
 pub use images::{ImageRef, env_image_tag};
 pub use janitor::{JanitorConfig, OrphanScope};
 pub use network::{EgressNetwork, RunNetwork};
 pub use service::{Service, ServiceSpec};
 pub use spec::{
-    DEFAULT_OPEN_FILES, DEFAULT_TMP_BYTES, Exit, FsUsage, Limits, NetworkMode, Role, RunNetworkName, RunOutcome, RunSpec, Timings, Tmpfs,
-    Upload,
+    DEFAULT_OPEN_FILES, DEFAULT_TMP_BYTES, Exit, FsUsage, HOLDER_USER, Limits, NetworkMode, Role, RunNetworkName, RunOutcome, RunSpec,
+    Timings, Tmpfs, Upload,
 };
 pub use subnets::{Ipv4Block, RunSubnets, SubnetError};
 pub use transfer::MAX_DOWNLOAD_BYTES;

@@ -8,13 +8,11 @@
 //! containers on a network that has none, so link-local addresses do not open a way either.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
-use bollard::Docker;
-use bollard::models::{Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
+use bollard::models::{Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest};
 
-use crate::client::Sandbox;
-use crate::error::{SandboxError, is_not_found};
+use crate::client::{Sandbox, resource_name};
+use crate::error::SandboxError;
 use crate::guard::{Guard, Resource};
 use crate::live::LiveEntry;
 use crate::spec::{NetworkMode, RunNetworkName};
@@ -152,7 +150,7 @@ impl Sandbox {
         inhibit_host: bool,
         subnet: Option<Ipv4Block>,
     ) -> Result<(String, Option<IpAddr>, Guard), SandboxError> {
-        let name = crate::container::resource_name(prefix, job_id);
+        let name = resource_name(prefix, job_id);
         let live = LiveEntry::register(&name);
         let options = if inhibit_host { Some([(INHIBIT_IPV4.to_owned(), "true".to_owned())].into()) } else { None };
         let request = NetworkCreateRequest {
@@ -207,31 +205,5 @@ impl Sandbox {
             .and_then(|endpoint| endpoint.ip_address)
             .and_then(|ip| ip.parse().ok())
             .ok_or_else(|| SandboxError::NoAddress { container: container.to_owned(), network: network.name.clone() })
-    }
-}
-
-/// Disconnects every container still attached (the engine refuses to remove a network with
-/// endpoints), then removes the network. A container going away by itself meanwhile is why
-/// disconnect errors are ignored and the removal is tried more than once.
-pub(crate) async fn force_remove_network(docker: &Docker, network: &str) -> Result<(), bollard::errors::Error> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let inspected = docker.inspect_network(network, None).await?;
-        for container in inspected.containers.unwrap_or_default().into_keys() {
-            let request = NetworkDisconnectRequest { container, force: Some(true) };
-            if let Err(e) = docker.disconnect_network(network, request).await
-                && !is_not_found(&e)
-            {
-                tracing::debug!(%network, error = %e, "disconnect before removal failed");
-            }
-        }
-        match docker.remove_network(network).await {
-            Err(e) if !is_not_found(&e) && attempt < 5 => {
-                tracing::debug!(%network, error = %e, attempt, "network removal failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            result => return result,
-        }
     }
 }

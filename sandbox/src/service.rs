@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 
-use crate::client::Sandbox;
-use crate::container::{HostLimits, hardened_host_config, resource_name};
+use crate::client::{Sandbox, resource_name};
+use crate::container::{HostLimits, hardened_host_config};
 use crate::error::SandboxError;
 use crate::guard::{Guard, Resource};
 use crate::images::ImageRef;

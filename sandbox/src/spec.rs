@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use crate::images::ImageRef;
 
+/// The holder's identity. No run may use it: the command's processes are stopped by killing
+/// everything its user owns, and the holder must survive that.
+pub const HOLDER_USER: &str = "65533:65533";
+
 /// What a container may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
