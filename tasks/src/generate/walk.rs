@@ -3,7 +3,7 @@
 //! the language's per-function context), asks the language what each node is, and offers every
 //! node inside a function body for mutation before walking its children.
 //!
-//! The languages ([`super::python`], [`super::rust`]) decide only what differs: which nodes are
+//! The languages (`python.rs`, `rust.rs`) decide only what differs: which nodes are
 //! skipped whole (strings, comments, tests…), which open a new scope (functions, classes,
 //! modules, impls, closures) and which mutations a node offers.
 
