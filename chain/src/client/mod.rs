@@ -8,6 +8,7 @@
 //! encodes and decodes when it connects and again whenever the runtime's spec version
 //! changes, so an upgrade that breaks us is reported by name instead of mis-encoding.
 
+mod call;
 pub mod config;
 pub mod error;
 pub mod offline;
@@ -22,11 +23,12 @@ use std::time::Duration;
 use subxt::OnlineClient;
 use subxt::client::OnlineClientAtBlock;
 
+pub use call::{WeightCall, WeightsCallData};
 pub use config::SubtensorConfig;
 pub use error::{ChainError, Rejection};
 pub use shapes::{ShapeMismatch, ShapeMismatches, check_metadata};
 pub use storage::{ConsensusRecord, Hyperparameters, NeuronRecord, TimelockedCommitRecord};
-pub use submit::{WeightCall, WeightsReceipt};
+pub use submit::WeightsReceipt;
 
 /// Devnet's localnet, where `whetstone devnet` and `whetstone localnet` listen by default.
 pub const DEFAULT_ENDPOINT: &str = "ws://127.0.0.1:9944";

@@ -18,30 +18,13 @@ use subxt::error::{DispatchError, TransactionEventsError, TransactionProgressErr
 use subxt::ext::scale_value::{At, Value};
 use whetstone_tasks::Hotkey;
 
+use super::call::{WeightCall, WeightsCallData};
 use super::error::{ChainError, Rejection, error_text};
-use super::offline::WeightsCallData;
 use super::shapes;
 use super::storage::{self, AtBlock, Hyperparameters, fetch};
 use super::{SubtensorClient, SubtensorConfig};
 use crate::timelock::{self, BeaconInfo, EpochSchedule, RevealSchedule, WeightsCommit};
 use crate::wallet::HotkeyPair;
-
-/// Which extrinsic carried the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WeightCall {
-    SetWeights,
-    CommitTimelockedWeights,
-}
-
-impl WeightCall {
-    pub fn name(self) -> &'static str {
-        match self {
-            WeightCall::SetWeights => "set_weights",
-            WeightCall::CommitTimelockedWeights => "commit_timelocked_weights",
-        }
-    }
-}
 
 /// A submission the chain accepted, in a finalized block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use subxt::ext::scale_value::Value;
 use subxt::{ArcMetadata, Metadata};
-use whetstone_chain::client::offline::{WeightsCallData, decode_extrinsic, probe, sign_offline};
+use whetstone_chain::client::WeightsCallData;
+use whetstone_chain::client::offline::{decode_extrinsic, probe, sign_offline};
 use whetstone_chain::client::shapes::{self, check_metadata};
 use whetstone_chain::wallet::dev::DevKey;
 
