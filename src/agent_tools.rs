@@ -287,7 +287,7 @@ impl TestBench<'_> {
         };
         let verdict = if matches!(run.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
             self.spinner.set(format!("[{}/{}] {id}: grading", index + 1, self.total));
-            let task_image = self.sandbox.ensure_task_image(task.dockerfile(), &LogProgress).await?;
+            let task_image = self.sandbox.ensure_environment_image(&task.environment(), &LogProgress).await?;
             let mut grade_limits = options.grade_limits;
             grade_limits.timeout = Duration::from_secs(task.spec.tests.timeout_secs) + options.grade_overhead;
             let grade_id = format!("test-grade-{index}");

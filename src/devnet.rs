@@ -183,7 +183,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
     reporter.step("preparing the base image (first run: debootstrap, about a minute)");
     sandbox.ensure_base_image(reporter).await.map_err(DevnetError::Docker)?;
     for task in sets.iter().flat_map(|s| &s.tasks) {
-        sandbox.ensure_task_image(task.dockerfile(), reporter).await.map_err(DevnetError::Docker)?;
+        sandbox.ensure_environment_image(&task.environment(), reporter).await.map_err(DevnetError::Docker)?;
     }
 
     reporter.step("starting a local subtensor node (localnet) for the metagraph and weights");

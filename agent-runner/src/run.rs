@@ -114,7 +114,7 @@ pub async fn agent_image(
     agent: &AgentPackage,
     progress: &dyn Progress,
 ) -> Result<ImageRef, whetstone_sandbox::SandboxError> {
-    let task_image = sandbox.ensure_task_image(task.dockerfile(), progress).await?;
+    let task_image = sandbox.ensure_environment_image(&task.environment(), progress).await?;
     match agent.manifest.runtime.dockerfile() {
         Some(dockerfile) => sandbox.ensure_image(dockerfile.as_bytes(), &task_image, progress).await,
         None => Ok(task_image),

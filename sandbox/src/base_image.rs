@@ -24,7 +24,8 @@ use crate::output::CappedOutput;
 
 const SUITE: &str = "bookworm";
 const VARIANT: &str = "minbase";
-const PACKAGES: &[&str] = &["python3", "python3-pytest", "git", "patch"];
+/// `python3-pip` installs locked environments' wheels with no network (`deps.rs`).
+const PACKAGES: &[&str] = &["python3", "python3-pytest", "python3-pip", "git", "patch"];
 
 /// The unprivileged user agents run as: (name, uid, gid, home).
 pub const AGENT_USER: (&str, u32, u32, &str) = ("agent", 1000, 1000, "/home/agent");

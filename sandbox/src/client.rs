@@ -8,6 +8,7 @@ use bollard::Docker;
 use bollard::models::NetworkDisconnectRequest;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
 
+use crate::deps::DependencyCache;
 use crate::error::{SandboxError, is_not_found};
 use crate::live::instance_id;
 use crate::subnets::{RunSubnets, SubnetWalk};
@@ -68,6 +69,8 @@ pub struct Sandbox {
     /// Where run networks take their addresses; shared by clones, so that every run network
     /// this process creates walks the range from one cursor (see `subnets.rs`).
     pub(crate) run_subnets: Arc<SubnetWalk>,
+    /// Where locked environments' wheels come from ([`DependencyCache::from_env`] by default).
+    pub(crate) dependency_cache: DependencyCache,
 }
 
 impl Sandbox {
@@ -96,7 +99,7 @@ impl Sandbox {
         .map_err(unreachable)?;
         let image_docker = docker.clone().with_timeout(IMAGE_REQUEST_TIMEOUT);
         let run_subnets = Arc::new(SubnetWalk::new(RunSubnets::default()));
-        Ok(Self { docker, image_docker, owner: owner.to_owned(), run_subnets })
+        Ok(Self { docker, image_docker, owner: owner.to_owned(), run_subnets, dependency_cache: DependencyCache::from_env() })
     }
 
     /// Takes run networks' addresses from `subnets` instead of the default range
@@ -104,6 +107,17 @@ impl Sandbox {
     pub fn with_run_subnets(mut self, subnets: RunSubnets) -> Self {
         self.run_subnets = Arc::new(SubnetWalk::new(subnets));
         self
+    }
+
+    /// Takes locked environments' wheels from `cache` instead of [`DependencyCache::from_env`].
+    pub fn with_dependency_cache(mut self, dependency_cache: DependencyCache) -> Self {
+        self.dependency_cache = dependency_cache;
+        self
+    }
+
+    /// Where locked environments' wheels come from.
+    pub fn dependency_cache(&self) -> &DependencyCache {
+        &self.dependency_cache
     }
 
     /// Where run networks take their addresses.

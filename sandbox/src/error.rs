@@ -51,6 +51,10 @@ pub enum SandboxError {
     #[error("failed to build image {tag}: {message}; last build output:\n{log_tail}")]
     ImageBuild { tag: String, message: String, log_tail: String },
 
+    /// A locked environment's dependencies could not be fetched to the host.
+    #[error(transparent)]
+    Dependencies(#[from] crate::deps::DependencyError),
+
     /// A downloaded path was larger than the sandbox is willing to hold in memory.
     #[error("refusing to download {path}: its archive exceeds {limit} bytes")]
     DownloadTooLarge { path: String, limit: u64 },

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::pack_files;
 use crate::client::{Progress, Sandbox};
+use crate::crates::{CARGO_LOCK_FILE, locked_crates};
+use crate::deps::{DependencyCache, DependencyError, PIP_LOCK_FILE, PipLock};
 use crate::error::{SandboxError, is_not_found};
 use crate::lock::lock_tag;
 use crate::output::CappedOutput;
@@ -53,7 +55,159 @@ pub fn env_image_tag(dockerfile: &[u8], base: &ImageRef) -> ImageRef {
     ImageRef(format!("whetstone-env:{}", &digest[..16]))
 }
 
+/// A task's `environment/` directory: the Dockerfile and the files next to it (paths relative
+/// to `environment/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvironmentFiles {
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl EnvironmentFiles {
+    /// From `(path below environment/, bytes)` pairs; sorted by path.
+    pub fn new(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        let mut files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Self { files }
+    }
+
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
+        self.files.iter().find(|(p, _)| p == path).map(|(_, bytes)| bytes.as_slice())
+    }
+
+    pub fn dockerfile(&self) -> &[u8] {
+        self.file("Dockerfile").unwrap_or_default()
+    }
+
+    /// True when the environment carries a lock: its build then installs from the host's
+    /// caches with the network disabled.
+    pub fn is_locked(&self) -> bool {
+        self.file(PIP_LOCK_FILE).is_some() || self.file(CARGO_LOCK_FILE).is_some()
+    }
+
+    /// True when the Dockerfile builds on the Rust toolchain image (`ARG RUST_IMAGE`).
+    pub fn needs_rust_image(&self) -> bool {
+        String::from_utf8_lossy(self.dockerfile()).lines().any(|line| line.trim() == format!("ARG {RUST_IMAGE_ARG}"))
+    }
+
+    /// A locked environment builds with the network disabled, unless its Dockerfile installs
+    /// Debian packages (which come from the mirror).
+    pub fn builds_offline(&self) -> bool {
+        self.is_locked() && !String::from_utf8_lossy(self.dockerfile()).contains("apt-get")
+    }
+
+    /// The tag its image gets on `base`: a Dockerfile alone keeps [`env_image_tag`]; with
+    /// more files every file counts (the lock's hashes pin the wheels, so they need not).
+    pub fn image_tag(&self, base: &ImageRef) -> ImageRef {
+        if self.files.len() <= 1 && !self.needs_rust_image() {
+            return env_image_tag(self.dockerfile(), base);
+        }
+        let mut hasher = Sha256::new();
+        for (path, bytes) in &self.files {
+            hasher.update(path.as_bytes());
+            hasher.update([0]);
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        hasher.update(base.as_str().as_bytes());
+        if self.needs_rust_image() {
+            hasher.update(RUST_TOOLCHAIN_RECIPE.as_bytes());
+        }
+        let digest = hex::encode(hasher.finalize());
+        ImageRef(format!("whetstone-env:{}", &digest[..16]))
+    }
+}
+
+/// The build argument naming the Rust toolchain image.
+pub const RUST_IMAGE_ARG: &str = "RUST_IMAGE";
+
+/// The Rust toolchain image, built on the base image once (tagged like any environment):
+/// Debian's `rustc-web`/`cargo-web`, the current Rust Debian ships for bookworm through its
+/// security suite (rustc 1.96 at the time of writing; bookworm's own `rustc` is 1.63), from
+/// the mirror the base image was bootstrapped from.
+pub const RUST_TOOLCHAIN_RECIPE: &str = "ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN sed -n 's#^deb \\(.*\\)/debian bookworm main.*#deb \\1/debian-security bookworm-security main#p' /etc/apt/sources.list \\
+      > /etc/apt/sources.list.d/security.list \\
+ && apt-get update \\
+ && apt-get install -y --no-install-recommends rustc-web cargo-web \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && rustc --version && cargo --version
+";
+
+/// The build-context files of a locked environment's dependencies, from `cache`.
+fn locked_context(
+    cache: &DependencyCache,
+    pip_lock: Option<&str>,
+    cargo_lock: Option<&str>,
+) -> Result<Vec<(String, Vec<u8>, u32)>, DependencyError> {
+    let read = |dir: &str, file: &str, path: &std::path::Path| {
+        std::fs::read(path)
+            .map(|bytes| (format!("{dir}/{file}"), bytes, 0o644))
+            .map_err(|source| DependencyError::Io { action: format!("read {}", path.display()), source })
+    };
+    let mut context = Vec::new();
+    if let Some(text) = pip_lock {
+        for (file, path) in cache.wheels_for(&PipLock::parse(text)?)? {
+            context.push(read("wheels", &file, &path)?);
+        }
+    }
+    if let Some(text) = cargo_lock {
+        let crates = locked_crates(text)?;
+        let mut sums = String::new();
+        for (locked, (file, path)) in crates.iter().zip(cache.crates_for(&crates)?) {
+            sums.push_str(&format!("{}  {file}\n", locked.checksum));
+            context.push(read("crates", &file, &path)?);
+        }
+        context.push(("crates/SHA256SUMS".to_owned(), sums.into_bytes(), 0o644));
+    }
+    Ok(context)
+}
+
 impl Sandbox {
+    /// A task's environment image from its whole `environment/` directory.
+    ///
+    /// A locked environment gets its dependencies from the host's [`DependencyCache`]
+    /// (downloading what is missing with the host's pip and curl configuration) into the build
+    /// context: the wheels of `requirements.lock` under `wheels/`, the crates of `Cargo.lock`
+    /// under `crates/` with a `crates/SHA256SUMS` naming each one's checksum. It is built with
+    /// no network unless its Dockerfile installs Debian packages
+    /// ([`EnvironmentFiles::builds_offline`]). A Dockerfile that starts `FROM ${RUST_IMAGE}`
+    /// builds on the Rust toolchain image ([`RUST_TOOLCHAIN_RECIPE`]), itself built once from
+    /// the Debian mirror.
+    pub async fn ensure_environment_image(
+        &self,
+        environment: &EnvironmentFiles,
+        progress: &dyn Progress,
+    ) -> Result<ImageRef, SandboxError> {
+        let base = self.ensure_base_image(progress).await?;
+        let rust = match environment.needs_rust_image() {
+            true => Some(self.ensure_image(RUST_TOOLCHAIN_RECIPE.as_bytes(), &base, progress).await?),
+            false => None,
+        };
+        if !environment.is_locked() && rust.is_none() {
+            return self.ensure_image(environment.dockerfile(), &base, progress).await;
+        }
+        let tag = environment.image_tag(&base);
+        self.build_once(&tag, progress, || async {
+            let cache = self.dependency_cache.clone();
+            let pip_lock = environment.file(PIP_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
+            let cargo_lock = environment.file(CARGO_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
+            progress.message(&format!("fetching the locked dependencies into {}", cache.root().display()));
+            let dependencies = tokio::task::spawn_blocking(move || locked_context(&cache, pip_lock.as_deref(), cargo_lock.as_deref()))
+                .await
+                .map_err(|e| SandboxError::io("fetch the locked dependencies", std::io::Error::other(e)))??;
+            let mut context: Vec<(String, Vec<u8>, u32)> =
+                environment.files.iter().map(|(path, bytes)| (path.clone(), bytes.clone(), 0o644)).collect();
+            context.extend(dependencies);
+            let mut args = vec![("BASE_IMAGE", base.as_str())];
+            if let Some(rust) = &rust {
+                args.push((RUST_IMAGE_ARG, rust.as_str()));
+            }
+            self.build_context_image(&context, &args, &tag, environment.builds_offline(), progress).await
+        })
+        .await
+    }
+
     /// A task's environment image: the base image first, then the task's Dockerfile on it;
     /// each step is a cache hit when its tag exists.
     pub async fn ensure_task_image(&self, dockerfile: &[u8], progress: &dyn Progress) -> Result<ImageRef, SandboxError> {
@@ -109,17 +263,40 @@ impl Sandbox {
         tag: &ImageRef,
         progress: &dyn Progress,
     ) -> Result<(), SandboxError> {
-        progress.message(&format!("building {tag} on {base}"));
-        let context = pack_files(&[("Dockerfile".to_owned(), dockerfile.to_vec(), 0o644)], (0, 0))
-            .map_err(|e| SandboxError::io("pack the build context", e))?;
-        let options = BuildImageOptionsBuilder::default()
+        self.build_context_image(
+            &[("Dockerfile".to_owned(), dockerfile.to_vec(), 0o644)],
+            &[("BASE_IMAGE", base.as_str())],
+            tag,
+            false,
+            progress,
+        )
+        .await
+    }
+
+    /// `docker build` of `context` (which holds `Dockerfile`); `offline` disables the
+    /// network for every step.
+    async fn build_context_image(
+        &self,
+        context: &[(String, Vec<u8>, u32)],
+        args: &[(&str, &str)],
+        tag: &ImageRef,
+        offline: bool,
+        progress: &dyn Progress,
+    ) -> Result<(), SandboxError> {
+        let base = args.iter().rev().map(|(_, image)| *image).next().unwrap_or_default();
+        progress.message(&format!("building {tag} on {base}{}", if offline { " (no network)" } else { "" }));
+        let context = pack_files(context, (0, 0)).map_err(|e| SandboxError::io("pack the build context", e))?;
+        let mut options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag.as_str())
             .rm(true)
             .forcerm(true)
-            .buildargs(&HashMap::from([("BASE_IMAGE", base.as_str())]))
-            .labels(&HashMap::from([("whetstone.base", base.as_str())]))
-            .build();
+            .buildargs(&args.iter().copied().collect::<HashMap<&str, &str>>())
+            .labels(&HashMap::from([("whetstone.base", base)]));
+        if offline {
+            options = options.networkmode("none");
+        }
+        let options = options.build();
         let mut log = CappedOutput::tail_only(LOG_TAIL_BYTES);
         let mut stream = self.image_docker.build_image(options, None, Some(body_full(context.into())));
         while let Some(item) = stream.next().await {

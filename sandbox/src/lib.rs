@@ -9,7 +9,8 @@
 //! | Need | Where |
 //! |---|---|
 //! | connect, labels | [`Sandbox`] (`client.rs`) |
-//! | base and task images | [`Sandbox::ensure_base_image`], [`Sandbox::ensure_image`] |
+//! | base and task images | [`Sandbox::ensure_base_image`], [`Sandbox::ensure_image`], [`Sandbox::ensure_environment_image`] |
+//! | locked Python dependencies, offline builds | [`deps`] (`deps.rs`) |
 //! | run a container | [`Sandbox::run`] with a [`RunSpec`] (`container.rs`, `exec.rs`, `check.rs`) |
 //! | files in and out of a container | [`RunSpec::uploads`], [`RunSpec::downloads`] (`transfer.rs`) |
 //! | a network whose only way out is a proxy | [`Sandbox::create_run_network`], [`Sandbox::start_service`] |
@@ -65,6 +66,8 @@ mod base_image;
 mod check;
 mod client;
 mod container;
+pub mod crates;
+pub mod deps;
 mod error;
 mod exec;
 mod guard;
@@ -84,7 +87,7 @@ pub use archive::ArchiveError;
 pub use base_image::{AGENT_USER, base_image_tag};
 pub use client::{LogProgress, NoProgress, Progress, Sandbox};
 pub use error::SandboxError;
-pub use images::{ImageRef, env_image_tag};
+pub use images::{EnvironmentFiles, ImageRef, RUST_IMAGE_ARG, RUST_TOOLCHAIN_RECIPE, env_image_tag};
 pub use janitor::{JanitorConfig, OrphanScope};
 pub use network::{EgressNetwork, RunNetwork};
 pub use service::{Service, ServiceSpec};

@@ -22,7 +22,7 @@ pub async fn run(args: ImagesArgs) -> Result<()> {
     for path in args.sets {
         let set = whetstone_tasks::TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
         for task in &set.tasks {
-            let image = sandbox.ensure_task_image(task.dockerfile(), &spinner).await?;
+            let image = sandbox.ensure_environment_image(&task.environment(), &spinner).await?;
             if !built.contains(&image.to_string()) {
                 built.push(image.to_string());
             }

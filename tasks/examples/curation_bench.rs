@@ -99,6 +99,7 @@ async fn main() {
             timeout_secs: 120,
             runs: 3,
             allow_unlicensed: false,
+            extra_pip: Vec::new(),
         };
         match curate::pipeline::add(&sandbox, &options, &Stderr).await {
             Ok(record) => println!(

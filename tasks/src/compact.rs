@@ -82,6 +82,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CompactError + '_ {
 pub struct ProjectBase {
     pub files: BTreeMap<String, TreeFile>,
     pub dockerfile: Vec<u8>,
+    /// The other files of `environment/` (a lock, say), paths relative to the project.
+    pub environment: Vec<TreeFile>,
     /// `stable_tests` of the project's `project.toml`.
     pub stable_tests: Vec<String>,
 }
@@ -91,6 +93,11 @@ impl ProjectBase {
         let files = read_tree(&dir.join("base"))?.into_iter().map(|f| (f.path.clone(), f)).collect();
         let dockerfile_path = dir.join("environment/Dockerfile");
         let dockerfile = std::fs::read(&dockerfile_path).map_err(io(&dockerfile_path))?;
+        let environment = read_tree(&dir.join("environment"))?
+            .into_iter()
+            .filter(|f| f.path != "Dockerfile")
+            .map(|f| TreeFile { path: format!("environment/{}", f.path), ..f })
+            .collect();
         let record_path = dir.join("project.toml");
         let stable_tests = match std::fs::read_to_string(&record_path) {
             Ok(text) => {
@@ -105,7 +112,13 @@ impl ProjectBase {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io(&record_path)(e)),
         };
-        Ok(Self { files, dockerfile, stable_tests })
+        Ok(Self { files, dockerfile, environment, stable_tests })
+    }
+
+    /// The project's `environment/` as the sandbox builds it.
+    pub fn environment_files(&self) -> whetstone_sandbox::EnvironmentFiles {
+        let extra = self.environment.iter().map(|f| (f.path.trim_start_matches("environment/").to_owned(), f.bytes.clone()));
+        whetstone_sandbox::EnvironmentFiles::new(std::iter::once(("Dockerfile".to_owned(), self.dockerfile.clone())).chain(extra))
     }
 }
 
@@ -143,7 +156,7 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<Task>, CompactError> {
 }
 
 /// The task directory a compact task stands for: `task.toml` and `instruction.md` as stored,
-/// `environment/Dockerfile` from the project, `repo/` = the project's base without the hidden
+/// `environment/` (the Dockerfile and any lock) from the project, `repo/` = the project's base without the hidden
 /// files with `bug.patch` applied, `hidden/` = the hidden files from the base, and
 /// `gold.patch` = `bug.patch` reversed.
 pub fn materialise(task: &str, base: &ProjectBase, compact: &CompactTask, own: &[TreeFile]) -> Result<Bundle, CompactError> {
@@ -162,6 +175,7 @@ pub fn materialise(task: &str, base: &ProjectBase, compact: &CompactTask, own: &
     apply_patch(&mut repo, &bug).map_err(|source| CompactError::Patch { task: task.to_owned(), source })?;
     files.extend(repo.into_values().map(|f| TreeFile { path: format!("repo/{}", f.path), ..f }));
     files.push(TreeFile { path: "environment/Dockerfile".into(), executable: false, bytes: base.dockerfile.clone() });
+    files.extend(base.environment.iter().cloned());
     files.push(TreeFile { path: "gold.patch".into(), executable: false, bytes: reverse_patch(&bug).into_bytes() });
     if let Some(file) = own_file("instruction.md") {
         files.push(file.clone());
@@ -493,6 +507,7 @@ mod tests {
         let base = ProjectBase {
             files: files(&[("pkg/m.py", SOURCE), ("tests/test_m.py", "def test(): pass\n")]),
             dockerfile: b"ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n".to_vec(),
+            environment: vec![TreeFile { path: "environment/requirements.lock".into(), executable: false, bytes: b"# lock\n".to_vec() }],
             stable_tests: vec!["t::a".into(), "t::b".into()],
         };
         let bug = line_diff("pkg/m.py", SOURCE, &SOURCE.replace("e\n", "E\n"));
@@ -506,7 +521,15 @@ mod tests {
         let paths: Vec<_> = bundle.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["environment/Dockerfile", "gold.patch", "hidden/tests/test_m.py", "instruction.md", "repo/pkg/m.py", "task.toml"]
+            [
+                "environment/Dockerfile",
+                "environment/requirements.lock",
+                "gold.patch",
+                "hidden/tests/test_m.py",
+                "instruction.md",
+                "repo/pkg/m.py",
+                "task.toml"
+            ]
         );
         assert!(String::from_utf8_lossy(&bundle.file("repo/pkg/m.py").expect("repo file").bytes).contains("E\n"));
         assert_eq!(bundle.file("gold.patch").expect("gold").bytes, reverse_patch(&bug).into_bytes());

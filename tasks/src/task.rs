@@ -218,6 +218,13 @@ impl Task {
         self.bundle.file("environment/Dockerfile").map(|f| f.bytes.as_slice()).unwrap_or_default()
     }
 
+    /// Everything under `environment/`: the Dockerfile and what it builds from (a lock).
+    pub fn environment(&self) -> whetstone_sandbox::EnvironmentFiles {
+        whetstone_sandbox::EnvironmentFiles::new(
+            self.bundle.files.iter().filter_map(|f| f.path.strip_prefix("environment/").map(|rest| (rest.to_owned(), f.bytes.clone()))),
+        )
+    }
+
     pub fn gold_patch(&self) -> &[u8] {
         self.bundle.file("gold.patch").map(|f| f.bytes.as_slice()).unwrap_or_default()
     }

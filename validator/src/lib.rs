@@ -198,7 +198,7 @@ impl Grader {
             Ok(task) => task,
             Err(error) => return infra(format!("failed to fetch the task: {error}")),
         };
-        let image = match self.sandbox.ensure_task_image(task.dockerfile(), &LogProgress).await {
+        let image = match self.sandbox.ensure_environment_image(&task.environment(), &LogProgress).await {
             Ok(image) => image,
             Err(error) => return infra(format!("failed to prepare the task image: {error}")),
         };

@@ -40,7 +40,7 @@ impl<'a> ImportReproducer<'a> {
     }
 
     async fn image(&self, task: &Task) -> Result<whetstone_sandbox::ImageRef, String> {
-        self.sandbox.ensure_task_image(task.dockerfile(), self.progress).await.map_err(|error| match error {
+        self.sandbox.ensure_environment_image(&task.environment(), self.progress).await.map_err(|error| match error {
             SandboxError::ImageBuild { message, log_tail, .. } => {
                 format!("the environment image did not build: {message}; build output ends:\n{}", tail(&log_tail))
             }

@@ -22,8 +22,12 @@ pub struct AddArgs {
     #[arg(long)]
     pub set: PathBuf,
     /// What to add: `pypi:NAME==VERSION` (a PyPI source distribution),
-    /// `crate:NAME@VERSION` (a crates.io crate without required dependencies) or the path of
-    /// a local git repository, optionally `PATH@REV`.
+    /// `crate:NAME@VERSION` (a crates.io crate) or the path of a local git repository,
+    /// optionally `PATH@REV`. Its dependencies are locked here, once: a Python project's
+    /// declared requirements (and test extras) into environment/requirements.lock by this
+    /// host's pip (PIP_INDEX_URL, PIP_CERT, HTTPS_PROXY apply), a crate's into Cargo.lock by
+    /// this host's cargo; images then install them with no network from the host's cache
+    /// (WHETSTONE_DEPS_CACHE, default ~/.cache/whetstone/deps).
     pub source: String,
     /// The test command, run by `sh -c` at the project's root (default: `python3 -m pytest
     /// -p no:cacheprovider [tests]` or `cargo test --offline --tests`).
@@ -38,6 +42,10 @@ pub struct AddArgs {
     /// Add a project whose licence cannot be determined; it is flagged in its record.
     #[arg(long)]
     pub allow_unlicensed: bool,
+    /// A PyPI requirement the tests need that the project does not declare (repeatable), e.g.
+    /// --pip hypothesis --pip 'pytest>=7'; locked with the declared ones.
+    #[arg(long = "pip", value_name = "REQUIREMENT")]
+    pub pip: Vec<String>,
 }
 
 /// Generate bug candidates for a project of a compact set with the tree-sitter generator,
@@ -145,6 +153,7 @@ pub async fn add(args: AddArgs) -> Result<()> {
         timeout_secs: args.timeout,
         runs: args.runs,
         allow_unlicensed: args.allow_unlicensed,
+        extra_pip: args.pip,
     };
     let record = curate::pipeline::add(&sandbox, &options, &bar).await?;
     bar.bar.finish_and_clear();
@@ -256,7 +265,8 @@ pub async fn validate(args: ValidateArgs) -> Result<()> {
 /// Grades the gold patch (must resolve) and no patch (every FAIL_TO_PASS test fails, every
 /// PASS_TO_PASS test passes) with the validator's grading.
 async fn revalidate(sandbox: &Sandbox, task: &whetstone_tasks::Task) -> std::result::Result<(), String> {
-    let image = sandbox.ensure_task_image(task.dockerfile(), &whetstone_sandbox::NoProgress).await.map_err(|e| format!("image: {e}"))?;
+    let image =
+        sandbox.ensure_environment_image(&task.environment(), &whetstone_sandbox::NoProgress).await.map_err(|e| format!("image: {e}"))?;
     let limits =
         SandboxLimits { timeout: Duration::from_secs(task.spec.tests.timeout_secs + 120), memory_mib: 2048, cpu_millis: 1000, pids: 512 };
     let gold = whetstone_validator::grade_patch(sandbox, &image, task, task.gold_patch(), limits, "revalidate-gold").await;

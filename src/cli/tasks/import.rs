@@ -23,9 +23,12 @@ use whetstone_validator::ImportReproducer;
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// SWE-bench instances (JSON Lines in the dataset's schema) from a local copy of the
-    /// upstream repository.
+    /// upstream repository, or from the source tree at the base commit without history.
     ///
     /// Example: whetstone tasks import swebench --instances toolz.jsonl --repo toolz.bundle
+    /// --out tasks/sets/swebench-toolz
+    ///
+    /// Example: whetstone tasks import swebench --instances one.jsonl --source toolz-0.12.tar.gz
     /// --out tasks/sets/swebench-toolz
     Swebench(SwebenchArgs),
     /// Harbor (Terminal-Bench 2) task directories: task.toml, instruction.md,
@@ -46,8 +49,15 @@ pub struct SwebenchArgs {
     /// The upstream repository, which must hold every base_commit: a clone (any git
     /// directory) or a bundle file (`git bundle create FILE --all` in a clone). GitHub is not
     /// reachable from here, so it has to be a local copy.
-    #[arg(long, value_name = "PATH_OR_BUNDLE")]
-    pub repo: PathBuf,
+    #[arg(long, value_name = "PATH_OR_BUNDLE", required_unless_present = "source", conflicts_with = "source")]
+    pub repo: Option<PathBuf>,
+    /// Instead of --repo: the source tree at the instances' base commit, without history: a
+    /// directory (an unpacked sdist, a /testbed copy; a .git inside is ignored) or a tarball
+    /// (.tar, .tar.gz, .tgz; one top-level directory is stripped). Every instance is read from
+    /// this tree, so give instances that share one base commit; the base commit is recorded in
+    /// each task, not checked.
+    #[arg(long, value_name = "DIR_OR_TARBALL")]
+    pub source: Option<PathBuf>,
     /// The task set directory to write (created when missing). A task already there with the
     /// same id is replaced; the set's DIGESTS file pins the new tasks.
     #[arg(long, value_name = "SET_DIR")]
@@ -70,9 +80,16 @@ pub struct SwebenchArgs {
     /// (repeatable), e.g. --pip 'numpy<2'.
     #[arg(long = "pip", value_name = "REQUIREMENT")]
     pub pip: Vec<String>,
-    /// Extra Debian package for the environment (repeatable), e.g. --apt libxml2-dev.
+    /// Extra Debian package for the environment (repeatable), e.g. --apt libxml2-dev. An
+    /// environment with Debian packages is built with network access to the Debian mirror.
     #[arg(long = "apt", value_name = "PACKAGE")]
     pub apt: Vec<String>,
+    /// Install the PyPI dependencies unlocked, by pip at image build time, instead of
+    /// locking them here (the default: resolved once by this host's pip, honouring
+    /// PIP_INDEX_URL, PIP_CERT and HTTPS_PROXY, into environment/requirements.lock with
+    /// hashes, and installed offline from the host's wheel cache, WHETSTONE_DEPS_CACHE).
+    #[arg(long)]
+    pub no_lock: bool,
 }
 
 #[derive(Debug, Args)]
@@ -134,9 +151,29 @@ fn convert_swebench(args: &SwebenchArgs) -> Result<Vec<Result<Candidate, Dropped
         }
         instances.retain(|i| args.only.contains(&i.instance_id));
     }
-    let source = Source::open(&args.repo).with_context(|| format!("cannot read the repository {}", args.repo.display()))?;
-    let options =
-        SwebenchOptions { license: args.license.clone(), timeout_secs: args.timeout, apt: args.apt.clone(), pip: args.pip.clone() };
+    let source = match (&args.repo, &args.source) {
+        (_, Some(tree)) => {
+            let bases: std::collections::BTreeSet<&str> = instances.iter().map(|i| i.base_commit.as_str()).collect();
+            if bases.len() > 1 {
+                bail!(
+                    "--source is one tree, but the instances have {} base commits ({}); import them one base commit at a time \
+                     (--instance ID), or give --repo with their history",
+                    bases.len(),
+                    bases.into_iter().collect::<Vec<_>>().join(", ")
+                );
+            }
+            Source::open_tree(tree).with_context(|| format!("cannot read the source tree {}", tree.display()))?
+        }
+        (Some(repo), None) => Source::open(repo).with_context(|| format!("cannot read the repository {}", repo.display()))?,
+        (None, None) => bail!("give the upstream code with --repo (a clone or bundle) or --source (a tree without history)"),
+    };
+    let options = SwebenchOptions {
+        license: args.license.clone(),
+        timeout_secs: args.timeout,
+        apt: args.apt.clone(),
+        pip: args.pip.clone(),
+        lock_with: (!args.no_lock).then(whetstone_sandbox::deps::DependencyCache::from_env),
+    };
     Ok(instances.iter().map(|instance| swebench::convert(instance, &source, &options)).collect())
 }
 

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | fetch a project (local git, PyPI sdist, crates.io crate), clean it, find its licence | [`source`] |
 //! | its environment image and test command; the project record | [`project`] |
+//! | its dependencies, locked on the host (pip lock, Cargo.lock) | [`locking`] |
 //! | run the suite in Docker (baseline runs, bug candidates) | [`runner`], `driver.py` |
 //! | keep a candidate only if it is a real, stable, fixable bug | [`validate`] |
 //! | the problem statement, checked against leaking the fix | [`statement`] |
@@ -17,6 +18,7 @@
 //! containers run in parallel up to the configured limit (default: the machine's cores).
 
 pub mod bugs;
+pub mod locking;
 pub mod pipeline;
 pub mod project;
 pub mod runner;

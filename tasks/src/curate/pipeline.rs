@@ -8,6 +8,7 @@ use serde::Serialize;
 use whetstone_sandbox::Sandbox;
 
 use super::bugs::{self, SingleBug};
+use super::locking;
 use super::project::{self, PROJECT_FILE, ProjectRecord};
 use super::runner::Environment;
 use super::source::{self, SourceRef, write_files};
@@ -43,6 +44,8 @@ pub struct AddOptions {
     pub runs: u32,
     /// Add a project without a licence, flagged.
     pub allow_unlicensed: bool,
+    /// PyPI requirements the tests need beyond what the project declares (locked with them).
+    pub extra_pip: Vec<String>,
 }
 
 /// Adds a project to a compact set: fetch, clean, environment image, baseline runs, record.
@@ -62,12 +65,23 @@ pub async fn add(sandbox: &Sandbox, options: &AddOptions, progress: &dyn Progres
     if dir.join("base").exists() {
         std::fs::remove_dir_all(dir.join("base")).map_err(io_error(dir.display()))?;
     }
+    progress.message("locking the dependencies");
+    let locked = locking::lock_environment(framework, &fetched.files, &options.extra_pip, sandbox.dependency_cache())?;
+    let mut fetched = fetched;
+    for file in locked.base_files {
+        fetched.files.retain(|f| f.path != file.path);
+        fetched.files.push(file);
+    }
+    fetched.files.sort_by(|a, b| a.path.cmp(&b.path));
+    fetched.notes.extend(locked.notes);
     write_files(&dir.join("base"), &fetched.files)?;
-    let dockerfile = project::dockerfile(framework);
-    write_files(&dir, &[TreeFile { path: "environment/Dockerfile".into(), executable: false, bytes: dockerfile.clone().into_bytes() }])?;
+    if dir.join("environment").exists() {
+        std::fs::remove_dir_all(dir.join("environment")).map_err(io_error(dir.display()))?;
+    }
+    write_files(&dir, &locked.files)?;
 
     progress.message(&format!("building the {} environment image", framework.as_str()));
-    let image = sandbox.ensure_task_image(dockerfile.as_bytes(), &MessageOnly(progress)).await?;
+    let image = sandbox.ensure_environment_image(&ProjectBase::load(&dir)?.environment_files(), &MessageOnly(progress)).await?;
     let env = Environment { image, framework, command: command.clone(), timeout_secs: options.timeout_secs };
     let runs = options.runs.max(3);
     progress.message(&format!("running the suite {runs} times on the clean tree: {command}"));
@@ -152,7 +166,7 @@ pub async fn generate(sandbox: &Sandbox, options: &GenerateOptions, progress: &d
     let base = ProjectBase::load(&dir)?;
     let files: Vec<TreeFile> = base.files.values().cloned().collect();
     progress.message("preparing the environment image");
-    let image = sandbox.ensure_task_image(&base.dockerfile, &MessageOnly(progress)).await?;
+    let image = sandbox.ensure_environment_image(&base.environment_files(), &MessageOnly(progress)).await?;
     let env = Environment { image, framework: record.framework, command: record.test_command.clone(), timeout_secs: record.timeout_secs };
 
     let existing = existing_tasks(&options.set_dir)?;

@@ -103,6 +103,27 @@ pub fn dockerfile(framework: Framework) -> String {
     }
 }
 
+/// The Dockerfile of a cargo project with locked dependencies: on the Rust toolchain image
+/// (`RUST_IMAGE`, Debian's current `rustc-web`), the crates of `environment/Cargo.lock`, which
+/// the sandbox puts in the build context under `crates/` with their checksums, are checked and
+/// unpacked as a vendored directory source that `/.cargo/config.toml` puts in place of
+/// crates.io. Built with the network disabled; `cargo test --offline` then needs nothing else.
+pub const CARGO_LOCKED_DOCKERFILE: &str = r#"ARG RUST_IMAGE
+FROM ${RUST_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8
+ENV CARGO_HOME=/tmp/cargo-home CARGO_NET_OFFLINE=true CARGO_INCREMENTAL=0 CARGO_TERM_COLOR=never
+COPY crates/ /opt/whetstone-crates/
+RUN mkdir -p /opt/whetstone-vendor /.cargo && cd /opt/whetstone-crates \
+ && if [ -s SHA256SUMS ]; then sha256sum --check --quiet SHA256SUMS; fi \
+ && while read -r sum file; do \
+      dir="/opt/whetstone-vendor/${file%.crate}"; mkdir -p "$dir" \
+      && tar -xzf "$file" -C "$dir" --strip-components=1 --no-same-owner \
+      && printf '{"files":{},"package":"%s"}' "$sum" > "$dir/.cargo-checksum.json" || exit 1; \
+    done < SHA256SUMS \
+ && printf '[source.crates-io]\nreplace-with = "whetstone-vendor"\n\n[source.whetstone-vendor]\ndirectory = "/opt/whetstone-vendor"\n' > /.cargo/config.toml \
+ && chmod -R a+rX /opt/whetstone-vendor /.cargo && rm -rf /opt/whetstone-crates
+"#;
+
 /// The test command a project gets unless the curator gives one.
 pub fn default_test_command(framework: Framework, files: &[TreeFile]) -> String {
     match framework {

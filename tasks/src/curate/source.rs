@@ -182,13 +182,12 @@ fn fetch_crate(name: &str, version: &str) -> Result<FetchedSource, CurateError> 
     let (offline, license, dropped) = offline_manifest(&text).map_err(|why| CurateError::Source(format!("{name} {version}: {why}")))?;
     files[manifest].bytes = offline.into_bytes();
     if !dropped.is_empty() {
-        notes.push(format!("optional dependencies removed from Cargo.toml so tests build offline: {}", dropped.join(", ")));
+        notes.push(format!("optional dependencies removed from Cargo.toml (fewer crates to vendor): {}", dropped.join(", ")));
     }
-    // With no dependencies left the lock file only pins the crate itself, and a lock file
-    // newer than the image's cargo would not even parse.
+    // The lock is generated again for the trimmed manifest when the project is added.
     if let Some(lock) = files.iter().position(|f| f.path == "Cargo.lock") {
         files.remove(lock);
-        notes.push("Cargo.lock removed (no dependencies remain)".into());
+        notes.push("the shipped Cargo.lock replaced by one for the trimmed manifest".into());
     }
     let license_file = find_license_file(&files);
     notes.insert(0, format!("crates.io {name}-{version}.crate"));
@@ -205,14 +204,13 @@ fn fetch_crate(name: &str, version: &str) -> Result<FetchedSource, CurateError> 
 }
 
 /// The manifest without optional dependencies (and the features that enable them), its
-/// `license`, and the names dropped. Crates with required dependencies are refused: the task
-/// image has no registry and vendoring is not implemented.
+/// `license`, and the names dropped. Required dependencies stay: they are locked and
+/// vendored (`locking.rs`).
 pub fn offline_manifest(text: &str) -> Result<(String, Option<String>, Vec<String>), String> {
     let mut manifest: toml::Table = text.parse().map_err(|e| format!("Cargo.toml does not parse: {e}"))?;
     let license = manifest.get("package").and_then(|p| p.get("license")).and_then(|l| l.as_str()).map(str::to_owned);
     let mut dropped = Vec::new();
-    let mut required = Vec::new();
-    let mut strip = |table: &mut toml::Table, context: &str| {
+    let mut strip = |table: &mut toml::Table| {
         for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
             let Some(deps) = table.get_mut(kind).and_then(|d| d.as_table_mut()) else { continue };
             let names: Vec<String> = deps.keys().cloned().collect();
@@ -221,8 +219,6 @@ pub fn offline_manifest(text: &str) -> Result<(String, Option<String>, Vec<Strin
                 if optional {
                     deps.remove(&dep);
                     dropped.push(dep);
-                } else {
-                    required.push(format!("{dep} ({context}{kind})"));
                 }
             }
             if deps.is_empty() {
@@ -230,23 +226,17 @@ pub fn offline_manifest(text: &str) -> Result<(String, Option<String>, Vec<Strin
             }
         }
     };
-    strip(&mut manifest, "");
+    strip(&mut manifest);
     if let Some(targets) = manifest.get_mut("target").and_then(|t| t.as_table_mut()) {
-        for (name, target) in targets.iter_mut() {
+        for (_, target) in targets.iter_mut() {
             if let Some(target) = target.as_table_mut() {
-                strip(target, &format!("target {name} "));
+                strip(target);
             }
         }
         targets.retain(|_, t| t.as_table().is_some_and(|t| !t.is_empty()));
         if targets.is_empty() {
             manifest.remove("target");
         }
-    }
-    if !required.is_empty() {
-        return Err(format!(
-            "it needs {}; only crates whose tests build without dependencies can be added (the task image has no registry and vendoring is not implemented yet)",
-            required.join(", ")
-        ));
     }
     dropped.sort();
     dropped.dedup();
@@ -509,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn optional_dependencies_are_removed_and_required_ones_refused() {
+    fn optional_dependencies_are_removed_and_required_ones_kept() {
         let manifest = r#"
 [package]
 name = "semver"
@@ -530,8 +520,9 @@ optional = true
         assert_eq!(dropped, ["serde"]);
         assert!(!offline.contains("dependencies"), "{offline}");
         assert!(!offline.contains("dep:serde"), "{offline}");
-        let needy = "[package]\nname = \"x\"\n[dev-dependencies]\ncriterion = \"0.5\"\n";
-        let error = offline_manifest(needy).expect_err("required dev-dependency");
-        assert!(error.contains("criterion (dev-dependencies)"), "{error}");
+        let needy = "[package]\nname = \"x\"\n[dev-dependencies]\nproptest = \"1\"\n";
+        let (kept, _, dropped) = offline_manifest(needy).expect("required dev-dependencies are vendored");
+        assert!(kept.contains("proptest"), "{kept}");
+        assert!(dropped.is_empty());
     }
 }

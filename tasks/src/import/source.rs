@@ -1,5 +1,6 @@
 //! The upstream repository an import reads commits from: a git directory (bare or not) or a
-//! `git bundle` file, opened with git2 only.
+//! `git bundle` file, opened with git2 only; or a tree without history (a directory or a
+//! tarball holding the files at the base commit), which stands for every commit asked of it.
 //!
 //! libgit2 cannot fetch from a bundle, but a bundle is a short header (the refs it carries and
 //! the commits it needs) followed by an ordinary pack, so the pack goes straight into the
@@ -48,6 +49,8 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
+    #[error("failed to read the source tree {path}: {reason}")]
+    BadTree { path: PathBuf, reason: String },
     #[error("git operation failed: {context}")]
     Git {
         context: String,
@@ -86,6 +89,8 @@ pub struct Source {
     repo: Repository,
     /// Keeps the scratch repository of an unpacked bundle alive.
     _scratch: Option<tempfile::TempDir>,
+    /// For a tree without history: the one commit made of it, which every revision means.
+    fixed: Option<Oid>,
 }
 
 impl std::fmt::Debug for Source {
@@ -99,7 +104,7 @@ impl Source {
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         if path.is_dir() {
             let repo = Repository::open(path).map_err(|source| SourceError::NotARepository { path: path.to_owned(), source })?;
-            return Ok(Self { repo, _scratch: None });
+            return Ok(Self { repo, _scratch: None, fixed: None });
         }
         let bytes = std::fs::read(path).map_err(|source| SourceError::Read { path: path.to_owned(), source })?;
         Self::from_bundle(path, &bytes)
@@ -126,7 +131,56 @@ impl Source {
                 repo.reference(name, *oid, true, "from bundle").map_err(git(format!("create {name}")))?;
             }
         }
-        Ok(Self { repo, _scratch: Some(scratch) })
+        Ok(Self { repo, _scratch: Some(scratch), fixed: None })
+    }
+
+    /// A tree without history: a directory (its `.git`, if any, is ignored) or a tarball
+    /// (`.tar`, `.tar.gz`, `.tgz`; one top-level directory, as sdists and `git archive
+    /// --prefix` have, is stripped). Every revision asked of it is this tree: the caller
+    /// records the commit it stands for but cannot check it.
+    pub fn open_tree(path: &Path) -> Result<Self, SourceError> {
+        let bad = |reason: String| SourceError::BadTree { path: path.to_owned(), reason };
+        let entries = if path.is_dir() { read_dir_tree(path) } else { read_tarball(path) }.map_err(bad)?;
+        if !entries.iter().any(|e| matches!(e, TreeEntry::File { .. })) {
+            return Err(SourceError::BadTree { path: path.to_owned(), reason: "it holds no files".into() });
+        }
+        let scratch = tempfile::tempdir().map_err(SourceError::Scratch)?;
+        let repo = Repository::init_bare(scratch.path()).map_err(git("create a scratch repository"))?;
+        let commit = {
+            let mut index = git2::Index::new().map_err(git("create an index"))?;
+            for entry in &entries {
+                let (path, mode, bytes) = match entry {
+                    TreeEntry::File { path, executable, bytes } => (path, if *executable { 0o100755 } else { 0o100644 }, bytes.as_slice()),
+                    TreeEntry::Symlink { path, target } => (path, 0o120000, target.as_bytes()),
+                };
+                let id = repo.blob(bytes).map_err(git(format!("store {path}")))?;
+                let index_entry = git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode,
+                    uid: 0,
+                    gid: 0,
+                    file_size: bytes.len() as u32,
+                    id,
+                    flags: path.len().min(0xfff) as u16,
+                    flags_extended: 0,
+                    path: path.as_bytes().to_vec(),
+                };
+                index.add(&index_entry).map_err(git(format!("add {path}")))?;
+            }
+            let tree_id = index.write_tree_to(&repo).map_err(git("write the tree"))?;
+            let tree = repo.find_tree(tree_id).map_err(git("read the tree back"))?;
+            let signature = git2::Signature::new("whetstone", "whetstone@localhost", &git2::Time::new(0, 0)).map_err(git("sign"))?;
+            repo.commit(None, &signature, &signature, "source tree without history", &tree, &[]).map_err(git("commit the tree"))?
+        };
+        Ok(Self { repo, _scratch: Some(scratch), fixed: Some(commit) })
+    }
+
+    /// True for a tree without history ([`Source::open_tree`]).
+    pub fn is_tree(&self) -> bool {
+        self.fixed.is_some()
     }
 
     /// The files of `rev` (a commit id, possibly abbreviated, or any revision git understands).
@@ -188,6 +242,9 @@ impl Source {
 
     /// The full id of `rev`.
     pub fn commit_id(&self, rev: &str) -> Result<Oid, SourceError> {
+        if let Some(fixed) = self.fixed {
+            return Ok(fixed);
+        }
         let object = self.repo.revparse_single(rev).map_err(|source| SourceError::NoSuchCommit { rev: rev.to_owned(), source })?;
         let commit = object.peel_to_commit().map_err(|source| SourceError::NoSuchCommit { rev: rev.to_owned(), source })?;
         Ok(commit.id())
@@ -198,6 +255,100 @@ impl Source {
         let commit = self.repo.find_commit(id).map_err(|source| SourceError::NoSuchCommit { rev: rev.to_owned(), source })?;
         commit.tree().map_err(git(format!("read the tree of {rev}")))
     }
+}
+
+/// A path of a source tree and what is there.
+enum TreeEntry {
+    File { path: String, executable: bool, bytes: Vec<u8> },
+    Symlink { path: String, target: String },
+}
+
+impl TreeEntry {
+    fn path(&self) -> &str {
+        match self {
+            Self::File { path, .. } | Self::Symlink { path, .. } => path,
+        }
+    }
+}
+
+/// Version control metadata is not part of the tree.
+fn skipped_component(name: &str) -> bool {
+    matches!(name, ".git" | ".hg" | ".svn")
+}
+
+fn read_dir_tree(root: &Path) -> Result<Vec<TreeEntry>, String> {
+    let mut entries = Vec::new();
+    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+    for entry in walker.filter_entry(|e| !skipped_component(&e.file_name().to_string_lossy())) {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let relative = entry.path().strip_prefix(root).map_err(|e| e.to_string())?;
+        let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
+            return Err(format!("{} is not a UTF-8 path", relative.display()));
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let kind = entry.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).map_err(|e| format!("{path}: {e}"))?;
+            entries.push(TreeEntry::Symlink { path, target: target.to_string_lossy().into_owned() });
+        } else if kind.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let metadata = entry.metadata().map_err(|e| format!("{path}: {e}"))?;
+            let bytes = std::fs::read(entry.path()).map_err(|e| format!("{path}: {e}"))?;
+            entries.push(TreeEntry::File { path, executable: metadata.permissions().mode() & 0o111 != 0, bytes });
+        }
+    }
+    Ok(entries)
+}
+
+fn read_tarball(path: &Path) -> Result<Vec<TreeEntry>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let reader: Box<dyn std::io::Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(bytes.as_slice()))
+    } else {
+        Box::new(bytes.as_slice())
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut entries = Vec::new();
+    for entry in archive.entries().map_err(|e| format!("not a tar archive: {e}"))? {
+        let mut entry = entry.map_err(|e| format!("not a tar archive: {e}"))?;
+        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        let components: Vec<&str> = name.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        if components.contains(&"..") || name.starts_with('/') {
+            return Err(format!("the entry {name:?} leaves the tree"));
+        }
+        if components.is_empty() || components.iter().any(|c| skipped_component(c)) {
+            continue;
+        }
+        let path = components.join("/");
+        let kind = entry.header().entry_type();
+        if kind.is_file() {
+            let executable = entry.header().mode().unwrap_or(0o644) & 0o111 != 0;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|e| format!("{path}: {e}"))?;
+            entries.push(TreeEntry::File { path, executable, bytes });
+        } else if kind.is_symlink() {
+            let target = entry.link_name().map_err(|e| e.to_string())?.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            entries.push(TreeEntry::Symlink { path, target });
+        }
+    }
+    // An sdist or `git archive --prefix` wraps the tree in one directory.
+    let first = entries.first().map(|e| e.path().split('/').next().unwrap_or_default().to_owned()).unwrap_or_default();
+    let prefix = format!("{first}/");
+    if !first.is_empty() && entries.iter().all(|e| e.path().starts_with(&prefix)) {
+        for entry in &mut entries {
+            match entry {
+                TreeEntry::File { path, .. } | TreeEntry::Symlink { path, .. } => *path = path[prefix.len()..].to_owned(),
+            }
+        }
+    }
+    // Later entries of a tar replace earlier ones at the same path.
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in entries {
+        seen.insert(entry.path().to_owned(), entry);
+    }
+    Ok(seen.into_values().collect())
 }
 
 #[derive(Debug, PartialEq, Eq)]

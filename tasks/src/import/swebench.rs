@@ -18,8 +18,9 @@
 //! export); both are read.
 
 use serde::{Deserialize, Deserializer};
+use whetstone_sandbox::deps::{DependencyCache, PIP_LOCK_FILE};
 
-use super::environment::{detect_license, python_dockerfile, python_requirements, shell_quote};
+use super::environment::{detect_license, python_dockerfile, python_locked_dockerfile, python_requirements, shell_quote};
 use super::source::Source;
 use super::testids::{junit_id, test_file};
 use super::{Candidate, Dropped, ImportError, SourceToml, TaskToml, TestsToml, task_id_from};
@@ -112,11 +113,22 @@ pub struct SwebenchOptions {
     pub apt: Vec<String>,
     /// PyPI packages the environment needs beyond the declared dependencies.
     pub pip: Vec<String>,
+    /// Where dependencies are locked from: they are resolved once, here, into
+    /// `environment/requirements.lock` (wheels for the base image, with hashes) and installed
+    /// offline from it. `None` leaves them unlocked, installed by `pip` at build time (which
+    /// needs the build to reach PyPI and trust it).
+    pub lock_with: Option<DependencyCache>,
 }
 
 impl Default for SwebenchOptions {
     fn default() -> Self {
-        Self { license: None, timeout_secs: crate::task::DEFAULT_TEST_TIMEOUT_SECS, apt: Vec::new(), pip: Vec::new() }
+        Self {
+            license: None,
+            timeout_secs: crate::task::DEFAULT_TEST_TIMEOUT_SECS,
+            apt: Vec::new(),
+            pip: Vec::new(),
+            lock_with: Some(DependencyCache::from_env()),
+        }
     }
 }
 
@@ -134,6 +146,9 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
     let base = &instance.base_commit;
     let snapshot = source.snapshot(base).map_err(|e| drop(error_chain(&e)))?;
     let mut notes = Vec::new();
+    if source.is_tree() {
+        notes.push(format!("repo/ read from a source tree without history; base_commit {base} is recorded, not checked"));
+    }
     if !snapshot.skipped_symlinks.is_empty() {
         notes.push(format!("symbolic links left out of repo/ (the task format has none): {}", snapshot.skipped_symlinks.join(", ")));
     }
@@ -212,7 +227,15 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
     let mut files = Vec::with_capacity(snapshot.files.len() + tests.files.len() + 4);
     files.push(text_file("task.toml", &spec.to_toml()));
     files.push(text_file("instruction.md", &instruction(&instance.problem_statement)));
-    files.push(text_file("environment/Dockerfile", &python_dockerfile(&options.apt, &pip)));
+    match (&options.lock_with, pip.is_empty()) {
+        (Some(wheelhouse), false) => {
+            let lock = wheelhouse.lock(&pip).map_err(|e| drop(format!("locking the dependencies failed: {e}")))?;
+            notes.push(format!("{} wheels locked in environment/{PIP_LOCK_FILE}", lock.wheels.len()));
+            files.push(text_file("environment/Dockerfile", &python_locked_dockerfile(&options.apt)));
+            files.push(text_file(&format!("environment/{PIP_LOCK_FILE}"), &lock.to_text()));
+        }
+        _ => files.push(text_file("environment/Dockerfile", &python_dockerfile(&options.apt, &pip))),
+    }
     files.push(TreeFile { path: "gold.patch".into(), executable: false, bytes: instance.patch.as_bytes().to_vec() });
     files.extend(snapshot.files.into_iter().map(|f| TreeFile { path: format!("repo/{}", f.path), ..f }));
     files.extend(tests.files.into_iter().map(|f| TreeFile { path: format!("hidden/{}", f.path), ..f }));

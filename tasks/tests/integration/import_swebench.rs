@@ -126,3 +126,45 @@ fn a_malformed_instances_file_names_the_line() {
     assert!(error.to_string().contains("line 3"), "{error}");
     assert!(error.to_string().contains("missing field"), "{error}");
 }
+
+/// The same instance from a tarball of its base commit (no history, an sdist-style top-level
+/// directory, a stray `.git` left out) converts to the same task as from the bundle, with the
+/// base commit recorded and a note that it was not checked.
+#[test]
+fn a_tarball_without_history_converts_like_the_repository() {
+    let bundle = Source::open(&fixtures().join("toolz.bundle")).expect("the bundle opens");
+    let instance = &instances()[0];
+    let options = SwebenchOptions { lock_with: None, ..SwebenchOptions::default() };
+    let from_bundle = swebench::convert(instance, &bundle, &options).expect("converts from the bundle");
+
+    let snapshot = bundle.snapshot(&instance.base_commit).expect("base commit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarball = dir.path().join("toolz-src.tar.gz");
+    let mut builder =
+        tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&tarball).expect("create"), flate2::Compression::default()));
+    for file in
+        snapshot.files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice(), f.executable)).chain([(".git/HEAD", &b"ref: x\n"[..], false)])
+    {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.1.len() as u64);
+        header.set_mode(if file.2 { 0o755 } else { 0o644 });
+        header.set_cksum();
+        builder.append_data(&mut header, format!("toolz-0.12.0/{}", file.0), file.1).expect("append");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip");
+
+    let tree = Source::open_tree(&tarball).expect("the tarball opens");
+    let from_tree = swebench::convert(instance, &tree, &options).expect("converts from the tarball");
+    let files = |candidate: &whetstone_tasks::import::Candidate| {
+        candidate.task.bundle.files.iter().map(|f| (f.path.clone(), f.executable, f.bytes.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(files(&from_tree), files(&from_bundle), "same task, file for file");
+    assert_eq!(from_tree.task.digest(), from_bundle.task.digest());
+    assert!(from_tree.notes.iter().any(|n| n.contains(&format!("base_commit {} is recorded, not checked", instance.base_commit))));
+    assert!(from_tree.task.spec.source.url.contains(&instance.base_commit), "{}", from_tree.task.spec.source.url);
+
+    // A directory works the same way, and an empty one says so.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let error = Source::open_tree(empty.path()).expect_err("nothing there").to_string();
+    assert!(error.contains("holds no files"), "{error}");
+}

@@ -7,3 +7,4 @@ mod generate;
 mod import_docker;
 mod import_harbor;
 mod import_swebench;
+mod locked;
