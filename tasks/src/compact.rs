@@ -338,8 +338,8 @@ pub fn apply_patch(files: &mut BTreeMap<String, TreeFile>, patch: &str) -> Resul
     Ok(())
 }
 
-/// The patch that undoes `patch`: removed and added lines swap, and so do the headers and
-/// each hunk's old and new ranges.
+/// The patch that undoes `patch`: removed and added lines swap, and so do the headers, the
+/// blob ids of an `index` line and each hunk's old and new ranges.
 pub fn reverse_patch(patch: &str) -> String {
     let mut out = String::with_capacity(patch.len());
     let mut lines = patch.split_inclusive('\n').peekable();
@@ -384,6 +384,13 @@ pub fn reverse_patch(patch: &str) -> String {
             && let Some((a, b)) = rest.trim_end().split_once(' ')
         {
             out.push_str(&format!("diff --git {} {}\n", b.replacen("b/", "a/", 1), a.replacen("a/", "b/", 1)));
+        } else if let Some(rest) = line.strip_prefix("index ")
+            && let Some((hashes, tail)) = rest.split_once([' ', '\n'])
+            && let Some((old, new)) = hashes.split_once("..")
+        {
+            // git's `index <old>..<new> [mode]`: the blobs swap sides too.
+            let separator = &rest[hashes.len()..hashes.len() + 1];
+            out.push_str(&format!("index {new}..{old}{separator}{tail}"));
         } else {
             out.push_str(line);
         }
@@ -491,6 +498,20 @@ mod tests {
         apply_patch(&mut tree, &gold).expect("gold applies");
         assert_eq!(String::from_utf8_lossy(&tree["m.py"].bytes), SOURCE);
         assert_eq!(reverse_patch(&gold), patch);
+    }
+
+    /// A patch written by git (an `index` line, a function heading after the hunk range)
+    /// reverses into the patch git would write the other way.
+    #[test]
+    fn git_headers_reverse_with_the_patch() {
+        let fix = "diff --git a/m.py b/m.py\nindex 8cd22e3..05c36cc 100644\n--- a/m.py\n+++ b/m.py\n@@ -2,3 +2,4 @@ def f():\n a\n-b\n+B\n+C\n c\n";
+        let bug = reverse_patch(fix);
+        assert_eq!(
+            bug,
+            "diff --git a/m.py b/m.py\nindex 05c36cc..8cd22e3 100644\n--- a/m.py\n+++ b/m.py\n@@ -2,4 +2,3 @@ def f():\n a\n-B\n-C\n+b\n c\n"
+        );
+        assert_eq!(reverse_patch(&bug), fix);
+        assert_eq!(reverse_patch("index 1..2\n"), "index 2..1\n");
     }
 
     #[test]
