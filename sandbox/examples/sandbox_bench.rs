@@ -13,8 +13,8 @@ use std::time::Duration;
 use whetstone_sandbox::archive::pack_dir;
 use whetstone_sandbox::{ImageRef, NoProgress, OrphanScope, Role, RunSpec, Sandbox, Timings, Tmpfs, Upload};
 
-/// A starter task's repository: about 200 KiB of Python in 40 files.
-const TREE: &str = "../tasks/sets/starter/toolz-get-single-index-tuple/repo";
+/// The starter set's toolz tree: about 200 KiB of Python in 40 files.
+const TREE: &str = "../tasks/sets/starter/projects/toolz-1.2.0/base";
 
 /// Makes the spec of run `i` of one shape.
 type Shape = fn(&ImageRef, &Path, usize) -> std::io::Result<RunSpec>;

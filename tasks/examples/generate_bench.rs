@@ -32,7 +32,7 @@ fn main() -> BenchResult<()> {
     }
     if trees.is_empty() {
         let tasks = Path::new(env!("CARGO_MANIFEST_DIR"));
-        trees.push((Language::Python, tasks.join("sets/starter/toolz-get-single-index-tuple/repo")));
+        trees.push((Language::Python, tasks.join("sets/starter/projects/toolz-1.2.0/base")));
         trees.push((Language::Rust, tasks.join("tests/integration/generate_fixtures/semver")));
     }
 

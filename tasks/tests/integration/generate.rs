@@ -12,16 +12,9 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The toolz tree of the first starter task (each task's repo is toolz with one bug planted).
+/// The starter set's clean toolz tree (its tasks are this tree with one bug planted).
 fn toolz() -> PathBuf {
-    let starter = manifest_dir().join("sets/starter");
-    let mut tasks: Vec<PathBuf> = std::fs::read_dir(&starter)
-        .expect("starter set")
-        .map(|entry| entry.expect("entry").path().join("repo"))
-        .filter(|repo| repo.join("toolz").is_dir())
-        .collect();
-    tasks.sort();
-    tasks.into_iter().next().expect("a starter task with toolz sources")
+    manifest_dir().join("sets/starter/projects/toolz-1.2.0/base")
 }
 
 fn semver() -> PathBuf {
