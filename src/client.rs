@@ -28,6 +28,12 @@ pub enum ClientError {
         #[source]
         source: whetstone_tasks::bundle::BundleError,
     },
+    #[error("cannot sign the claim on agent {path} with this hotkey (claims are sr25519 signatures, as a Bittensor wallet's hotkey makes)")]
+    Claim {
+        path: String,
+        #[source]
+        source: whetstone_chain::verdict::StatementError,
+    },
 }
 
 /// A connection to one coordinator.
@@ -73,7 +79,8 @@ impl CoordinatorClient {
             .map_err(|status| ClientError::Rpc { what: format!("publishing task {id}"), status })
     }
 
-    /// Packages and submits an agent directory under the signer's hotkey, signed with it.
+    /// Packages and submits an agent directory under the signer's hotkey, signed with it, with
+    /// the hotkey's signed claim on the agent (validators give weight only to claimed agents).
     pub async fn submit_agent(
         &self,
         dir: &Path,
@@ -82,8 +89,15 @@ impl CoordinatorClient {
         let path = dir.display().to_string();
         let agent = AgentPackage::from_dir(dir).map_err(|source| ClientError::Agent { path: path.clone(), source })?;
         let package = agent.bundle.to_tar().map_err(|source| ClientError::Pack { path: path.clone(), source })?;
-        let request =
-            pb::SubmitAgentRequest { hotkey: signer.hotkey().to_string(), package, claim_signature: Vec::new(), claimed_at_ms: 0 };
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let claim = whetstone_chain::verdict::AgentClaim::sign(agent.digest().clone(), signer.pair(), now_ms)
+            .map_err(|source| ClientError::Claim { path: path.clone(), source })?;
+        let request = pb::SubmitAgentRequest {
+            hotkey: signer.hotkey().to_string(),
+            package,
+            claim_signature: claim.signature,
+            claimed_at_ms: claim.claimed_at_ms,
+        };
         self.agents()
             .submit(signer.signed(whetstone_proto::auth::SUBMIT_AGENT, request))
             .await

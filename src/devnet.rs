@@ -200,7 +200,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
             return Err(DevnetError::Chain(error));
         }
     };
-    reporter.event(&format!("localnet at {} (subnet {NETUID}: Alice validates, Bob to Ferdie mine)", localnet.url));
+    reporter.event(&format!("localnet at {} (subnet {NETUID}: Alice and Ferdie validate, Bob to Eve mine)", localnet.url));
 
     reporter.step("starting the coordinator, an agent-runner and a validator on loopback");
     let stop = shutdown.child_token();

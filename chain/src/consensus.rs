@@ -118,7 +118,14 @@ pub struct Verified {
 /// order.
 pub fn verify_ledger(entries: &[LedgerEntry], validators: &ValidatorSet) -> Verified {
     let signed: Vec<SignedVerdict> = entries.iter().map(|e| e.verdict.clone()).collect();
-    let checked = verify_all(&signed);
+    admit(entries, &verify_all(&signed), validators)
+}
+
+/// The admission half of [`verify_ledger`], for callers that checked the signatures already
+/// (and cache them): `checked[i]` is what `entries[i].verdict.verify()` returned. Keeps an
+/// entry whose signature verified, whose signer holds a permit, whose served run id is the
+/// signed one, and which is its signer's first on the run.
+pub fn admit(entries: &[LedgerEntry], checked: &[Result<VerdictStatement, StatementError>], validators: &ValidatorSet) -> Verified {
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].seq);
     let mut first: HashMap<(RunId, Hotkey), u64> = HashMap::new();
@@ -173,10 +180,33 @@ pub struct Rules {
     pub policy: Policy,
 }
 
+/// The name and version of this scoring function, as leaderboards and logs cite it.
+pub const SCORING_FUNCTION: &str = "consensus/1";
+
 impl Rules {
     /// Two verdicts, or one on a subnet with a single validator.
     pub fn default_quorum(validators: &ValidatorSet) -> u32 {
         u32::try_from(validators.len()).unwrap_or(u32::MAX).clamp(1, 2)
+    }
+
+    /// The rules with the default quorum for `validators` and the consensus policy.
+    pub fn for_validators(validators: &ValidatorSet) -> Self {
+        Self { quorum: Self::default_quorum(validators), policy: Policy::Consensus }
+    }
+
+    /// One line naming the function and its parameters, e.g. "consensus/1: stake-weighted
+    /// majority, quorum 2 of 2 validators".
+    pub fn describe(&self, validators: &ValidatorSet) -> String {
+        let policy = match &self.policy {
+            Policy::Consensus => String::new(),
+            Policy::OwnFirst(hotkey) => format!(", own verdicts first for {hotkey}"),
+        };
+        format!(
+            "{SCORING_FUNCTION}: stake-weighted majority, quorum {} of {} validator{}{policy}",
+            self.quorum,
+            validators.len(),
+            if validators.len() == 1 { "" } else { "s" }
+        )
     }
 }
 

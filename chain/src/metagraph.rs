@@ -23,6 +23,9 @@ pub trait Membership: Send + Sync + std::fmt::Debug {
     fn is_registered(&self, hotkey: &whetstone_tasks::Hotkey) -> bool;
     /// The hotkey holds a validator permit on the subnet.
     fn has_validator_permit(&self, hotkey: &whetstone_tasks::Hotkey) -> bool;
+    /// Every permit holder with the stake its verdicts carry, when this view knows them;
+    /// `None` when membership is not checked ([`AllowAll`]).
+    fn validator_set(&self) -> Option<crate::consensus::ValidatorSet>;
 }
 
 /// Everyone is registered and holds a permit: signatures are still checked, membership is
@@ -37,6 +40,10 @@ impl Membership for AllowAll {
 
     fn has_validator_permit(&self, _: &whetstone_tasks::Hotkey) -> bool {
         true
+    }
+
+    fn validator_set(&self) -> Option<crate::consensus::ValidatorSet> {
+        None
     }
 }
 
@@ -58,10 +65,13 @@ impl StaticMembership {
         Self { registered, validators }
     }
 
-    /// Devnet's metagraph: Alice validates, Bob, Charlie, Dave, Eve and Ferdie mine.
+    /// Devnet's metagraph: Alice and Ferdie validate, Bob, Charlie, Dave and Eve mine.
     pub fn devnet() -> Self {
         use crate::wallet::dev;
-        Self::new(dev::MINERS.iter().map(|h| whetstone_tasks::Hotkey::new(*h)), [whetstone_tasks::Hotkey::new(dev::ALICE)])
+        Self::new(
+            dev::MINERS.iter().map(|h| whetstone_tasks::Hotkey::new(*h)),
+            dev::VALIDATORS.iter().map(|h| whetstone_tasks::Hotkey::new(*h)),
+        )
     }
 }
 
@@ -72,5 +82,10 @@ impl Membership for StaticMembership {
 
     fn has_validator_permit(&self, hotkey: &whetstone_tasks::Hotkey) -> bool {
         self.validators.contains(hotkey)
+    }
+
+    /// A fixed list carries no stake: every validator's verdict weighs the same.
+    fn validator_set(&self) -> Option<crate::consensus::ValidatorSet> {
+        Some(crate::consensus::ValidatorSet::new(self.validators.iter().map(|h| (h.clone(), 1))))
     }
 }

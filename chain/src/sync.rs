@@ -120,6 +120,11 @@ impl Membership for SharedMetagraph {
     fn has_validator_permit(&self, hotkey: &Hotkey) -> bool {
         self.current().is_some_and(|s| s.neuron(hotkey).is_some_and(|n| n.validator_permit))
     }
+
+    /// Before the first sync nobody holds a permit: an empty set.
+    fn validator_set(&self) -> Option<crate::consensus::ValidatorSet> {
+        Some(self.current().map(|s| crate::consensus::ValidatorSet::from_snapshot(&s)).unwrap_or_default())
+    }
 }
 
 /// Starts refreshing subnet `netuid` from `client` every `interval` (the first refresh

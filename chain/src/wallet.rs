@@ -503,8 +503,8 @@ impl WalletArgs {
 }
 
 /// The substrate development keyring (`//Alice` ...), whose secrets everyone knows. Devnet
-/// uses them as hotkeys: Alice is the subnet owner, runs the coordinator and validates; the
-/// others mine.
+/// uses them as hotkeys: Alice is the subnet owner, runs the coordinator and validates; Ferdie
+/// validates too; the others mine.
 pub mod dev {
     use super::HotkeyPair;
 
@@ -515,8 +515,10 @@ pub mod dev {
     pub const EVE: &str = "5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw";
     pub const FERDIE: &str = "5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL";
 
+    /// Devnet's validators: Alice (1000 TAO of stake) and Ferdie (600), both with permits.
+    pub const VALIDATORS: &[&str] = &[ALICE, FERDIE];
     /// Miner hotkeys in the order devnet hands them to agents.
-    pub const MINERS: &[&str] = &[BOB, CHARLIE, DAVE, EVE, FERDIE];
+    pub const MINERS: &[&str] = &[BOB, CHARLIE, DAVE, EVE];
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
     pub enum DevKey {

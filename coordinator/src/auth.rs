@@ -34,7 +34,7 @@ pub enum MembershipPolicy {
     Chain,
     /// The hotkeys listed in `registered` and `validators`.
     Static,
-    /// Devnet's dev keyring: Alice validates, Bob, Charlie, Dave, Eve and Ferdie mine.
+    /// Devnet's dev keyring: Alice and Ferdie validate, Bob, Charlie, Dave and Eve mine.
     Dev,
     /// Any correctly signed request; nobody's membership is checked. Local testing only.
     AllowAll,
@@ -181,6 +181,12 @@ impl Auth {
 
     /// A run's detail is its miner's (the hotkey that submitted the agent, registered or not
     /// any more) and the validators', who audit runs; a competitor must not read its patch.
+    /// The validators whose verdicts count and their stake, as this coordinator's membership
+    /// view knows them; `None` when membership is not checked.
+    pub(crate) fn validator_set(&self) -> Option<whetstone_chain::consensus::ValidatorSet> {
+        self.membership.validator_set()
+    }
+
     pub(crate) fn may_read_run(&self, reader: &Hotkey, owner: &Hotkey, run_id: &str) -> Result<(), Status> {
         if reader == owner || self.membership.has_validator_permit(reader) {
             return Ok(());

@@ -44,6 +44,9 @@ pub struct CoordinatorConfig {
     /// Where agent packages, task bundles and logs are stored, and when unreferenced ones are
     /// removed. Default: `<data_dir>/blobs` on local disk, swept every 6 hours with a day's grace.
     pub blobs: BlobsConfig,
+    /// How many validators grade each run, and when a run gets one more grade (a dispute when
+    /// verdicts disagree, a random audit). Default 2 replicas, 2 disputes, 5 % audited.
+    pub grading: crate::grading::GradingConfig,
 }
 
 /// The `[blobs]` table.
@@ -129,6 +132,7 @@ impl Default for CoordinatorConfig {
             submissions: SubmissionLimit { max: 3, window_secs: 86_400 },
             auth: crate::auth::AuthConfig::default(),
             blobs: BlobsConfig::default(),
+            grading: crate::grading::GradingConfig::default(),
         }
     }
 }
@@ -143,6 +147,7 @@ pub(crate) struct SchedulerConfig {
     pub grade_limits: SandboxLimits,
     pub grade_overhead: Duration,
     pub llm_budget_micro_usd: u64,
+    pub grading: crate::grading::GradingConfig,
 }
 
 impl From<&CoordinatorConfig> for SchedulerConfig {
@@ -155,6 +160,7 @@ impl From<&CoordinatorConfig> for SchedulerConfig {
             grade_limits: value.grade_limits.into(),
             grade_overhead: Duration::from_secs(value.grade_overhead_secs),
             llm_budget_micro_usd: value.llm_budget_micro_usd,
+            grading: value.grading,
         }
     }
 }

@@ -11,6 +11,8 @@
 pub mod auth;
 mod blobs;
 pub mod config;
+pub mod grading;
+mod ledger;
 mod scheduler;
 mod scoring;
 mod service;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobReferences, BlobStore, BlobUrl, GcError, GcReport, GcSchedule};
 pub use config::{BlobsConfig, CoordinatorConfig, LimitsConfig, SubmissionLimit};
+pub use grading::GradingConfig;
 pub use scoring::{LeaderboardEntry, leaderboard, weights};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +49,8 @@ pub enum CoordinatorError {
     Serve(#[source] tonic::transport::Error),
     #[error("the [auth] configuration cannot be used")]
     Auth(#[from] auth::AuthSetupError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// A coordinator bound to its address, ready to serve.
@@ -79,6 +84,7 @@ impl Coordinator {
         config: CoordinatorConfig,
         metagraph: Option<Arc<dyn whetstone_chain::metagraph::Membership>>,
     ) -> Result<Self, CoordinatorError> {
+        config.grading.check().map_err(CoordinatorError::Config)?;
         let auth = Arc::new(auth::Auth::from_config(&config.auth, metagraph)?);
         let store = SqliteStore::open(&config.data_dir.join("coordinator.db")).await?;
         let requeued = store.requeue_all_leased().await?;
@@ -90,7 +96,8 @@ impl Coordinator {
         let listener = TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
-        let services = Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None };
+        let services =
+            Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None, ledger: Arc::default() };
         Ok(Self { listener, store, services, scheduler: SchedulerTask(scheduler) })
     }
 

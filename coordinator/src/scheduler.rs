@@ -1,8 +1,14 @@
 //! The scheduler: one task that owns worker sessions and leases, fed by messages from the
-//! gRPC services. It hands queued runs to agent-runners and queued grades to validators up to
-//! each worker's capacity, renews leases on heartbeats, and requeues the job of any lease
-//! that expires (a worker that vanished). Durable state goes through the [`Store`]; leases are
-//! in memory, measured with tokio's clock so tests can pause time.
+//! gRPC services. It hands queued runs to agent-runners and queued grade slots to validators
+//! up to each worker's capacity, renews leases on heartbeats, and requeues the job of any
+//! lease that expires (a worker that vanished). Durable state goes through the [`Store`];
+//! leases are in memory, measured with tokio's clock so tests can pause time.
+//!
+//! Grading is redundant (`[grading]`): each run has `replicas` slots, each taken by a
+//! different validator (by hotkey), never by the hotkey whose runner made the patch while
+//! another validator could take it, and handed to the grader with the most room first. A
+//! verdict enters the ledger only after [`crate::grading::check_verdict`]; when a run's slots
+//! are all filled, [`crate::grading::next_grade`] may ask for a dispute or an audit grade.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -12,12 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use whetstone_proto::convert::assignment_to_wire;
+use whetstone_proto::job::GradeReport;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits};
 use whetstone_proto::{error_chain, pb};
-use whetstone_tasks::{GradeId, RunId, VerdictStatus};
+use whetstone_tasks::{GradeId, Hotkey, RunId, VerdictStatus};
 
 use crate::config::SchedulerConfig;
-use crate::store::{Recorded, Store, StoreError};
+use crate::grading::{check_verdict, next_grade};
+use crate::store::{NewVerdict, QueuedGrade, Recorded, Store, StoreError};
 
 /// Messages to a worker's stream.
 pub(crate) type WorkerSender = mpsc::Sender<Result<pb::CoordinatorMessage, tonic::Status>>;
@@ -26,6 +34,8 @@ pub(crate) type WorkerSender = mpsc::Sender<Result<pb::CoordinatorMessage, tonic
 pub(crate) enum Event {
     Connected {
         worker_id: String,
+        /// The hotkey that signed the session's hello.
+        hotkey: Hotkey,
         capabilities: HashSet<Capability>,
         capacity: u32,
         sender: WorkerSender,
@@ -90,6 +100,7 @@ struct Lease {
 #[derive(Debug)]
 struct Session {
     id: u64,
+    hotkey: Hotkey,
     capabilities: HashSet<Capability>,
     capacity: u32,
     sender: WorkerSender,
@@ -103,12 +114,16 @@ pub(crate) struct Scheduler {
     leases: HashMap<String, Lease>,
     next_session: u64,
     events: mpsc::Receiver<Event>,
+    /// Keys the audit draw, so validators cannot tell which runs will be audited.
+    audit_seed: [u8; 32],
 }
 
 impl Scheduler {
     pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig) -> (Self, SchedulerHandle) {
         let (sender, events) = mpsc::channel(1024);
-        let scheduler = Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events };
+        let mut audit_seed = [0; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut audit_seed);
+        let scheduler = Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events, audit_seed };
         (scheduler, SchedulerHandle { events: sender })
     }
 
@@ -132,11 +147,11 @@ impl Scheduler {
 
     async fn handle(&mut self, event: Event) {
         match event {
-            Event::Connected { worker_id, capabilities, capacity, sender, reply } => {
+            Event::Connected { worker_id, hotkey, capabilities, capacity, sender, reply } => {
                 self.next_session += 1;
                 let id = self.next_session;
-                tracing::info!(worker = %worker_id, capacity, ?capabilities, "worker connected");
-                self.sessions.insert(worker_id, Session { id, capabilities, capacity, sender });
+                tracing::info!(worker = %worker_id, %hotkey, capacity, ?capabilities, "worker connected");
+                self.sessions.insert(worker_id, Session { id, hotkey, capabilities, capacity, sender });
                 let _ = reply.send(id);
             }
             Event::Disconnected { worker_id, session } => {
@@ -195,7 +210,12 @@ impl Scheduler {
                 Ok(true)
             }
             Report::Run(run) => {
-                let recorded = self.store.complete_run(&run, worker_id).await?;
+                let Some(runner) = self.sessions.get(worker_id).map(|s| s.hotkey.clone()) else {
+                    // Reports arrive on the session's stream, so its session exists; a report
+                    // racing a reconnect is sent again on the new session.
+                    return Ok(false);
+                };
+                let recorded = self.store.complete_run(&run, worker_id, &runner, self.config.grading.replicas).await?;
                 tracing::info!(run = %run.run_id, worker = worker_id, outcome = run.outcome.as_str(), ?recorded, "run report");
                 Ok(recorded == Recorded::Accepted)
             }
@@ -210,12 +230,49 @@ impl Scheduler {
                 tracing::warn!(grade = %grade.grade_id, worker = worker_id, notes = %grade.verdict.notes, requeued, "grader failed");
                 Ok(true)
             }
-            Report::Grade(grade) => {
-                let recorded = self.store.complete_grade(&grade, worker_id).await?;
-                tracing::info!(grade = %grade.grade_id, worker = worker_id, verdict = grade.verdict.status.as_str(), ?recorded, "grade report");
-                Ok(recorded == Recorded::Accepted)
-            }
+            Report::Grade(grade) => self.record_verdict(worker_id, &grade).await,
         }
+    }
+
+    /// Checks a verdict against its grade and the session's hotkey, appends it to the ledger,
+    /// and asks for a dispute or audit grade when the run's slots are all filled. A verdict
+    /// that fails the check is refused and its slot requeued for another attempt.
+    async fn record_verdict(&mut self, worker_id: &str, grade: &GradeReport) -> Result<bool, StoreError> {
+        let Some(validator) = self.sessions.get(worker_id).map(|s| s.hotkey.clone()) else { return Ok(false) };
+        let Some(subject) = self.store.grade_subject(&grade.grade_id).await? else {
+            tracing::info!(grade = %grade.grade_id, worker = worker_id, "ignoring a verdict for an unknown grade");
+            return Ok(false);
+        };
+        let (signed, _) = match check_verdict(grade, &subject, &validator) {
+            Ok(checked) => checked,
+            Err(refused) => {
+                tracing::warn!(grade = %grade.grade_id, worker = worker_id, %validator, reason = %refused, "verdict refused");
+                if self.holds_lease(worker_id, grade.grade_id.as_str()) {
+                    let reason = format!("verdict refused: {refused}");
+                    self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, &reason).await?;
+                }
+                return Ok(false);
+            }
+        };
+        let new = NewVerdict { report: grade, run_id: &subject.run_id, validator: &validator, signed: &signed, worker: worker_id };
+        let recorded = self.store.record_verdict(&new).await?;
+        tracing::info!(
+            grade = %grade.grade_id, run = %subject.run_id, %validator, verdict = grade.verdict.status.as_str(), ?recorded, "verdict"
+        );
+        if recorded == Recorded::Accepted {
+            self.consider_more_grades(&subject.run_id).await?;
+        }
+        Ok(recorded == Recorded::Accepted)
+    }
+
+    /// Queues a dispute or audit grade when the run needs one. It waits for a validator that
+    /// has not graded the run yet (one that connects later takes it).
+    async fn consider_more_grades(&mut self, run_id: &RunId) -> Result<(), StoreError> {
+        let grading = self.store.run_grading(run_id).await?;
+        let Some(purpose) = next_grade(run_id, &grading, &self.config.grading, &self.audit_seed) else { return Ok(()) };
+        let grade_id = self.store.add_grade(run_id, purpose).await?;
+        tracing::info!(run = %run_id, grade = %grade_id, purpose = purpose.as_str(), "extra grade queued");
+        Ok(())
     }
 
     fn holds_lease(&self, worker_id: &str, job_id: &str) -> bool {
@@ -240,20 +297,22 @@ impl Scheduler {
     }
 
     async fn dispatch(&mut self) -> Result<(), StoreError> {
+        self.dispatch_grades().await?;
         let workers: Vec<String> = self.sessions.keys().cloned().collect();
         for worker_id in workers {
-            let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
-            let Some(session) = self.sessions.get(&worker_id) else { continue };
-            let mut free = session.capacity.saturating_sub(held);
-            if free > 0 && session.capabilities.contains(&Capability::Grade) {
-                free -= self.dispatch_grades(&worker_id, free).await?;
-            }
+            let free = self.free(&worker_id);
             let can_run = self.sessions.get(&worker_id).is_some_and(|s| s.capabilities.contains(&Capability::RunAgent));
             if free > 0 && can_run {
                 self.dispatch_runs(&worker_id, free).await?;
             }
         }
         Ok(())
+    }
+
+    /// Slots a worker has free: its capacity less the leases it holds.
+    fn free(&self, worker_id: &str) -> u32 {
+        let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
+        self.sessions.get(worker_id).map_or(0, |s| s.capacity.saturating_sub(held))
     }
 
     async fn dispatch_runs(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
@@ -280,34 +339,84 @@ impl Scheduler {
         Ok(sent)
     }
 
-    async fn dispatch_grades(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
-        let mut sent = 0;
-        for grade in self.store.queued_grades(free).await? {
-            if !self.can_send(worker_id) {
-                break;
-            }
-            let Some(attempt) = self.store.lease_grade(&grade.grade_id, worker_id).await? else { continue };
-            let limits = SandboxLimits {
-                // The task's own test timeout plus room for container start and patching.
-                timeout: Duration::from_secs(grade.task_timeout_secs) + self.config.grade_overhead,
-                ..self.config.grade_limits
-            };
-            let assignment = Assignment::Grade(GradeAssignment {
-                grade_id: grade.grade_id.clone(),
-                run_id: grade.run_id,
-                task: grade.task,
-                agent: grade.agent,
-                patch: grade.patch,
-                limits,
-                attempt,
-            });
-            if self.send(worker_id, JobKind::Grade, &assignment) {
-                sent += 1;
-            } else {
-                self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, "worker stream closed").await?;
+    /// Hands queued grade slots, oldest first, to validators: each slot to the grader with the
+    /// most room that may take it (see [`Self::pick_grader`]).
+    async fn dispatch_grades(&mut self) -> Result<(), StoreError> {
+        let mut free: BTreeMap<String, u32> = BTreeMap::new();
+        for (worker_id, session) in &self.sessions {
+            if session.capabilities.contains(&Capability::Grade) {
+                free.insert(worker_id.clone(), 0);
             }
         }
-        Ok(sent)
+        let graders: Vec<String> = free.keys().cloned().collect();
+        for worker_id in graders {
+            let room = self.free(&worker_id);
+            free.insert(worker_id, room);
+        }
+        let total: u32 = free.values().sum();
+        if total == 0 {
+            return Ok(());
+        }
+        // Slots some grader may not take are skipped, so look further than the free room.
+        for grade in self.store.queued_grades(total.saturating_mul(4).saturating_add(32)).await? {
+            if free.values().all(|room| *room == 0) {
+                break;
+            }
+            let Some(worker_id) = self.pick_grader(&grade, &free) else { continue };
+            if !self.can_send(&worker_id) {
+                free.insert(worker_id, 0);
+                continue;
+            }
+            if self.send_grade(&worker_id, grade).await? {
+                if let Some(room) = free.get_mut(&worker_id) {
+                    *room -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The grader for a slot: one with free room whose hotkey has no other slot or verdict on
+    /// the run, preferring the most free room (ties to the first worker id). The hotkey whose
+    /// runner made the patch is passed over while another validator that could grade the run
+    /// is connected, even if busy: the slot waits for it.
+    fn pick_grader(&self, grade: &QueuedGrade, free: &BTreeMap<String, u32>) -> Option<String> {
+        let eligible = |hotkey: &Hotkey| !grade.taken_by.contains(hotkey);
+        let is_runner = |hotkey: &Hotkey| grade.runner.as_ref() == Some(hotkey);
+        let others_connected =
+            self.sessions.values().any(|s| s.capabilities.contains(&Capability::Grade) && eligible(&s.hotkey) && !is_runner(&s.hotkey));
+        free.iter()
+            .filter(|(_, room)| **room > 0)
+            .filter_map(|(worker_id, room)| self.sessions.get(worker_id).map(|s| (worker_id, *room, s)))
+            .filter(|(_, _, s)| eligible(&s.hotkey) && !(others_connected && is_runner(&s.hotkey)))
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+            .map(|(worker_id, _, _)| worker_id.clone())
+    }
+
+    /// Leases a slot to the worker's hotkey and sends it. False when another process took the
+    /// slot first or the stream closed (then the slot is requeued).
+    async fn send_grade(&mut self, worker_id: &str, grade: QueuedGrade) -> Result<bool, StoreError> {
+        let Some(validator) = self.sessions.get(worker_id).map(|s| s.hotkey.clone()) else { return Ok(false) };
+        let Some((attempt, patch)) = self.store.lease_grade(&grade.grade_id, worker_id, &validator).await? else { return Ok(false) };
+        let limits = SandboxLimits {
+            // The task's own test timeout plus room for container start and patching.
+            timeout: Duration::from_secs(grade.task_timeout_secs) + self.config.grade_overhead,
+            ..self.config.grade_limits
+        };
+        let assignment = Assignment::Grade(GradeAssignment {
+            grade_id: grade.grade_id.clone(),
+            run_id: grade.run_id,
+            task: grade.task,
+            agent: grade.agent,
+            patch,
+            limits,
+            attempt,
+        });
+        if self.send(worker_id, JobKind::Grade, &assignment) {
+            return Ok(true);
+        }
+        self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, "worker stream closed").await?;
+        Ok(false)
     }
 
     /// Whether the worker's stream can take an assignment now. Checked before leasing, so a

@@ -1,7 +1,7 @@
 //! Localnet configuration: where to listen, how to seal blocks, and the genesis state
 //! (accounts, subnets, neurons, hyperparameters). Read from TOML or JSON; every field has a
-//! default, so an empty file (or no file) gives subnet 1 with //Alice validating and
-//! //Bob … //Ferdie mining.
+//! default, so an empty file (or no file) gives subnet 1 with //Alice and //Ferdie validating
+//! and //Bob … //Eve mining.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -217,16 +217,23 @@ fn default_owner() -> AccountRef {
 }
 
 impl SubnetConfig {
-    /// Subnet 1: //Alice (uid 0) validates with a permit and 1000 TAO of stake; //Bob,
-    /// //Charlie, //Dave, //Eve and //Ferdie (uids 1–5) mine.
+    /// Subnet 1: //Alice (uid 0) validates with a permit and 1000 TAO of stake, //Ferdie
+    /// (uid 5) with a permit and 600 TAO; //Bob, //Charlie, //Dave and //Eve (uids 1–4) mine.
     pub fn default_devnet() -> Self {
-        let mut neurons = vec![NeuronConfig { hotkey: AccountRef::dev("Alice"), coldkey: None, stake: 1000 * TAO, validator_permit: true }];
-        neurons.extend(DEV_ACCOUNTS[1..].iter().map(|name| NeuronConfig {
-            hotkey: AccountRef::dev(name),
-            coldkey: None,
-            stake: 0,
-            validator_permit: false,
-        }));
+        let stake_of = |name: &str| match name {
+            "Alice" => 1000 * TAO,
+            "Ferdie" => 600 * TAO,
+            _ => 0,
+        };
+        let neurons = DEV_ACCOUNTS
+            .iter()
+            .map(|name| NeuronConfig {
+                hotkey: AccountRef::dev(name),
+                coldkey: None,
+                stake: stake_of(name),
+                validator_permit: stake_of(name) > 0,
+            })
+            .collect();
         SubnetConfig { netuid: 1, owner: default_owner(), owner_hotkey: None, hyperparameters: Hyperparameters::default(), neurons }
     }
 }

@@ -24,8 +24,9 @@ Blocks: one block per transaction, sealed and final at once; --block-time-ms als
 on a timer so epochs pass and timelocked commits get revealed. A local drand beacon publishes a pulse \
 every 3 s and the chain reveals commits with it. State lives in memory only.
 
-Without a config file the genesis is subnet 1 with //Alice (uid 0) as validator (permit, 1000 TAO \
-stake) and //Bob, //Charlie, //Dave, //Eve, //Ferdie (uids 1-5) as miners, each account holding \
+Without a config file the genesis is subnet 1 with //Alice (uid 0) and //Ferdie (uid 5) as \
+validators (permits; 1000 and 600 TAO of stake) and //Bob, //Charlie, //Dave, //Eve (uids 1-4) as \
+miners, each account holding \
 1,000,000 TAO. `whetstone localnet --print-config` prints that configuration as TOML: edit it and \
 pass it back with --config.
 

@@ -60,8 +60,8 @@ enum Command {
     /// weights on it: devnet's localnet by default, or --chain.endpoint finney.
     #[command(subcommand)]
     Chain(chain::ChainCommand),
-    /// Run a local subtensor-compatible chain (subnet 1, //Alice validating, //Bob … //Ferdie
-    /// mining) that subxt and `whetstone chain` talk to at ws://127.0.0.1:9944.
+    /// Run a local subtensor-compatible chain (subnet 1, //Alice and //Ferdie validating,
+    /// //Bob … //Eve mining) that subxt and `whetstone chain` talk to at ws://127.0.0.1:9944.
     #[command(long_about = localnet::LONG_ABOUT)]
     Localnet(localnet::LocalnetArgs),
     /// Build the sandbox images (base image and task environments) ahead of time.

@@ -1,4 +1,5 @@
 use tonic::{Request, Response, Status};
+use whetstone_chain::verdict::AgentClaim;
 use whetstone_proto::convert::parse_digest;
 use whetstone_proto::pb;
 use whetstone_tasks::{AgentPackage, Hotkey};
@@ -20,6 +21,18 @@ impl pb::agents_server::Agents for Services {
         let package = AgentPackage::from_tar(&request.package)
             .map_err(|e| ApiError::BadRequest(format!("agent package refused: {}", whetstone_proto::error_chain(&e))))?;
         let digest = package.digest().clone();
+        let claim = AgentClaim {
+            agent: digest.clone(),
+            miner: hotkey.clone(),
+            claimed_at_ms: request.claimed_at_ms,
+            signature: request.claim_signature.clone(),
+        };
+        claim.verify().map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the agent claim does not verify ({e}): sign the claim message for agent {digest} and claimed_at_ms with hotkey {hotkey} \
+                 (whetstone agent submit does this); validators give weight only to agents with a valid claim"
+            ))
+        })?;
         check_resources(&package, &self.config)?;
         if self.store.agent_exists(&digest).await.map_err(ApiError::from)? {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
@@ -28,8 +41,14 @@ impl pb::agents_server::Agents for Services {
         // Stored bytes are the canonical tar, whatever order the client packed.
         let canonical = package.bundle.to_tar().map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.blobs.put(&digest, &canonical).await.map_err(ApiError::from)?;
-        let agent =
-            NewAgent { digest: digest.clone(), name: package.manifest.name.clone(), version: package.manifest.version.clone(), hotkey };
+        let agent = NewAgent {
+            digest: digest.clone(),
+            name: package.manifest.name.clone(),
+            version: package.manifest.version.clone(),
+            hotkey,
+            claimed_at_ms: claim.claimed_at_ms,
+            claim_signature: claim.signature,
+        };
         if !self.store.insert_agent(&agent).await.map_err(ApiError::from)? {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
         }

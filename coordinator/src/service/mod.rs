@@ -28,4 +28,6 @@ pub(crate) struct Services {
     /// The subnet's synced metagraph, when the coordinator has one: the leaderboard shows what
     /// the validators' weights on it earn each miner.
     pub(crate) chain: Option<whetstone_chain::sync::SharedMetagraph>,
+    /// The verdict ledger as verified so far (signature checks cached by sequence number).
+    pub(crate) ledger: Arc<crate::ledger::LedgerView>,
 }

@@ -51,7 +51,8 @@ impl pb::worker_server::Worker for Services {
 
         let (reply, session) = oneshot::channel();
         let worker_id = hello.worker_id.clone();
-        self.scheduler.send(Event::Connected { worker_id: worker_id.clone(), capabilities, capacity: hello.capacity, sender, reply }).await;
+        let connected = Event::Connected { worker_id: worker_id.clone(), hotkey, capabilities, capacity: hello.capacity, sender, reply };
+        self.scheduler.send(connected).await;
         let session = session.await.map_err(|_| Status::unavailable("coordinator is shutting down"))?;
         tokio::spawn(read_session(inbound, worker_id, session, self.scheduler.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))

@@ -7,8 +7,9 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::now_ms;
+use whetstone_chain::verdict::SignedVerdict;
 use whetstone_proto::job::{GradeReport, LlmUsage, RunReport};
-use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict, VerdictStatus};
+use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +37,9 @@ pub struct NewAgent {
     pub name: String,
     pub version: String,
     pub hotkey: Hotkey,
+    /// The miner's signed claim on the agent (whetstone_chain::verdict::AgentClaim).
+    pub claimed_at_ms: u64,
+    pub claim_signature: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,15 +57,96 @@ pub struct QueuedRun {
     pub task: Digest,
 }
 
-/// A grade ready to be leased, with what the validator needs.
+/// Why a run has a grade slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradePurpose {
+    /// One of the run's `grading.replicas` independent grades.
+    Replica,
+    /// One more grade because the verdicts disagreed.
+    Dispute,
+    /// A random re-grade of a run whose verdicts agreed.
+    Audit,
+}
+
+impl GradePurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replica => "replica",
+            Self::Dispute => "dispute",
+            Self::Audit => "audit",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "dispute" => Self::Dispute,
+            "audit" => Self::Audit,
+            _ => Self::Replica,
+        }
+    }
+}
+
+/// A grade slot ready to be leased, with who may take it. The patch is read at lease time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedGrade {
     pub grade_id: GradeId,
     pub run_id: RunId,
     pub task: Digest,
     pub agent: Digest,
-    pub patch: Vec<u8>,
     pub task_timeout_secs: u64,
+    pub purpose: GradePurpose,
+    /// The hotkey of the agent-runner that made the patch.
+    pub runner: Option<Hotkey>,
+    /// Validators holding another slot of this run or with a verdict on it: none may take this one.
+    pub taken_by: Vec<Hotkey>,
+}
+
+/// What a grade slot is about: what a verdict reported for it must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeSubject {
+    pub run_id: RunId,
+    pub task: Digest,
+    pub agent: Digest,
+    pub patch: Digest,
+    /// The validator holding the slot, if any.
+    pub holder: Option<Hotkey>,
+}
+
+/// A verified verdict to store: the signed bytes verbatim, and the decoded report beside them.
+#[derive(Debug, Clone)]
+pub struct NewVerdict<'a> {
+    pub report: &'a GradeReport,
+    pub run_id: &'a RunId,
+    pub validator: &'a Hotkey,
+    pub signed: &'a SignedVerdict,
+    pub worker: &'a str,
+}
+
+/// One ledger row, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub seq: u64,
+    pub run_id: RunId,
+    pub statement: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// A run's grade slots and its verdicts: what decides whether it needs another grade.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunGrading {
+    /// Each slot's purpose and whether it is still open (queued or leased).
+    pub slots: Vec<(GradePurpose, bool)>,
+    /// Each verdict's signed statement bytes, in ledger order.
+    pub statements: Vec<Vec<u8>>,
+}
+
+/// An agent's ownership claim as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRow {
+    pub agent: Digest,
+    pub miner: Hotkey,
+    pub claimed_at_ms: u64,
+    pub signature: Vec<u8>,
 }
 
 /// What happened to a report.
@@ -73,17 +158,6 @@ pub enum Recorded {
     Duplicate,
     /// No such job.
     Unknown,
-}
-
-/// Where a run stands, for scoring.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    pub agent: Digest,
-    pub task: Digest,
-    pub run_done: bool,
-    pub run_outcome: Option<String>,
-    pub grade_done: bool,
-    pub verdict: Option<VerdictStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +189,11 @@ pub struct RunRecord {
     pub attempts: u32,
     pub duration_ms: Option<u64>,
     pub error: Option<String>,
+    /// The first verdict stored for the run (its per-test detail); the result that counts is
+    /// the consensus over every verdict.
     pub verdict: Option<Verdict>,
+    /// Signed verdicts in the ledger for this run.
+    pub verdicts: u32,
 }
 
 /// One run's trajectory: its record, the agent's output and patch, its LLM calls, and who
@@ -129,11 +207,14 @@ pub struct RunDetail {
     pub llm: LlmUsage,
 }
 
-/// A stored grade with its verdict.
+/// A stored grade slot with its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GradeRow {
     pub grade_id: GradeId,
     pub run_id: RunId,
+    pub purpose: GradePurpose,
+    pub state: String,
+    pub validator: Option<Hotkey>,
     pub verdict: Option<Verdict>,
 }
 
@@ -154,19 +235,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Puts a leased run back in the queue, or ends it as an infrastructure failure when it
     /// has had `max_attempts`. Returns true when it was requeued.
     async fn requeue_run(&self, run_id: &RunId, max_attempts: u32, reason: &str) -> Result<bool, StoreError>;
-    /// Records a run's first report and queues its grading when there is work to grade.
-    async fn complete_run(&self, report: &RunReport, worker: &str) -> Result<Recorded, StoreError>;
+    /// Records a run's first report (made by `runner`'s agent-runner) and, when there is work
+    /// to grade, queues `replicas` grade slots for it.
+    async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError>;
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError>;
-    async fn lease_grade(&self, grade_id: &GradeId, worker: &str) -> Result<Option<u32>, StoreError>;
+    /// Marks a queued slot leased to `validator`, unless that validator already holds another
+    /// slot of the run or has a verdict on it. Returns the attempt number and the patch.
+    async fn lease_grade(&self, grade_id: &GradeId, worker: &str, validator: &Hotkey) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
+    /// Puts a leased slot back in the queue for any validator, or ends it as an infrastructure
+    /// failure after `max_attempts`. Returns true when it was requeued.
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError>;
-    async fn complete_grade(&self, report: &GradeReport, worker: &str) -> Result<Recorded, StoreError>;
+    /// What a verdict for this slot must be about; `None` when there is no such slot.
+    async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError>;
+    /// Appends a checked verdict to the ledger and fills the slot when its holder reported it.
+    /// `Duplicate` when the validator already has a verdict on the run (the first stands).
+    async fn record_verdict(&self, verdict: &NewVerdict<'_>) -> Result<Recorded, StoreError>;
+    async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError>;
+    /// Queues one more slot for a run.
+    async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError>;
+    /// Ledger rows after `after_seq`, in order, at most `limit`.
+    async fn verdicts_after(&self, after_seq: u64, limit: u32) -> Result<Vec<LedgerRow>, StoreError>;
+    /// Every agent's claim, by submission.
+    async fn claims(&self) -> Result<Vec<ClaimRow>, StoreError>;
+    /// A run's grade slots, oldest first.
+    async fn grades_for_run(&self, run_id: &RunId) -> Result<Vec<GradeRow>, StoreError>;
 
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError>;
     async fn task_count(&self) -> Result<u32, StoreError>;
-    async fn run_summaries(&self) -> Result<Vec<RunSummary>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
-    async fn grade_for_run(&self, run_id: &RunId) -> Result<Option<GradeRow>, StoreError>;
     /// Every run (or one agent's), by agent submission then task id.
     async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError>;
     /// One run with its trajectory; `None` when there is no such run.

@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use whetstone_proto::job::{GradeReport, LlmCall, LlmUsage, RunOutcome, RunReport};
+use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, Counts, GradeRow, NewAgent, NewTask, QueuedGrade, QueuedRun, Recorded, RunDetail, RunRecord, RunSummary, Store, StoreError,
+    AgentRow, ClaimRow, Counts, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask, NewVerdict, QueuedGrade, QueuedRun,
+    Recorded, RunDetail, RunGrading, RunRecord, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -32,10 +33,12 @@ fn digest(text: String) -> Result<Digest, StoreError> {
     Digest::from_str(&text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
-fn parse_status(text: &str) -> Option<VerdictStatus> {
-    [VerdictStatus::Resolved, VerdictStatus::Unresolved, VerdictStatus::PatchRejected, VerdictStatus::InfraError]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+fn to_u32(value: i64) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}
+
+fn new_grade_id() -> String {
+    format!("grade-{}", uuid::Uuid::new_v4().simple())
 }
 
 impl SqliteStore {
@@ -66,7 +69,8 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO agents (digest, name, version, hotkey, submitted_at_ms) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO agents (digest, name, version, hotkey, submitted_at_ms, claimed_at_ms, claim_signature)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (digest) DO NOTHING",
         )
         .bind(agent.digest.as_str())
@@ -74,6 +78,8 @@ impl Store for SqliteStore {
         .bind(&agent.version)
         .bind(agent.hotkey.as_str())
         .bind(now_ms())
+        .bind(to_i64(agent.claimed_at_ms))
+        .bind(&agent.claim_signature)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -118,7 +124,7 @@ impl Store for SqliteStore {
 
     async fn requeue_all_leased(&self) -> Result<u64, StoreError> {
         let runs = sqlx::query("UPDATE runs SET state = 'queued' WHERE state = 'leased'").execute(&self.pool).await?;
-        let grades = sqlx::query("UPDATE grades SET state = 'queued' WHERE state = 'leased'").execute(&self.pool).await?;
+        let grades = sqlx::query("UPDATE grades SET state = 'queued', validator = NULL WHERE state = 'leased'").execute(&self.pool).await?;
         Ok(runs.rows_affected() + grades.rows_affected())
     }
 
@@ -176,7 +182,7 @@ impl Store for SqliteStore {
         Ok(requeued)
     }
 
-    async fn complete_run(&self, report: &RunReport, worker: &str) -> Result<Recorded, StoreError> {
+    async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let updated = sqlx::query(
@@ -200,9 +206,11 @@ impl Store for SqliteStore {
                 sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
             return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
         }
-        sqlx::query("UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ? WHERE run_id = ?")
+        sqlx::query("UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ?, runner_hotkey = ?, patch_digest = ? WHERE run_id = ?")
             .bind(to_i64(report.llm.spent_micro_usd))
             .bind(i64::from(report.llm.refused))
+            .bind(runner.as_str())
+            .bind(Digest::of_bytes(&report.patch).as_str())
             .bind(report.run_id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -223,12 +231,14 @@ impl Store for SqliteStore {
             .await?;
         }
         if matches!(report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
-            sqlx::query("INSERT INTO grades (grade_id, run_id, state, created_at_ms) VALUES (?, ?, 'queued', ?)")
-                .bind(format!("grade-{}", uuid::Uuid::new_v4().simple()))
-                .bind(report.run_id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            for _ in 0..replicas.max(1) {
+                sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES (?, ?, 'replica', 'queued', ?)")
+                    .bind(new_grade_id())
+                    .bind(report.run_id.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(Recorded::Accepted)
@@ -236,7 +246,10 @@ impl Store for SqliteStore {
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError> {
         let rows = sqlx::query(
-            "SELECT g.grade_id, g.run_id, r.task_digest, r.agent_digest, r.patch, t.timeout_secs
+            "SELECT g.grade_id, g.run_id, g.purpose, r.task_digest, r.agent_digest, r.runner_hotkey, t.timeout_secs,
+                    (SELECT group_concat(hotkey, ' ') FROM (
+                        SELECT o.validator AS hotkey FROM grades o WHERE o.run_id = g.run_id AND o.validator IS NOT NULL
+                        UNION SELECT v.validator FROM verdicts v WHERE v.run_id = g.run_id)) AS taken_by
              FROM grades g JOIN runs r ON r.run_id = g.run_id JOIN tasks t ON t.digest = r.task_digest
              WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT ?",
         )
@@ -245,26 +258,41 @@ impl Store for SqliteStore {
         .await?;
         rows.into_iter()
             .map(|row| {
+                let taken_by: Option<String> = row.try_get("taken_by")?;
                 Ok(QueuedGrade {
                     grade_id: GradeId::new(row.try_get::<String, _>("grade_id")?),
                     run_id: RunId::new(row.try_get::<String, _>("run_id")?),
                     task: digest(row.try_get("task_digest")?)?,
                     agent: digest(row.try_get("agent_digest")?)?,
-                    patch: row.try_get::<Option<Vec<u8>>, _>("patch")?.unwrap_or_default(),
                     task_timeout_secs: u64::try_from(row.try_get::<i64, _>("timeout_secs")?).unwrap_or(0),
+                    purpose: GradePurpose::parse(&row.try_get::<String, _>("purpose")?),
+                    runner: row.try_get::<Option<String>, _>("runner_hotkey")?.map(Hotkey::new),
+                    taken_by: taken_by.unwrap_or_default().split_whitespace().map(Hotkey::new).collect(),
                 })
             })
             .collect()
     }
 
-    async fn lease_grade(&self, grade_id: &GradeId, _worker: &str) -> Result<Option<u32>, StoreError> {
+    async fn lease_grade(&self, grade_id: &GradeId, _worker: &str, validator: &Hotkey) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE grades SET state = 'leased', attempts = attempts + 1 WHERE grade_id = ? AND state = 'queued' RETURNING attempts",
+            "UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = ?1
+             WHERE grade_id = ?2 AND state = 'queued'
+               AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id AND o.validator = ?1)
+               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = ?1)
+             RETURNING attempts, run_id",
         )
+        .bind(validator.as_str())
         .bind(grade_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.map(|r| r.try_get::<i64, _>("attempts").map(|a| u32::try_from(a).unwrap_or(u32::MAX))).transpose().map_err(Into::into)
+        let Some(row) = row else { return Ok(None) };
+        let attempts = to_u32(row.try_get("attempts")?);
+        let run_id: String = row.try_get("run_id")?;
+        let patch: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT patch FROM runs WHERE run_id = ?").bind(&run_id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some((attempts, patch.unwrap_or_default())))
     }
 
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
@@ -276,7 +304,8 @@ impl Store for SqliteStore {
         let Some(attempts) = attempts else { return Ok(false) };
         let requeued = attempts < i64::from(max_attempts);
         if requeued {
-            sqlx::query("UPDATE grades SET state = 'queued', log = ? WHERE grade_id = ?")
+            // Any validator may take it now, the one that failed too.
+            sqlx::query("UPDATE grades SET state = 'queued', validator = NULL, log = ? WHERE grade_id = ?")
                 .bind(reason)
                 .bind(grade_id.as_str())
                 .execute(&mut *tx)
@@ -294,28 +323,160 @@ impl Store for SqliteStore {
         Ok(requeued)
     }
 
-    async fn complete_grade(&self, report: &GradeReport, worker: &str) -> Result<Recorded, StoreError> {
+    async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError> {
+        let row = sqlx::query(
+            "SELECT g.run_id, g.validator, r.task_digest, r.agent_digest, r.patch_digest
+             FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id = ?",
+        )
+        .bind(grade_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(GradeSubject {
+            run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+            task: digest(row.try_get("task_digest")?)?,
+            agent: digest(row.try_get("agent_digest")?)?,
+            // Runs stored before schema 3 have no patch digest; no verdict can match it.
+            patch: row.try_get::<Option<String>, _>("patch_digest")?.map(digest).transpose()?.unwrap_or_else(|| Digest::of_bytes(b"")),
+            holder: row.try_get::<Option<String>, _>("validator")?.map(Hotkey::new),
+        }))
+    }
+
+    async fn record_verdict(&self, new: &NewVerdict<'_>) -> Result<Recorded, StoreError> {
+        let report = new.report;
         let verdict = serde_json::to_string(&report.verdict)
             .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
-        let updated = sqlx::query(
-            "UPDATE grades SET state = 'done', status = ?, verdict = ?, log = ?, duration_ms = ?, reported_by = ?, finished_at_ms = ?
-             WHERE grade_id = ? AND state != 'done'",
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = ?").bind(report.grade_id.as_str()).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Ok(Recorded::Unknown);
+        }
+        let now = now_ms();
+        let seq: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO verdicts (run_id, validator, statement, signature, recorded_at_ms) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (run_id, validator) DO NOTHING RETURNING seq",
         )
+        .bind(new.run_id.as_str())
+        .bind(new.validator.as_str())
+        .bind(&new.signed.statement)
+        .bind(&new.signed.signature)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else { return Ok(Recorded::Duplicate) };
+        // The slot is filled when this validator holds it (or nobody does: its lease was
+        // lost and the slot requeued); a slot re-leased to another validator stays theirs.
+        sqlx::query(
+            "UPDATE grades SET state = 'done', validator = ?, status = ?, verdict = ?, verdict_seq = ?, log = ?, duration_ms = ?,
+                 reported_by = ?, finished_at_ms = ?
+             WHERE grade_id = ? AND state != 'done' AND (validator IS NULL OR validator = ?)",
+        )
+        .bind(new.validator.as_str())
         .bind(report.verdict.status.as_str())
         .bind(verdict)
+        .bind(seq)
         .bind(&report.log)
         .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-        .bind(worker)
-        .bind(now_ms())
+        .bind(new.worker)
+        .bind(now)
         .bind(report.grade_id.as_str())
-        .execute(&self.pool)
+        .bind(new.validator.as_str())
+        .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 1 {
-            return Ok(Recorded::Accepted);
-        }
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = ?").bind(report.grade_id.as_str()).fetch_optional(&self.pool).await?;
-        Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown })
+        tx.commit().await?;
+        Ok(Recorded::Accepted)
+    }
+
+    async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError> {
+        let slots = sqlx::query("SELECT purpose, state FROM grades WHERE run_id = ? ORDER BY created_at_ms, grade_id")
+            .bind(run_id.as_str())
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| Ok((GradePurpose::parse(&row.try_get::<String, _>("purpose")?), row.try_get::<String, _>("state")? != "done")))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let statements = sqlx::query_scalar("SELECT statement FROM verdicts WHERE run_id = ? ORDER BY seq")
+            .bind(run_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(RunGrading { slots, statements })
+    }
+
+    async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError> {
+        let grade_id = new_grade_id();
+        sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES (?, ?, ?, 'queued', ?)")
+            .bind(&grade_id)
+            .bind(run_id.as_str())
+            .bind(purpose.as_str())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(GradeId::new(grade_id))
+    }
+
+    async fn verdicts_after(&self, after_seq: u64, limit: u32) -> Result<Vec<LedgerRow>, StoreError> {
+        let rows = sqlx::query("SELECT seq, run_id, statement, signature FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(to_i64(after_seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(LedgerRow {
+                    seq: to_u64(row.try_get("seq")?),
+                    run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                    statement: row.try_get("statement")?,
+                    signature: row.try_get("signature")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claims(&self) -> Result<Vec<ClaimRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT digest, hotkey, claimed_at_ms, claim_signature FROM agents WHERE claim_signature IS NOT NULL
+             ORDER BY submitted_at_ms, digest",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ClaimRow {
+                    agent: digest(row.try_get("digest")?)?,
+                    miner: Hotkey::new(row.try_get::<String, _>("hotkey")?),
+                    claimed_at_ms: to_u64(row.try_get::<Option<i64>, _>("claimed_at_ms")?.unwrap_or(0)),
+                    signature: row.try_get("claim_signature")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn grades_for_run(&self, run_id: &RunId) -> Result<Vec<GradeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT grade_id, run_id, purpose, state, validator, verdict FROM grades WHERE run_id = ? ORDER BY created_at_ms, grade_id",
+        )
+        .bind(run_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let grade_id: String = row.try_get("grade_id")?;
+                let verdict = row
+                    .try_get::<Option<String>, _>("verdict")?
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|source| StoreError::CorruptVerdict { grade_id: grade_id.clone(), source })?;
+                Ok(GradeRow {
+                    grade_id: GradeId::new(grade_id),
+                    run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                    purpose: GradePurpose::parse(&row.try_get::<String, _>("purpose")?),
+                    state: row.try_get("state")?,
+                    validator: row.try_get::<Option<String>, _>("validator")?.map(Hotkey::new),
+                    verdict,
+                })
+            })
+            .collect()
     }
 
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
@@ -338,27 +499,6 @@ impl Store for SqliteStore {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
-    async fn run_summaries(&self) -> Result<Vec<RunSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT r.agent_digest, r.task_digest, r.state AS run_state, r.outcome, g.state AS grade_state, g.status
-             FROM runs r LEFT JOIN grades g ON g.run_id = r.run_id ORDER BY r.created_at_ms, r.run_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(RunSummary {
-                    agent: digest(row.try_get("agent_digest")?)?,
-                    task: digest(row.try_get("task_digest")?)?,
-                    run_done: row.try_get::<String, _>("run_state")? == "done",
-                    run_outcome: row.try_get("outcome")?,
-                    grade_done: row.try_get::<Option<String>, _>("grade_state")?.as_deref() == Some("done"),
-                    verdict: row.try_get::<Option<String>, _>("status")?.as_deref().and_then(parse_status),
-                })
-            })
-            .collect()
-    }
-
     async fn counts(&self) -> Result<Counts, StoreError> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM runs) AS runs_total,
@@ -377,27 +517,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn grade_for_run(&self, run_id: &RunId) -> Result<Option<GradeRow>, StoreError> {
-        let row = sqlx::query("SELECT grade_id, run_id, verdict FROM grades WHERE run_id = ?")
-            .bind(run_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let grade_id: String = row.try_get("grade_id")?;
-        let verdict = row
-            .try_get::<Option<String>, _>("verdict")?
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|source| StoreError::CorruptVerdict { grade_id: grade_id.clone(), source })?;
-        Ok(Some(GradeRow { grade_id: GradeId::new(grade_id), run_id: RunId::new(row.try_get::<String, _>("run_id")?), verdict }))
-    }
-
     async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.run_id, r.agent_digest, a.name, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,
-                    r.duration_ms, r.error, g.grade_id, g.verdict
+                    r.duration_ms, r.error, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
+                    (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
-             LEFT JOIN grades g ON g.run_id = r.run_id
              WHERE ?1 IS NULL OR r.agent_digest = ?1
              ORDER BY a.submitted_at_ms, a.digest, t.task_id",
         )
@@ -410,9 +535,9 @@ impl Store for SqliteStore {
     async fn run_detail(&self, run_id: &RunId) -> Result<Option<RunDetail>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT r.run_id, r.agent_digest, a.name, a.hotkey, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,
-                    r.duration_ms, r.error, r.log, r.patch, r.llm_spent_micro_usd, r.llm_refused, g.grade_id, g.verdict
+                    r.duration_ms, r.error, r.log, r.patch, r.llm_spent_micro_usd, r.llm_refused, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
+                    (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
-             LEFT JOIN grades g ON g.run_id = r.run_id
              WHERE r.run_id = ?",
         )
         .bind(run_id.as_str())
@@ -479,16 +604,16 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// A `runs ⋈ agents ⋈ tasks ⟕ grades` row as a [`RunRecord`].
+/// A `runs ⋈ agents ⋈ tasks` row, with its first verdict and verdict count, as a [`RunRecord`].
 fn run_record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
-    let grade_id: Option<String> = row.try_get("grade_id")?;
+    let run_id: String = row.try_get("run_id")?;
     let verdict = row
         .try_get::<Option<String>, _>("verdict")?
         .map(|text| serde_json::from_str(&text))
         .transpose()
-        .map_err(|source| StoreError::CorruptVerdict { grade_id: grade_id.unwrap_or_default(), source })?;
+        .map_err(|source| StoreError::CorruptVerdict { grade_id: format!("the first grade of {run_id}"), source })?;
     Ok(RunRecord {
-        run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+        run_id: RunId::new(run_id),
         agent: digest(row.try_get("agent_digest")?)?,
         agent_name: row.try_get("name")?,
         task: digest(row.try_get("task_digest")?)?,
@@ -499,5 +624,6 @@ fn run_record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
         duration_ms: row.try_get::<Option<i64>, _>("duration_ms")?.and_then(|d| u64::try_from(d).ok()),
         error: row.try_get("error")?,
         verdict,
+        verdicts: to_u32(row.try_get("verdict_count")?),
     })
 }

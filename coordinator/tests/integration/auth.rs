@@ -1,5 +1,5 @@
 //! Signed calls (`btauth/1` over gRPC metadata): who may submit agents and who may connect as
-//! a worker, against the dev keyring's membership (Alice validates, Bob..Ferdie mine) or a
+//! a worker, against the dev keyring's membership (Alice and Ferdie validate, Bob..Eve mine) or a
 //! metagraph handed to the coordinator.
 
 use std::sync::Arc;
@@ -27,12 +27,13 @@ fn signer(pair: HotkeyPair) -> RequestSigner {
     RequestSigner::new(pair, coordinator_hotkey())
 }
 
+/// The noop agent submitted as `hotkey`, with the dev key's claim on it.
 fn submission(hotkey: &Hotkey) -> pb::SubmitAgentRequest {
-    pb::SubmitAgentRequest {
+    crate::support::with_claim(pb::SubmitAgentRequest {
         hotkey: hotkey.to_string(),
         package: example_agent("noop").bundle.to_tar().expect("tar"),
         ..Default::default()
-    }
+    })
 }
 
 async fn devnet_harness() -> Harness {

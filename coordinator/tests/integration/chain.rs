@@ -28,7 +28,7 @@ use crate::support::{eventually, example_agent, test_config};
 
 const NETUID: u16 = 1;
 
-/// A localnet (Alice validates, Bob..Ferdie mine), its metagraph synced every 100 ms, and a
+/// A localnet (Alice and Ferdie validate, Bob..Eve mine), its metagraph synced every 100 ms, and a
 /// coordinator with `membership = "chain"` and a chain view on it.
 struct ChainCoordinator {
     node: LocalnetHandle,
@@ -63,11 +63,14 @@ impl ChainCoordinator {
 
     /// Submits the example agent `agent` as `pair` (an agent's digest is accepted once).
     async fn submit(&self, pair: HotkeyPair, agent: &str) -> Result<pb::SubmitAgentResponse, tonic::Status> {
+        let package = example_agent(agent);
+        let claim = whetstone_chain::verdict::AgentClaim::sign(package.digest().clone(), &pair, 1_700_000_000_000).expect("claim signs");
         let signer = RequestSigner::new(pair, Hotkey::new(DevKey::Alice.address()));
         let request = pb::SubmitAgentRequest {
             hotkey: signer.hotkey().to_string(),
-            package: example_agent(agent).bundle.to_tar().expect("tar"),
-            ..Default::default()
+            package: package.bundle.to_tar().expect("tar"),
+            claimed_at_ms: claim.claimed_at_ms,
+            claim_signature: claim.signature,
         };
         let mut agents = pb::agents_client::AgentsClient::new(self.channel.clone()).max_encoding_message_size(MAX_MESSAGE_BYTES);
         agents.submit(signer.signed(SUBMIT_AGENT, request)).await.map(tonic::Response::into_inner)
@@ -184,11 +187,11 @@ async fn the_leaderboard_shows_what_the_weights_on_chain_earn_each_miner() {
 async fn without_a_chain_view_the_leaderboard_carries_no_incentive() {
     let harness = crate::support::Harness::start_with(|config| config.auth = AuthConfig::devnet()).await;
     let signer = RequestSigner::new(DevKey::Bob.pair(), Hotkey::new(DevKey::Alice.address()));
-    let request = pb::SubmitAgentRequest {
+    let request = crate::support::with_claim(pb::SubmitAgentRequest {
         hotkey: signer.hotkey().to_string(),
         package: example_agent("noop").bundle.to_tar().expect("tar"),
         ..Default::default()
-    };
+    });
     harness.agents().submit(signer.signed(SUBMIT_AGENT, request)).await.expect("bob is in the dev keyring");
     let board = harness.scores().leaderboard(pb::LeaderboardRequest {}).await.expect("leaderboard").into_inner();
     assert!(board.chain.is_none());

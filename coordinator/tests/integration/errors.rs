@@ -33,6 +33,18 @@ async fn agent_submissions_are_checked() {
     let not_a_tar = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: b"not a tar".to_vec(), ..Default::default() };
     assert_status(harness.submit(not_a_tar).await, Code::InvalidArgument, "agent package refused");
 
+    // Without the miner's claim, or with a claim on another agent, validators could not give
+    // the agent's score to anyone: refused, saying what to sign.
+    let unclaimed = pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: noop_package(), ..Default::default() };
+    assert_status(harness.submit_as_is(unclaimed).await, Code::InvalidArgument, "agent claim does not verify");
+    let other = crate::support::with_claim(pb::SubmitAgentRequest {
+        hotkey: HOTKEY.into(),
+        package: crate::support::example_agent("repair").bundle.to_tar().expect("tar"),
+        ..Default::default()
+    });
+    let wrong_claim = pb::SubmitAgentRequest { package: noop_package(), ..other };
+    assert_status(harness.submit_as_is(wrong_claim).await, Code::InvalidArgument, "sign the claim message");
+
     let submit = || pb::SubmitAgentRequest { hotkey: HOTKEY.into(), package: noop_package(), ..Default::default() };
     harness.submit(submit()).await.expect("the first submission is accepted");
     assert_status(harness.submit(submit()).await, Code::AlreadyExists, "already submitted");

@@ -16,10 +16,10 @@ use crate::support::{CannedRunner, CannedValidator, Harness, RawWorker, patch_fo
 async fn stored_run_outcome(harness: &mut Harness) -> Option<String> {
     harness.server.stop().await;
     let store = SqliteStore::open(&harness.data_dir().join("coordinator.db")).await.expect("store opens");
-    let runs = store.run_summaries().await.expect("run summaries");
+    let runs = store.run_records(None).await.expect("run records");
     store.close().await;
     assert_eq!(runs.len(), 1, "{runs:?}");
-    runs[0].run_outcome.clone()
+    runs[0].outcome.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

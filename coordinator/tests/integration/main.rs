@@ -15,6 +15,7 @@
 
 mod auth;
 mod chain;
+mod consensus;
 mod errors;
 mod grpc;
 mod leases;

@@ -24,6 +24,8 @@ async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
         name: "noop".into(),
         version: "0.1.0".into(),
         hotkey: Hotkey::parse(HOTKEY).expect("valid hotkey"),
+        claimed_at_ms: 1,
+        claim_signature: vec![7; 64],
     };
     assert!(store.insert_agent(&agent).await.expect("insert agent"));
     assert!(!store.insert_agent(&agent).await.expect("insert agent again"), "an agent is stored once");
@@ -53,12 +55,27 @@ async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
         error: String::new(),
         llm: whetstone_proto::job::LlmUsage::default(),
     };
-    assert_eq!(store.complete_run(&report, "runner-2").await.expect("complete"), Recorded::Accepted);
-    assert_eq!(store.complete_run(&report, "runner-1").await.expect("complete again"), Recorded::Duplicate);
+    let runner = Hotkey::parse(HOTKEY).expect("valid hotkey");
+    assert_eq!(store.complete_run(&report, "runner-2", &runner, 2).await.expect("complete"), Recorded::Accepted);
+    assert_eq!(store.complete_run(&report, "runner-1", &runner, 2).await.expect("complete again"), Recorded::Duplicate);
     let unknown = RunReport { run_id: RunId::new("run-unknown"), ..report };
-    assert_eq!(store.complete_run(&unknown, "runner-1").await.expect("complete unknown"), Recorded::Unknown);
+    assert_eq!(store.complete_run(&unknown, "runner-1", &runner, 2).await.expect("complete unknown"), Recorded::Unknown);
     let counts = store.counts().await.expect("counts");
-    assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 1, grades_done: 0 });
+    assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 2, grades_done: 0 }, "one grade slot per replica");
+
+    // A validator holds at most one slot of a run; the other slot goes to another validator.
+    let slots = store.queued_grades(10).await.expect("queued grades");
+    assert_eq!(slots.len(), 2);
+    assert_eq!(slots[0].runner.as_ref(), Some(&runner));
+    let (alice, ferdie) = (Hotkey::new(whetstone_chain::wallet::dev::ALICE), Hotkey::new(whetstone_chain::wallet::dev::FERDIE));
+    let (attempt, patch) = store.lease_grade(&slots[0].grade_id, "validator-a", &alice).await.expect("lease").expect("leased");
+    assert_eq!((attempt, patch.as_slice()), (1, b"diff".as_slice()), "the lease carries the run's patch");
+    assert_eq!(store.lease_grade(&slots[1].grade_id, "validator-a2", &alice).await.expect("lease"), None, "not twice to one hotkey");
+    assert_eq!(store.queued_grades(10).await.expect("queued")[0].taken_by, vec![alice.clone()]);
+    assert!(store.lease_grade(&slots[1].grade_id, "validator-f", &ferdie).await.expect("lease").is_some());
+    // A requeued slot is free for anyone again.
+    assert!(store.requeue_grade(&slots[0].grade_id, 3, "lease expired").await.expect("requeue"));
+    assert!(store.grades_for_run(&run.run_id).await.expect("grades").iter().all(|g| g.validator.as_ref() != Some(&alice)));
     store.close().await;
 }
 

@@ -17,6 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 use tonic::transport::Channel;
+use whetstone_chain::verdict::{AgentClaim, VerdictStatement};
 use whetstone_chain::wallet::dev::DevKey;
 use whetstone_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
 use whetstone_proto::auth::{FETCH_TASK, GET_AGENT, PUBLISH_TASK, RUN_DETAIL, RequestSigner, SUBMIT_AGENT, WORKER_CONNECT};
@@ -25,7 +26,7 @@ use whetstone_proto::job::{
 };
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
 use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
-use whetstone_tasks::{AgentPackage, Digest, Hotkey, RunId, Task, TaskSet, Verdict, VerdictStatus};
+use whetstone_tasks::{AgentPackage, Digest, Hotkey, RunId, Task, TaskSet, TestResult, TestStatus, Verdict, VerdictStatus};
 
 /// A well-formed SS58 hotkey for the miner in these tests.
 pub const HOTKEY: &str = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
@@ -107,6 +108,9 @@ pub fn test_config(data_dir: &Path) -> CoordinatorConfig {
         submissions: whetstone_coordinator::SubmissionLimit { max: 100, window_secs: 3600 },
         // Signatures are checked; membership is not (the `auth` module tests that).
         auth: whetstone_coordinator::auth::AuthConfig::allow_all(),
+        // One verdict per run and no extra grades, unless a test asks for redundancy (the
+        // `consensus` tests): most tests have a single validator hotkey.
+        grading: whetstone_coordinator::GradingConfig { replicas: 1, max_disputes: 2, audit_fraction: 0.0 },
         ..CoordinatorConfig::default()
     }
 }
@@ -183,8 +187,16 @@ impl Harness {
         self.server = Server::start(self.config.clone()).await;
     }
 
-    /// `Agents.Submit`, signed by the dev key the request names (see [`signer_for`]).
+    /// `Agents.Submit`, signed by the dev key the request names (see [`signer_for`]), with
+    /// that key's claim on the package added when the request carries none and the package
+    /// reads (a malformed package is sent as it is).
     pub async fn submit(&self, request: pb::SubmitAgentRequest) -> Result<tonic::Response<pb::SubmitAgentResponse>, tonic::Status> {
+        let request = if request.claim_signature.is_empty() { with_claim(request) } else { request };
+        self.submit_as_is(request).await
+    }
+
+    /// `Agents.Submit`, signed, with the request's claim as it is.
+    pub async fn submit_as_is(&self, request: pb::SubmitAgentRequest) -> Result<tonic::Response<pb::SubmitAgentResponse>, tonic::Status> {
         let signed = signer_for(&request.hotkey).signed(SUBMIT_AGENT, request);
         self.agents().submit(signed).await
     }
@@ -282,9 +294,22 @@ impl Harness {
         .await
     }
 
-    /// Starts a real worker session against this coordinator.
+    /// Starts a real worker session against this coordinator, as [`HOTKEY`].
     pub fn spawn_worker(&self, worker_id: &str, capability: Capability, capacity: u32, executor: Arc<dyn Executor>) -> WorkerSession {
-        WorkerSession::spawn(self.url(), worker_id, capability, capacity, executor)
+        WorkerSession::spawn(self.url(), worker_id, signer_for(HOTKEY), capability, capacity, executor)
+    }
+
+    /// Starts a real worker session signed by a dev key: a validator or runner of its own.
+    pub fn spawn_worker_as(
+        &self,
+        key: DevKey,
+        worker_id: &str,
+        capability: Capability,
+        capacity: u32,
+        executor: Arc<dyn Executor>,
+    ) -> WorkerSession {
+        let signer = RequestSigner::new(key.pair(), Hotkey::new(DevKey::Alice.address()));
+        WorkerSession::spawn(self.url(), worker_id, signer, capability, capacity, executor)
     }
 }
 
@@ -298,11 +323,18 @@ pub struct WorkerSession {
 }
 
 impl WorkerSession {
-    pub fn spawn(url: &str, worker_id: &str, capability: Capability, capacity: u32, executor: Arc<dyn Executor>) -> Self {
+    pub fn spawn(
+        url: &str,
+        worker_id: &str,
+        signer: RequestSigner,
+        capability: Capability,
+        capacity: u32,
+        executor: Arc<dyn Executor>,
+    ) -> Self {
         let config = WorkerConfig {
             coordinator_url: url.to_owned(),
             worker_id: worker_id.to_owned(),
-            signer: signer_for(HOTKEY),
+            signer,
             capabilities: vec![capability],
             capacity,
             reconnect_delay: Duration::from_millis(100),
@@ -420,53 +452,120 @@ impl Executor for CannedRunner {
     }
 }
 
-/// A validator that runs no tests: it records the assignment and resolves the tasks it was
-/// told to, leaving every other task unresolved.
-#[derive(Debug)]
+/// The claim `request.hotkey`'s dev key makes on the request's package, added to it; the
+/// request unchanged when the package does not read.
+pub fn with_claim(mut request: pb::SubmitAgentRequest) -> pb::SubmitAgentRequest {
+    let Ok(package) = AgentPackage::from_tar(&request.package) else { return request };
+    let key = DevKey::of_address(&request.hotkey).unwrap_or(DevKey::Bob);
+    let claim = AgentClaim::sign(package.digest().clone(), &key.pair(), 1_700_000_000_000).expect("a dev key signs a claim");
+    request.claimed_at_ms = claim.claimed_at_ms;
+    request.claim_signature = claim.signature;
+    request
+}
+
+/// How a canned validator decides a grade.
+type VerdictRule = Box<dyn Fn(&GradeAssignment) -> bool + Send + Sync>;
+
+/// A validator that runs no tests: it records the assignment and signs, with its dev key, the
+/// verdict its rule gives (resolved or not), as a real validator signs its grading.
 pub struct CannedValidator {
     pub seen: Seen<GradeAssignment>,
-    resolves: HashSet<Digest>,
+    key: DevKey,
+    rule: VerdictRule,
+    delay: Duration,
+}
+
+impl std::fmt::Debug for CannedValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CannedValidator").field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 impl CannedValidator {
+    /// Resolves the given tasks and no others, signing as Bob ([`HOTKEY`]).
     pub fn resolving(tasks: impl IntoIterator<Item = Digest>) -> Self {
-        Self { seen: Seen::new(), resolves: tasks.into_iter().collect() }
+        let resolves: HashSet<Digest> = tasks.into_iter().collect();
+        Self::with_rule(DevKey::Bob, move |grade| resolves.contains(&grade.task))
+    }
+
+    pub fn with_rule(key: DevKey, resolved: impl Fn(&GradeAssignment) -> bool + Send + Sync + 'static) -> Self {
+        Self { seen: Seen::new(), key, rule: Box::new(resolved), delay: Duration::ZERO }
+    }
+
+    /// Signs as `key` instead.
+    pub fn signing_as(mut self, key: DevKey) -> Self {
+        self.key = key;
+        self
+    }
+
+    pub fn taking(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A verdict on `grade` signed by `key`, as a validator reports it.
+pub fn signed_report(grade: &GradeAssignment, key: DevKey, resolved: bool) -> GradeReport {
+    let status = if resolved { VerdictStatus::Resolved } else { VerdictStatus::Unresolved };
+    let tests = vec![TestResult {
+        id: "tests/test_fix.py::test_fix".into(),
+        status: if resolved { TestStatus::Passed } else { TestStatus::Failed },
+    }];
+    let statement = VerdictStatement {
+        run_id: grade.run_id.clone(),
+        task: grade.task.clone(),
+        agent: grade.agent.clone(),
+        patch: Digest::of_bytes(&grade.patch),
+        validator: Hotkey::new(key.address()),
+        status,
+        tests: tests.clone(),
+        grader_version: "canned".into(),
+        graded_at_ms: 1_700_000_000_000,
+    };
+    GradeReport {
+        grade_id: grade.grade_id.clone(),
+        verdict: Verdict {
+            status,
+            fail_to_pass_passed: u32::from(resolved),
+            fail_to_pass_total: 1,
+            pass_to_pass_passed: 0,
+            pass_to_pass_total: 0,
+            tests,
+            notes: "canned".into(),
+        },
+        log: String::new(),
+        duration: Duration::from_millis(1),
+        signed: Some(statement.sign(&key.pair()).expect("a dev key signs a verdict")),
     }
 }
 
 #[async_trait::async_trait]
 impl Executor for CannedValidator {
-    async fn execute(&self, assignment: Assignment, _cancel: CancellationToken) -> Report {
+    async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
         let Assignment::Grade(grade) = assignment else { panic!("a validator was sent a run: {assignment:?}") };
         self.seen.push(grade.clone());
-        let resolved = self.resolves.contains(&grade.task);
-        Report::Grade(GradeReport {
-            grade_id: grade.grade_id,
-            verdict: Verdict {
-                status: if resolved { VerdictStatus::Resolved } else { VerdictStatus::Unresolved },
-                fail_to_pass_passed: u32::from(resolved),
-                fail_to_pass_total: 1,
-                pass_to_pass_passed: 0,
-                pass_to_pass_total: 0,
-                tests: Vec::new(),
-                notes: "canned".into(),
-            },
-            log: String::new(),
-            duration: Duration::from_millis(1),
-            signed: None,
-        })
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep(self.delay) => {}
+        }
+        Report::Grade(signed_report(&grade, self.key, (self.rule)(&grade)))
     }
 }
 
 // --- raw worker streams ---------------------------------------------------------------------
 
 pub fn hello(worker_id: &str, capabilities: &[pb::Capability], capacity: u32) -> pb::WorkerMessage {
+    hello_as(HOTKEY, worker_id, capabilities, capacity)
+}
+
+/// A hello naming `hotkey` (sign the session with the same key).
+pub fn hello_as(hotkey: &str, worker_id: &str, capabilities: &[pb::Capability], capacity: u32) -> pb::WorkerMessage {
     pb::WorkerMessage {
         kind: Some(pb::worker_message::Kind::Hello(pb::Hello {
             worker_id: worker_id.to_owned(),
             capabilities: capabilities.iter().map(|c| i32::from(*c)).collect(),
             capacity,
-            hotkey: HOTKEY.to_owned(),
+            hotkey: hotkey.to_owned(),
             software_version: "integration-test".into(),
         })),
     }
@@ -496,6 +595,15 @@ pub async fn open_session(
     url: &str,
     first: Vec<pb::WorkerMessage>,
 ) -> Result<(mpsc::Sender<pb::WorkerMessage>, Streaming<pb::CoordinatorMessage>), tonic::Status> {
+    open_session_as(url, signer_for(HOTKEY), first).await
+}
+
+/// [`open_session`], signed by `signer`.
+pub async fn open_session_as(
+    url: &str,
+    signer: RequestSigner,
+    first: Vec<pb::WorkerMessage>,
+) -> Result<(mpsc::Sender<pb::WorkerMessage>, Streaming<pb::CoordinatorMessage>), tonic::Status> {
     let channel = Channel::from_shared(url.to_owned()).expect("valid url").connect().await.expect("coordinator accepts");
     let mut client = pb::worker_client::WorkerClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -503,7 +611,7 @@ pub async fn open_session(
     let (outbound, receiver) = mpsc::channel(16);
     // Signed over the first message, as a worker signs its hello.
     let request = match first.first() {
-        Some(opening) => signer_for(HOTKEY).signed_stream(WORKER_CONNECT, opening, ReceiverStream::new(receiver)),
+        Some(opening) => signer.signed_stream(WORKER_CONNECT, opening, ReceiverStream::new(receiver)),
         None => tonic::Request::new(ReceiverStream::new(receiver)),
     };
     for message in first {
@@ -524,7 +632,14 @@ pub struct RawWorker {
 impl RawWorker {
     /// Says hello and reads the welcome.
     pub async fn connect(url: &str, worker_id: &str, capability: pb::Capability, capacity: u32) -> Self {
-        let (outbound, inbound) = open_session(url, vec![hello(worker_id, &[capability], capacity)]).await.expect("session accepted");
+        Self::connect_as(url, DevKey::of_address(HOTKEY).unwrap_or(DevKey::Bob), worker_id, capability, capacity).await
+    }
+
+    /// [`Self::connect`] as the dev key `key`.
+    pub async fn connect_as(url: &str, key: DevKey, worker_id: &str, capability: pb::Capability, capacity: u32) -> Self {
+        let signer = RequestSigner::new(key.pair(), Hotkey::new(DevKey::Alice.address()));
+        let opening = vec![hello_as(key.address(), worker_id, &[capability], capacity)];
+        let (outbound, inbound) = open_session_as(url, signer, opening).await.expect("session accepted");
         let mut worker = Self { outbound, inbound };
         match worker.next().await {
             pb::coordinator_message::Kind::Welcome(welcome) => assert!(welcome.lease_duration_ms > 0),
@@ -547,6 +662,13 @@ impl RawWorker {
         match self.next().await {
             pb::coordinator_message::Kind::Run(run) => run,
             other => panic!("expected a run assignment, got {other:?}"),
+        }
+    }
+
+    pub async fn next_grade(&mut self) -> GradeAssignment {
+        match self.next().await {
+            pb::coordinator_message::Kind::Grade(grade) => GradeAssignment::try_from(grade).expect("a well-formed grade assignment"),
+            other => panic!("expected a grade assignment, got {other:?}"),
         }
     }
 

@@ -1,0 +1,71 @@
+//! The coordinator's reading of its own verdict ledger: the same public scoring function the
+//! validators run ([`whetstone_chain::consensus`]), so the leaderboard shows what their weights
+//! will say. Ledger rows never change once written, so each signature is checked once and the
+//! result kept by sequence number; a request only verifies the verdicts stored since the last.
+
+use tokio::sync::Mutex;
+use whetstone_chain::consensus::{self, Consensus, LedgerEntry, Rules, ValidatorSet, Verified};
+use whetstone_chain::verdict::{SignedVerdict, StatementError, VerdictStatement, verify_all};
+
+use crate::store::{Store, StoreError};
+
+/// Rows read per store call while catching up.
+const PAGE: u32 = 5000;
+
+/// Verified ledger entries, in ledger order.
+#[derive(Debug, Default)]
+pub(crate) struct LedgerView {
+    checked: Mutex<Checked>,
+}
+
+#[derive(Debug, Default)]
+struct Checked {
+    entries: Vec<LedgerEntry>,
+    results: Vec<Result<VerdictStatement, StatementError>>,
+}
+
+/// The function's output over the ledger as it stands.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluation {
+    pub verified: Verified,
+    pub consensus: Consensus,
+    pub validators: ValidatorSet,
+    pub rules: Rules,
+}
+
+impl LedgerView {
+    /// Catches up with the store and evaluates the whole ledger. `validators` is the membership
+    /// view's permit holders and stake; without one (membership unchecked) every signer counts,
+    /// with equal stake.
+    pub(crate) async fn evaluate(&self, store: &dyn Store, validators: Option<ValidatorSet>) -> Result<Evaluation, StoreError> {
+        let mut checked = self.checked.lock().await;
+        loop {
+            let after = checked.entries.last().map_or(0, |e| e.seq);
+            let rows = store.verdicts_after(after, PAGE).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let entries: Vec<LedgerEntry> = rows
+                .into_iter()
+                .map(|row| LedgerEntry {
+                    seq: row.seq,
+                    run_id: row.run_id,
+                    verdict: SignedVerdict { statement: row.statement, signature: row.signature },
+                })
+                .collect();
+            let signed: Vec<SignedVerdict> = entries.iter().map(|e| e.verdict.clone()).collect();
+            // Signature checks are CPU work: off the async threads.
+            let results = tokio::task::spawn_blocking(move || verify_all(&signed))
+                .await
+                .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
+            checked.entries.extend(entries);
+            checked.results.extend(results);
+        }
+        let validators = validators
+            .unwrap_or_else(|| ValidatorSet::new(checked.results.iter().filter_map(|r| r.as_ref().ok()).map(|s| (s.validator.clone(), 1))));
+        let verified = consensus::admit(&checked.entries, &checked.results, &validators);
+        let rules = Rules::for_validators(&validators);
+        let consensus = consensus::decide(&verified.accepted, &validators, &rules);
+        Ok(Evaluation { verified, consensus, validators, rules })
+    }
+}
