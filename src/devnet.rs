@@ -343,12 +343,22 @@ async fn round(
     }
 
     let runs = client.runs(None).await?;
-    reporter.step("validator sets weights on the localnet from the scores");
+    reporter.step("validator sets weights on the localnet from the verdict ledger");
     let ledger = FileLedger::new(options.data_dir.join("weights.jsonl"));
     let alice = dev_keys::DevKey::Alice.pair();
-    let outcome = whetstone_validator::set_weights_on_chain(&mut client.scores(), chain, &alice, NETUID, &ledger, None)
-        .await
-        .map_err(DevnetError::Weights)?;
+    let mut verdicts = whetstone_validator::Ledger::new();
+    let (outcome, _evaluation) = whetstone_validator::set_weights_on_chain(
+        &mut verdicts,
+        &mut client.scores(),
+        chain,
+        &alice,
+        NETUID,
+        &ledger,
+        None,
+        &whetstone_validator::ScoringOptions::default(),
+    )
+    .await
+    .map_err(DevnetError::Weights)?;
     let (extrinsic, chain_weights) = match &outcome.receipt {
         Some(receipt) => {
             reporter.event(&format!("weights set by extrinsic {} in block {}", receipt.extrinsic_hash, receipt.block_number));

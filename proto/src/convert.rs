@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use whetstone_chain::verdict::SignedVerdict;
-use whetstone_tasks::{Digest, GradeId, RunId, TestResult, TestStatus, Verdict, VerdictStatus};
+use whetstone_chain::consensus::LedgerEntry;
+use whetstone_chain::verdict::{AgentClaim, SignedVerdict};
+use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, TestResult, TestStatus, Verdict, VerdictStatus};
 
 use crate::job::{
     Assignment, Capability, GradeAssignment, GradeReport, LlmCall, LlmUsage, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits,
@@ -326,6 +327,40 @@ impl TryFrom<pb::GradeReport> for GradeReport {
             // An empty statement is no verdict (an infrastructure failure); the coordinator
             // decides what a report without one may change.
             signed: (!value.statement.is_empty()).then_some(SignedVerdict { statement: value.statement, signature: value.signature }),
+        })
+    }
+}
+
+// --- the verdict ledger --------------------------------------------------------------------
+
+impl TryFrom<pb::LedgerVerdict> for LedgerEntry {
+    type Error = WireError;
+
+    /// The statement and signature stay opaque bytes here: whether they stand is for
+    /// `whetstone_chain::consensus::verify_ledger` to say, with the reason.
+    fn try_from(value: pb::LedgerVerdict) -> Result<Self, Self::Error> {
+        if value.seq == 0 {
+            return Err(WireError::Invalid { field: "seq", reason: "ledger sequence numbers start at 1".into() });
+        }
+        Ok(Self {
+            seq: value.seq,
+            run_id: RunId::new(non_empty("run_id", value.run_id)?),
+            verdict: SignedVerdict { statement: value.statement, signature: value.signature },
+        })
+    }
+}
+
+impl TryFrom<pb::AgentClaim> for AgentClaim {
+    type Error = WireError;
+
+    /// Checks the shapes (digest, SS58 hotkey); the signature is checked by
+    /// [`AgentClaim::verify`].
+    fn try_from(value: pb::AgentClaim) -> Result<Self, Self::Error> {
+        Ok(Self {
+            agent: parse_digest("agent_digest", &value.agent_digest)?,
+            miner: Hotkey::parse(&value.miner_hotkey).map_err(|e| WireError::Invalid { field: "miner_hotkey", reason: e.to_string() })?,
+            claimed_at_ms: value.claimed_at_ms,
+            signature: value.signature,
         })
     }
 }

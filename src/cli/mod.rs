@@ -43,7 +43,7 @@ enum Command {
     /// Run an agent-runner: executes miners' agents on tasks in Docker sandboxes.
     AgentRunner(agent_runner::RunnerArgs),
     /// Run a validator: grades patches in fresh Docker sandboxes against hidden tests, and
-    /// with --chain.endpoint sets weights on chain from the leaderboard.
+    /// with --chain.endpoint sets weights on chain from the signed verdict ledger it verifies.
     Validator(validator::ValidatorArgs),
     /// Show the leaderboard of a running coordinator.
     Leaderboard(connect::ConnectArgs),

@@ -1,7 +1,9 @@
 //! `whetstone validator`: the worker that grades patches in fresh Docker sandboxes and, with
-//! `--chain.endpoint`, sets weights on chain from the coordinator's leaderboard. The grading
-//! is `whetstone_validator`; this module connects it to a coordinator and runs the weight loop
-//! beside it.
+//! `--chain.endpoint`, sets weights on chain from the verdict ledger: it reads every signed
+//! verdict from the coordinator, verifies each against the chain's metagraph and scores the
+//! miners itself (`whetstone_validator::Evaluation`), so the coordinator's own leaderboard
+//! never enters its weights. The grading is `whetstone_validator`; this module connects it to
+//! a coordinator and runs the weight loop beside it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use whetstone_chain::client::SubtensorClient;
 use whetstone_chain::wallet::HotkeyPair;
-use whetstone_validator::ValidatorConfig;
+use whetstone_validator::{ScoringOptions, ValidatorConfig};
 
 use super::connect::WorkerArgs;
 
@@ -28,8 +30,10 @@ pub struct ValidatorArgs {
 #[derive(Debug, Args)]
 struct WeightLoopArgs {
     /// Set weights on this subtensor node (a ws:// or wss:// URL, or `finney`, `test`,
-    /// `local`) every --weights-interval, from the coordinator's leaderboard, signed with the
-    /// wallet's hotkey. Without it the validator grades but sets no weights.
+    /// `local`) every --weights-interval, signed with the wallet's hotkey. The weights are
+    /// computed here from the coordinator's signed verdict ledger, each verdict checked
+    /// against the validators with a permit on chain; the coordinator's leaderboard is not
+    /// used. Without it the validator grades but sets no weights.
     #[arg(long = "chain.endpoint", env = "WHETSTONE_CHAIN_ENDPOINT", value_name = "URL")]
     endpoint: Option<String>,
     /// The subnet to set weights on.
@@ -38,6 +42,19 @@ struct WeightLoopArgs {
     /// Seconds between weight settings (finney's usual rate limit is 100 blocks, 20 minutes).
     #[arg(long, default_value_t = 1200, value_name = "SECS")]
     weights_interval: u64,
+    /// How many different validators must have graded a run before it counts for anyone's
+    /// weights. A run with fewer verdicts is pending and scores for nobody; with enough, its
+    /// result is the stake-weighted majority. Default: 2, or 1 when the subnet has a single
+    /// validator with a permit. Raise it to trust no pair of validators alone; keep it at or
+    /// below the number of permit holders, or no run can ever count.
+    #[arg(long, env = "WHETSTONE_QUORUM", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    quorum: Option<u32>,
+    /// On runs this validator graded itself, use its own verdict instead of the majority's
+    /// (runs it did not grade still need the quorum). For a cautious operator who trusts its
+    /// own grading over other validators': a run it graded counts even before a quorum
+    /// forms, and a majority that disagrees with it does not move its weights.
+    #[arg(long, env = "WHETSTONE_OWN_VERDICTS_FIRST")]
+    own_verdicts_first: bool,
 }
 
 pub async fn run(ValidatorArgs { worker, weights }: ValidatorArgs) -> Result<()> {
@@ -80,8 +97,17 @@ async fn start_weight_loop(
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let audit = whetstone_chain::FileLedger::new(data_dir.join("weights.jsonl"));
     let (netuid, interval) = (args.netuid, Duration::from_secs(args.weights_interval.max(1)));
-    tracing::info!(endpoint = %chain.url(), netuid, interval_secs = interval.as_secs(), audit = %audit.path().display(), "setting weights on chain");
+    let options = ScoringOptions { quorum: args.quorum, own_first: args.own_verdicts_first };
+    tracing::info!(
+        endpoint = %chain.url(),
+        netuid,
+        interval_secs = interval.as_secs(),
+        quorum = ?options.quorum,
+        own_verdicts_first = options.own_first,
+        audit = %audit.path().display(),
+        "setting weights on chain from the verdict ledger"
+    );
     Ok(Some(tokio::spawn(async move {
-        whetstone_validator::run_weight_loop(scores, &chain, &signer, netuid, &audit, interval, shutdown).await;
+        whetstone_validator::run_weight_loop(scores, &chain, &signer, netuid, &audit, interval, options, shutdown).await;
     })))
 }

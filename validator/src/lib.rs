@@ -1,5 +1,5 @@
 //! The validator: a worker that grades patches in fresh Docker sandboxes against hidden
-//! tests, and sets weights from the scores.
+//! tests, and sets weights from the verdict ledger it verifies itself.
 //!
 //! Grading ([`grade_patch`]) never reuses a container and never trusts the patch: it is read
 //! strictly and changes to protected paths are dropped ([`whetstone_tasks::protect`]), the
@@ -115,7 +115,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use grade::{Graded, Phases, grade_patch};
 pub use reproduce::ImportReproducer;
 use tokio_util::sync::CancellationToken;
-pub use weights::{OnChainWeights, WeightsError, run_weight_loop, set_weights, set_weights_on_chain};
+pub use weights::{
+    CatchUp, CatchUpError, Evaluation, Ledger, OnChainWeights, RejectedClaim, ScoringOptions, WeightsError, run_weight_loop, set_weights,
+    set_weights_on_chain,
+};
 use whetstone_chain::verdict::VerdictStatement;
 use whetstone_chain::wallet::{HotkeyPair, Scheme};
 use whetstone_proto::fetch::Fetcher;
