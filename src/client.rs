@@ -121,6 +121,15 @@ impl CoordinatorClient {
             .map_err(|status| ClientError::Rpc { what: "reading the leaderboard".into(), status })
     }
 
+    /// Each validator's standing under the scoring function, and the verdicts it rejected.
+    pub async fn validators(&self) -> Result<pb::ValidatorsResponse, ClientError> {
+        self.scores()
+            .validators(pb::ValidatorsRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: "reading the validators' standings".into(), status })
+    }
+
     /// Every run with its outcome and verdict; only `agent`'s when given.
     pub async fn runs(&self, agent: Option<&str>) -> Result<Vec<pb::RunRecord>, ClientError> {
         let request = pb::RunsRequest { agent_digest: agent.unwrap_or_default().to_owned() };

@@ -1,9 +1,11 @@
 //! `whetstone devnet`: a whole subnet round on this machine, with real parts. A coordinator,
-//! an agent-runner and a validator talk gRPC over loopback; agents run and patches are graded
-//! in Docker; scores become weights the validator sets through subxt on a localnet (a local
-//! subtensor-compatible node started in-process), with a JSON ledger kept as the audit log.
-//! The coordinator syncs the localnet's metagraph, so the final leaderboard shows what the
-//! weights just set earn each miner in a Yuma Consensus epoch.
+//! an agent-runner and two validators (Alice and Ferdie, with permits and different stake)
+//! talk gRPC over loopback; agents run in Docker and every patch is graded by both validators,
+//! each in a fresh sandbox, each signing its verdict. Each validator then verifies the signed
+//! verdict ledger itself, computes its own weight vector with the public scoring function and
+//! sets it through subxt on a localnet (a local subtensor-compatible node started in-process),
+//! keeping a JSON audit log. The coordinator syncs the localnet's metagraph, so the final
+//! leaderboard shows what both validators' weights earn each miner in a Yuma Consensus epoch.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +30,9 @@ use crate::dev_keys;
 /// Marks a data directory as devnet's own, so a later run may wipe it.
 const MARKER: &str = ".whetstone-devnet";
 const RUNNER_ID: &str = "devnet-runner";
-const VALIDATOR_ID: &str = "devnet-validator";
+/// Devnet's validators: worker id, key and name.
+const VALIDATORS: [(&str, dev_keys::DevKey, &str); 2] =
+    [("devnet-validator-alice", dev_keys::DevKey::Alice, "Alice"), ("devnet-validator-ferdie", dev_keys::DevKey::Ferdie, "Ferdie")];
 /// Devnet's subnet id on its local metagraph.
 const NETUID: u16 = 1;
 /// How often the coordinator re-reads the localnet's metagraph and weights.
@@ -49,6 +53,7 @@ pub struct DevnetOptions {
     /// Agent directories; each is submitted under its own miner hotkey.
     pub agents: Vec<PathBuf>,
     pub runner_capacity: u32,
+    /// Gradings each of the two validators runs at once.
     pub validator_capacity: u32,
     pub agent_timeout: Duration,
     /// The whole round must finish within this.
@@ -112,6 +117,27 @@ pub enum DevnetError {
     Interrupted,
 }
 
+/// What one validator computed from the ledger and set on chain.
+#[derive(Debug, Clone)]
+pub struct ValidatorWeights {
+    pub name: &'static str,
+    pub hotkey: String,
+    /// Its weights, as recorded in its audit ledger (empty when no miner scored).
+    pub weights: WeightSubmission,
+    /// Its audit ledger file and the submission's entry there ("none" when nothing was set).
+    pub audit_path: PathBuf,
+    pub audit_id: String,
+    /// The extrinsic that set the weights and its block, when weights were set.
+    pub extrinsic: Option<(String, u64)>,
+    /// Its weights row as the chain stores it afterwards: (uid, weight).
+    pub chain_weights: Vec<(u16, u16)>,
+    /// Ledger entries it accepted and rejected, and runs decided and pending by its function.
+    pub accepted: usize,
+    pub rejected: usize,
+    pub decided: usize,
+    pub pending: usize,
+}
+
 /// What a round produced.
 #[derive(Debug, Clone)]
 pub struct DevnetReport {
@@ -120,17 +146,16 @@ pub struct DevnetReport {
     pub leaderboard: Vec<pb::LeaderboardEntry>,
     /// The chain view the incentive column was computed from.
     pub chain: Option<pb::ChainView>,
-    /// Every run with its verdict.
+    /// Which scoring function produced the leaderboard.
+    pub scoring: String,
+    /// Every run with its consensus and how many verdicts agree with it.
     pub runs: Vec<pb::RunRecord>,
-    pub weights: WeightSubmission,
-    /// Where the submission is in the audit ledger; "none" when nothing was set.
-    pub ledger_id: String,
-    /// The chain's metagraph: hotkey by uid (uid 0 is the validator).
+    /// Each validator's standing: verdicts, agreement, dissents.
+    pub standings: pb::ValidatorsResponse,
+    /// Each validator's own weights, in the order of [`VALIDATORS`] (Alice, Ferdie).
+    pub validators: Vec<ValidatorWeights>,
+    /// The chain's metagraph: hotkey by uid (uid 0 is Alice, uid 5 Ferdie).
     pub hotkeys: Vec<String>,
-    /// The extrinsic that set the weights and its block, when weights were set.
-    pub extrinsic: Option<(String, u64)>,
-    /// The validator's weights row as the chain stores it afterwards: (uid, weight).
-    pub chain_weights: Vec<(u16, u16)>,
     pub tasks: usize,
     pub elapsed: Duration,
     /// Containers still present after shutdown (should be none).
@@ -202,15 +227,19 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
     };
     reporter.event(&format!("localnet at {} (subnet {NETUID}: Alice and Ferdie validate, Bob to Eve mine)", localnet.url));
 
-    reporter.step("starting the coordinator, an agent-runner and a validator on loopback");
+    reporter.step("starting the coordinator, an agent-runner and two validators on loopback");
     let stop = shutdown.child_token();
     let (metagraph, sync_task) = whetstone_chain::sync::spawn(Arc::clone(&chain), NETUID, METAGRAPH_INTERVAL, stop.clone());
     let config = CoordinatorConfig {
         data_dir: options.data_dir.join("coordinator"),
         listen: ([127, 0, 0, 1], 0).into(),
         agent_limits: LimitsConfig { timeout_secs: options.agent_timeout.as_secs(), memory_mib: 2048, cpu_millis: 1000, pids: 256 },
-        // Signed requests, checked against the dev keyring: Alice validates, the others mine.
+        // Signed requests, checked against the dev keyring: Alice and Ferdie validate, the
+        // others mine.
         auth: whetstone_coordinator::auth::AuthConfig::devnet(),
+        // Both validators grade every run. With no third validator, a dispute or audit grade
+        // would wait forever: none.
+        grading: whetstone_coordinator::GradingConfig { replicas: 2, max_disputes: 0, audit_fraction: 0.0 },
         ..CoordinatorConfig::default()
     };
     let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph);
@@ -230,42 +259,48 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         },
         stop.clone(),
     ));
-    let validator_task = tokio::spawn(whetstone_validator::serve(
-        ValidatorConfig {
-            coordinator_url: url.clone(),
-            worker_id: VALIDATOR_ID.into(),
-            signer: dev_signer(dev_keys::DevKey::Alice),
-            capacity: options.validator_capacity,
-            data_dir: options.data_dir.join("validator"),
-        },
-        stop.clone(),
-    ));
+    let validator_tasks: Vec<_> = VALIDATORS
+        .iter()
+        .map(|(worker_id, key, name)| {
+            tokio::spawn(whetstone_validator::serve(
+                ValidatorConfig {
+                    coordinator_url: url.clone(),
+                    worker_id: (*worker_id).into(),
+                    signer: dev_signer(*key),
+                    capacity: options.validator_capacity,
+                    data_dir: options.data_dir.join(format!("validator-{}", name.to_lowercase())),
+                },
+                stop.clone(),
+            ))
+        })
+        .collect();
 
-    let result = round(&options, &sets, &url, &chain, reporter, &shutdown, &runner_task, &validator_task).await;
+    let result = round(&options, &sets, &url, &chain, reporter, &shutdown, &runner_task, &validator_tasks).await;
 
     reporter.step("shutting down");
     stop.cancel();
     let _ = runner_task.await;
-    let _ = validator_task.await;
+    for task in validator_tasks {
+        let _ = task.await;
+    }
     let _ = coordinator_task.await;
     let _ = sync_task.await;
     localnet.stop().await;
     let mut leftover_containers = 0;
-    for owner in [RUNNER_ID, VALIDATOR_ID] {
+    for owner in std::iter::once(RUNNER_ID).chain(VALIDATORS.iter().map(|(id, _, _)| *id)) {
         if let Ok(check) = Sandbox::connect(owner).await {
             leftover_containers += check.list_ours(OrphanScope::ThisOwner).await.map(|c| c.len()).unwrap_or(0);
         }
     }
-    let RoundResult { leaderboard, chain: chain_view, runs, weights, ledger_id, hotkeys, extrinsic, chain_weights } = result?;
+    let RoundResult { leaderboard, chain: chain_view, scoring, runs, standings, validators, hotkeys } = result?;
     Ok(DevnetReport {
         leaderboard,
         chain: chain_view,
+        scoring,
         runs,
-        weights,
-        ledger_id,
+        standings,
+        validators,
         hotkeys,
-        extrinsic,
-        chain_weights,
         tasks: task_count,
         elapsed: started.elapsed(),
         leftover_containers,
@@ -275,12 +310,11 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
 struct RoundResult {
     leaderboard: Vec<pb::LeaderboardEntry>,
     chain: Option<pb::ChainView>,
+    scoring: String,
     runs: Vec<pb::RunRecord>,
-    weights: WeightSubmission,
-    ledger_id: String,
+    standings: pb::ValidatorsResponse,
+    validators: Vec<ValidatorWeights>,
     hotkeys: Vec<String>,
-    extrinsic: Option<(String, u64)>,
-    chain_weights: Vec<(u16, u16)>,
 }
 
 #[expect(clippy::too_many_arguments, reason = "the round's parts, each used once")]
@@ -292,7 +326,7 @@ async fn round(
     reporter: &dyn Reporter,
     shutdown: &CancellationToken,
     runner: &JoinHandle<Result<(), whetstone_agent_runner::RunnerError>>,
-    validator: &JoinHandle<Result<(), whetstone_validator::ValidatorError>>,
+    validators: &[JoinHandle<Result<(), whetstone_validator::ValidatorError>>],
 ) -> Result<RoundResult, DevnetError> {
     let client = CoordinatorClient::connect(url).await?;
     let curator = dev_signer(dev_keys::DevKey::Alice);
@@ -302,7 +336,7 @@ async fn round(
             client.publish_task(task, &curator).await?;
         }
     }
-    let mut hotkeys = vec![dev_keys::ALICE.to_owned()];
+    let mut hotkeys: Vec<String> = dev_keys::VALIDATORS.iter().map(|h| (*h).to_owned()).collect();
     for (agent, hotkey) in options.agents.iter().zip(dev_keys::MINERS) {
         let miner = dev_keys::DevKey::of_address(hotkey).unwrap_or(dev_keys::DevKey::Bob);
         let response = client.submit_agent(agent, &dev_signer(miner)).await?;
@@ -324,7 +358,7 @@ async fn round(
         if runner.is_finished() {
             return Err(DevnetError::WorkerDied("agent-runner", "it exited; see the log".into()));
         }
-        if validator.is_finished() {
+        if validators.iter().any(JoinHandle::is_finished) {
             return Err(DevnetError::WorkerDied("validator", "it exited; see the log".into()));
         }
         if Instant::now() > deadline {
@@ -343,39 +377,20 @@ async fn round(
     }
 
     let runs = client.runs(None).await?;
-    reporter.step("validator sets weights on the localnet from the verdict ledger");
-    let ledger = FileLedger::new(options.data_dir.join("weights.jsonl"));
-    let alice = dev_keys::DevKey::Alice.pair();
-    let mut verdicts = whetstone_validator::Ledger::new();
-    let (outcome, _evaluation) = whetstone_validator::set_weights_on_chain(
-        &mut verdicts,
-        &mut client.scores(),
-        chain,
-        &alice,
-        NETUID,
-        &ledger,
-        None,
-        &whetstone_validator::ScoringOptions::default(),
-    )
-    .await
-    .map_err(DevnetError::Weights)?;
-    let (extrinsic, chain_weights) = match &outcome.receipt {
-        Some(receipt) => {
-            reporter.event(&format!("weights set by extrinsic {} in block {}", receipt.extrinsic_hash, receipt.block_number));
-            let row = chain.weights_row(NETUID, receipt.uid).await.map_err(DevnetError::Chain)?;
-            (Some((receipt.extrinsic_hash.clone(), receipt.block_number)), row)
-        }
-        None => (None, Vec::new()),
-    };
+    let standings = client.validators().await?;
+    let mut weights = Vec::new();
+    for (_, key, name) in VALIDATORS {
+        reporter.step(&format!("validator {name} verifies the verdict ledger, computes its weights and sets them on the localnet"));
+        weights.push(validator_sets_weights(options, &client, chain, key, name, reporter).await?);
+    }
     // The chain's metagraph names every uid, the miners without an agent too.
     let (_, neurons) = chain.neurons(NETUID).await.map_err(DevnetError::Chain)?;
     let chain_hotkeys: Vec<String> = neurons.iter().map(|n| n.hotkey.to_string()).collect();
     if chain_hotkeys.len() >= hotkeys.len() {
         hotkeys = chain_hotkeys;
     }
-    let ledger_id = outcome.audit_id.unwrap_or_else(|| "none".into());
-    // The final leaderboard, once the coordinator's sync has read the block the weights are in.
-    let set_in = extrinsic.as_ref().map_or(0, |(_, block)| *block);
+    // The final leaderboard, once the coordinator's sync has read the blocks the weights are in.
+    let set_in = weights.iter().filter_map(|w| w.extrinsic.as_ref().map(|(_, block)| *block)).max().unwrap_or(0);
     let sync_deadline = Instant::now() + SYNC_WAIT;
     let board = loop {
         let board = client.leaderboard().await?;
@@ -387,11 +402,59 @@ async fn round(
     Ok(RoundResult {
         leaderboard: board.entries,
         chain: board.chain,
+        scoring: board.scoring,
         runs,
-        weights: outcome.submission,
-        ledger_id,
+        standings,
+        validators: weights,
         hotkeys,
+    })
+}
+
+/// One validator's weight step, as `whetstone validator` does it on its timer: catch up with
+/// the ledger, verify every verdict against the chain's permits, run the scoring function,
+/// set the weights through subxt and append them to its audit log.
+async fn validator_sets_weights(
+    options: &DevnetOptions,
+    client: &CoordinatorClient,
+    chain: &SubtensorClient,
+    key: dev_keys::DevKey,
+    name: &'static str,
+    reporter: &dyn Reporter,
+) -> Result<ValidatorWeights, DevnetError> {
+    let audit_path = options.data_dir.join(format!("weights-{}.jsonl", name.to_lowercase()));
+    let audit = FileLedger::new(audit_path.clone());
+    let mut ledger = whetstone_validator::Ledger::new();
+    let (outcome, evaluation) = whetstone_validator::set_weights_on_chain(
+        &mut ledger,
+        &mut client.scores(),
+        chain,
+        &key.pair(),
+        NETUID,
+        &audit,
+        None,
+        &whetstone_validator::ScoringOptions::default(),
+    )
+    .await
+    .map_err(DevnetError::Weights)?;
+    let (extrinsic, chain_weights) = match &outcome.receipt {
+        Some(receipt) => {
+            reporter.event(&format!("{name}'s weights set by extrinsic {} in block {}", receipt.extrinsic_hash, receipt.block_number));
+            let row = chain.weights_row(NETUID, receipt.uid).await.map_err(DevnetError::Chain)?;
+            (Some((receipt.extrinsic_hash.clone(), receipt.block_number)), row)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(ValidatorWeights {
+        name,
+        hotkey: key.address().to_owned(),
+        weights: outcome.submission,
+        audit_path,
+        audit_id: outcome.audit_id.unwrap_or_else(|| "none".into()),
         extrinsic,
         chain_weights,
+        accepted: evaluation.accepted,
+        rejected: evaluation.rejected.len(),
+        decided: evaluation.decided_runs(),
+        pending: evaluation.pending_runs(),
     })
 }

@@ -80,16 +80,19 @@ pub fn short(text: &str, keep: usize) -> String {
     }
 }
 
-/// One word for where a run ended: its verdict when graded, else its run outcome or state.
+/// One word for where a run ended: the validators' consensus when it has verdicts, else its
+/// run outcome or state.
 pub fn run_result(record: &pb::RunRecord) -> &'static str {
-    if let Some(verdict) = &record.verdict {
-        return match pb::VerdictStatus::try_from(verdict.status) {
-            Ok(pb::VerdictStatus::Resolved) => "✓ resolved",
-            Ok(pb::VerdictStatus::Unresolved) => "✗ unresolved",
-            Ok(pb::VerdictStatus::PatchRejected) => "✗ patch rejected",
-            Ok(pb::VerdictStatus::InfraError) => "! grader failed",
-            _ => "?",
-        };
+    let first = record.verdict.as_ref().and_then(|v| pb::VerdictStatus::try_from(v.status).ok());
+    match record.consensus.as_str() {
+        "resolved" => return "✓ resolved",
+        "unresolved" if first == Some(pb::VerdictStatus::PatchRejected) => return "✗ patch rejected",
+        "unresolved" => return "✗ unresolved",
+        "pending" => return "… pending",
+        _ => {}
+    }
+    if first == Some(pb::VerdictStatus::InfraError) {
+        return "! grader failed";
     }
     match record.run_outcome.as_str() {
         "agent_error" => "✗ agent error",
@@ -141,9 +144,10 @@ pub fn results_matrix(records: &[pb::RunRecord]) -> Table {
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(std::iter::once("task").chain(agents.iter().map(|(_, name)| *name)));
     for task in tasks {
-        let cells =
-            agents.iter().map(|(digest, _)| records.iter().find(|r| r.task_id == task && r.agent_digest == *digest).map_or("", run_result));
-        table.add_row(std::iter::once(task).chain(cells));
+        let cells = agents.iter().map(|(digest, _)| {
+            records.iter().find(|r| r.task_id == task && r.agent_digest == *digest).map_or(String::new(), run_result_with_agreement)
+        });
+        table.add_row(std::iter::once(task.to_owned()).chain(cells));
     }
     table
 }
@@ -152,7 +156,7 @@ pub fn results_matrix(records: &[pb::RunRecord]) -> Table {
 pub fn runs_table(records: &[pb::RunRecord]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["agent", "task", "result", "fail→pass", "pass→pass", "agent time", "notes"]);
+    table.set_header(["agent", "task", "result (agreeing/verdicts)", "fail→pass", "pass→pass", "agent time", "notes"]);
     for record in records {
         let (f2p, p2p, notes) = match &record.verdict {
             Some(v) => (
@@ -165,7 +169,7 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
         table.add_row([
             Cell::new(&record.agent_name),
             Cell::new(&record.task_id),
-            Cell::new(run_result(record)),
+            Cell::new(run_result_with_agreement(record)),
             Cell::new(f2p).set_alignment(CellAlignment::Right),
             Cell::new(p2p).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.1}s", record.run_duration_ms as f64 / 1000.0)).set_alignment(CellAlignment::Right),
@@ -179,7 +183,7 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
 pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    let mut header = vec!["#", "agent", "version", "hotkey", "digest", "resolved", "score"];
+    let mut header = vec!["#", "agent", "version", "hotkey", "digest", "resolved", "pending", "score"];
     if board.chain.is_some() {
         header.extend(["uid", "incentive"]);
     }
@@ -192,6 +196,7 @@ pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
             Cell::new(short(&entry.hotkey, 10)),
             Cell::new(short(&entry.agent_digest, 12)),
             Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
+            Cell::new(entry.pending).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
         ];
         if board.chain.is_some() {
@@ -203,6 +208,56 @@ pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
         table.add_row(row);
     }
     table
+}
+
+/// A run's result with how many of its verdicts agree with it, e.g. "✓ resolved 2/2".
+pub fn run_result_with_agreement(record: &pb::RunRecord) -> String {
+    let result = run_result(record);
+    match record.consensus.as_str() {
+        "resolved" | "unresolved" => format!("{result} {}/{}", record.agreeing, record.verdicts),
+        "pending" => format!("{result} ({} verdict{})", record.verdicts, if record.verdicts == 1 { "" } else { "s" }),
+        _ => result.to_owned(),
+    }
+}
+
+/// Each validator's standing: stake, verdicts, agreement with the consensus, dissents.
+pub fn validators_table(standings: &pb::ValidatorsResponse, names: &dyn Fn(&str) -> String) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["validator", "hotkey", "stake", "verdicts", "agreement", "flagged runs", "flaky dissents"]);
+    for v in &standings.validators {
+        let agreement = if v.on_decided == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1}% ({}/{})", f64::from(v.agreed) / f64::from(v.on_decided) * 100.0, v.agreed, v.on_decided)
+        };
+        table.add_row([
+            Cell::new(names(&v.hotkey)),
+            Cell::new(short(&v.hotkey, 10)),
+            Cell::new(v.stake).set_alignment(CellAlignment::Right),
+            Cell::new(v.verdicts).set_alignment(CellAlignment::Right),
+            Cell::new(agreement).set_alignment(CellAlignment::Right),
+            Cell::new(v.flagged_run_ids.len()).set_alignment(CellAlignment::Right),
+            Cell::new(v.flaky).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
+/// The line under a board or a standings table: which function produced it and how much of
+/// the ledger is still undecided.
+pub fn scoring_note(standings: &pb::ValidatorsResponse) -> String {
+    let mut note = format!(
+        "scores: {} over the signed verdict ledger (docs/scoring.md); {} runs decided, {} pending, {} with verdicts that differ on a test",
+        standings.scoring, standings.runs_decided, standings.runs_pending, standings.runs_disputed
+    );
+    if !standings.rejected.is_empty() {
+        note.push_str(&format!("; {} verdicts rejected:", standings.rejected.len()));
+        for r in &standings.rejected {
+            note.push_str(&format!("\n  verdict #{} (run {}): {}", r.seq, r.run_id, r.reason));
+        }
+    }
+    note
 }
 
 /// What the leaderboard's incentive column rests on, or why there is none.
@@ -286,23 +341,26 @@ mod tests {
 
     #[test]
     fn matrix_puts_tasks_down_and_agents_across() {
-        let record = |agent: &str, task: &str, status: Option<pb::VerdictStatus>, outcome: &str| pb::RunRecord {
+        let record = |agent: &str, task: &str, consensus: &str, (agreeing, verdicts): (u32, u32), outcome: &str| pb::RunRecord {
             agent_digest: format!("d-{agent}"),
             agent_name: agent.into(),
             task_id: task.into(),
             run_state: "done".into(),
             run_outcome: outcome.into(),
-            verdict: status.map(|s| pb::Verdict { status: s as i32, ..Default::default() }),
+            consensus: consensus.into(),
+            agreeing,
+            verdicts,
             ..Default::default()
         };
         let records = vec![
-            record("a", "t2", Some(pb::VerdictStatus::Resolved), "completed"),
-            record("b", "t1", None, "agent_error"),
-            record("a", "t1", Some(pb::VerdictStatus::Unresolved), "completed"),
+            record("a", "t2", "resolved", (2, 3), "completed"),
+            record("b", "t1", "", (0, 0), "agent_error"),
+            record("a", "t1", "unresolved", (2, 2), "completed"),
+            record("b", "t2", "pending", (0, 1), "completed"),
         ];
         let text = results_matrix(&records).to_string();
         let lines: Vec<&str> = text.lines().filter(|l| l.contains("t1") || l.contains("t2")).collect();
-        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved") && lines[0].contains("✗ agent error"), "{text}");
-        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved"), "{text}");
+        assert!(lines[0].contains("t1") && lines[0].contains("✗ unresolved 2/2") && lines[0].contains("✗ agent error"), "{text}");
+        assert!(lines[1].contains("t2") && lines[1].contains("✓ resolved 2/3") && lines[1].contains("… pending (1 verdict)"), "{text}");
     }
 }

@@ -1,6 +1,8 @@
 //! The main job, end to end: `whetstone devnet` on its embedded defaults runs the example
-//! agents on the starter tasks through real gRPC, real Docker and a real SQLite store, and the
-//! leaderboard, the weights and the Yuma incentive they earn come out as the agents deserve.
+//! agents on the starter tasks through real gRPC, real Docker and a real SQLite store; two
+//! validators grade every patch and agree, each computes its own weights from the signed
+//! verdict ledger, and the leaderboard, the weights and the Yuma incentive they earn come out
+//! as the agents deserve.
 
 use tokio_util::sync::CancellationToken;
 use whetstone::dev_keys;
@@ -42,21 +44,38 @@ async fn docker_devnet_round_ranks_the_example_agents() {
     assert_eq!(score("cheater"), (0, 6), "editing tests must earn nothing");
     assert_eq!(report.leaderboard[0].name, "repair");
     assert_eq!(report.runs.len(), 18, "every agent ran on every task");
-    assert!(report.runs.iter().all(|r| r.run_state == "done" && r.verdict.is_some()), "every run was graded");
+    // Both validators graded every run and agree on each: the consensus is today's
+    // single-validator score, and nobody dissents.
+    assert!(
+        report.runs.iter().all(|r| r.run_state == "done" && r.verdicts == 2 && r.agreeing == 2 && r.consensus != "pending"),
+        "every run graded by both validators, in agreement: {:?}",
+        report.runs.iter().map(|r| (&r.task_id, &r.agent_name, r.verdicts, r.agreeing, &r.consensus)).collect::<Vec<_>>()
+    );
+    assert!(report.scoring.starts_with("consensus/1"), "{}", report.scoring);
+    assert_eq!(report.standings.validators.len(), 2);
+    for standing in &report.standings.validators {
+        assert_eq!((standing.verdicts, standing.agreed, standing.flagged_run_ids.len()), (18, 18, 0), "{standing:?}");
+    }
+    assert!(report.standings.rejected.is_empty(), "{:?}", report.standings.rejected);
 
-    // Only the repair agent's miner (Charlie, uid 2) earns weight, max-upscaled.
+    // Each validator computed the same weights from the ledger itself: only the repair agent's
+    // miner (Charlie, uid 2) earns, max-upscaled; set on the localnet through subxt, stored there
+    // as submitted, and kept in each validator's audit log.
     assert_eq!(report.hotkeys[2], dev_keys::CHARLIE);
-    assert_eq!((report.weights.uids.clone(), report.weights.weights.clone()), (vec![2], vec![65535]));
-    let ledger = whetstone_chain::FileLedger::new(options.data_dir.join("weights.jsonl"));
-    assert_eq!(ledger.submissions().expect("ledger readable"), vec![report.weights.clone()]);
-    // ... set on the localnet through subxt, and stored there as submitted.
-    assert!(report.extrinsic.is_some(), "weights went on chain");
-    assert_eq!(report.weights.extrinsic, report.extrinsic.as_ref().map(|(hash, _)| hash.clone()));
-    assert_eq!(report.chain_weights, vec![(2, 65535)]);
-    // The final leaderboard was read after the coordinator's sync saw those weights: a Yuma
-    // epoch over them pays Charlie all of the miners' incentive.
+    assert_eq!(report.validators.iter().map(|v| v.name).collect::<Vec<_>>(), vec!["Alice", "Ferdie"]);
+    for validator in &report.validators {
+        assert_eq!((validator.accepted, validator.rejected, validator.decided, validator.pending), (36, 0, 18, 0));
+        assert_eq!((validator.weights.uids.clone(), validator.weights.weights.clone()), (vec![2], vec![65535]), "{}", validator.name);
+        let audit = whetstone_chain::FileLedger::new(validator.audit_path.clone());
+        assert_eq!(audit.submissions().expect("audit log readable"), vec![validator.weights.clone()]);
+        assert!(validator.extrinsic.is_some(), "{}'s weights went on chain", validator.name);
+        assert_eq!(validator.weights.extrinsic, validator.extrinsic.as_ref().map(|(hash, _)| hash.clone()));
+        assert_eq!(validator.chain_weights, vec![(2, 65535)]);
+    }
+    // The final leaderboard was read after the coordinator's sync saw both validators' weights:
+    // a Yuma epoch over them pays Charlie all of the miners' incentive.
     let view = report.chain.expect("devnet's coordinator has a chain view of its localnet");
-    assert_eq!((view.netuid, view.validators_with_weights), (1, 1));
+    assert_eq!((view.netuid, view.validators_with_weights), (1, 2));
     let repair = report.leaderboard.iter().find(|e| e.name == "repair").expect("repair on the board");
     assert_eq!((repair.uid, repair.incentive), (Some(2), Some(1.0)));
     assert!(report.leaderboard.iter().filter(|e| e.name != "repair").all(|e| e.incentive == Some(0.0)));
@@ -64,7 +83,7 @@ async fn docker_devnet_round_ranks_the_example_agents() {
 
     // A second round in the same directory starts clean instead of refusing or mixing results.
     devnet::prepare_data_dir(&options.data_dir).expect("devnet may reuse its own directory");
-    assert!(!options.data_dir.join("weights.jsonl").exists());
+    assert!(!report.validators[0].audit_path.exists());
 }
 
 #[test]

@@ -367,10 +367,10 @@ impl Scheduler {
                 free.insert(worker_id, 0);
                 continue;
             }
-            if self.send_grade(&worker_id, grade).await? {
-                if let Some(room) = free.get_mut(&worker_id) {
-                    *room -= 1;
-                }
+            if self.send_grade(&worker_id, grade).await?
+                && let Some(room) = free.get_mut(&worker_id)
+            {
+                *room -= 1;
             }
         }
         Ok(())

@@ -32,7 +32,7 @@ pub struct DevnetArgs {
     /// Agents the runner executes at once.
     #[arg(long, default_value_t = 2)]
     runner_capacity: u32,
-    /// Gradings the validator runs at once.
+    /// Gradings each of the two validators runs at once.
     #[arg(long, default_value_t = 2)]
     validator_capacity: u32,
     /// Seconds an agent may run on one task.
@@ -79,30 +79,39 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     };
     reporter.spinner.done(format!("round finished in {:.1}s", report.elapsed.as_secs_f64()));
 
-    println!("\nResults");
+    println!("\nResults (each run graded by both validators: the consensus, and how many verdicts agree with it)");
     println!("{}", ui::results_matrix(&report.runs));
+    let validator_name = |hotkey: &str| report.validators.iter().find(|v| v.hotkey == hotkey).map_or(String::new(), |v| v.name.to_owned());
+    println!("\nValidators");
+    println!("{}", ui::validators_table(&report.standings, &validator_name));
+    println!("{}", ui::scoring_note(&report.standings));
     println!("\nLeaderboard ({} tasks)", report.tasks);
-    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain, scoring: String::new() };
+    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain, scoring: report.scoring.clone() };
     println!("{}", ui::leaderboard_table(&board));
-    println!("{}", ui::incentive_note(board.chain.as_ref()));
     let names =
         |hotkey: &str| report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ");
-    match &report.extrinsic {
-        Some((extrinsic, block)) => println!(
-            "\nWeights set on chain by validator {} on netuid {}: extrinsic {extrinsic} in block {block} of the localnet",
-            &report.weights.validator[..10],
-            report.weights.netuid
-        ),
-        None => println!("\nWeights of validator {} on netuid {}", &report.weights.validator[..10], report.weights.netuid),
+    for validator in &report.validators {
+        let verified = format!(
+            "verified {} verdicts ({} rejected), {} runs decided, {} pending",
+            validator.accepted, validator.rejected, validator.decided, validator.pending
+        );
+        match &validator.extrinsic {
+            Some((extrinsic, block)) => println!(
+                "\nWeights validator {} computed itself ({verified}), set on netuid {}: extrinsic {extrinsic} in block {block}",
+                validator.name, validator.weights.netuid
+            ),
+            None => println!("\nWeights validator {} computed itself ({verified}) on netuid {}", validator.name, validator.weights.netuid),
+        }
+        if validator.weights.uids.is_empty() {
+            println!("(no agent resolved any task, so every weight is zero and none is set)");
+        } else {
+            println!("{}", ui::weights_table(&validator.weights, &report.hotkeys, &names));
+            let row = validator.chain_weights.iter().map(|(uid, weight)| format!("uid {uid}: {weight}")).collect::<Vec<_>>().join(", ");
+            println!("on-chain weights row of {}: {row}", validator.name);
+        }
+        println!("audit log: {} (entry {})", validator.audit_path.display(), validator.audit_id);
     }
-    if report.weights.uids.is_empty() {
-        println!("(no agent resolved any task, so every weight is zero and none is set)");
-    } else {
-        println!("{}", ui::weights_table(&report.weights, &report.hotkeys, &names));
-        let row = report.chain_weights.iter().map(|(uid, weight)| format!("uid {uid}: {weight}")).collect::<Vec<_>>().join(", ");
-        println!("on-chain weights row (SubtensorModule::Weights[{}][0]): {row}", report.weights.netuid);
-    }
-    println!("\nledger: {} (audit log; entry {})", options.data_dir.join("weights.jsonl").display(), report.ledger_id);
+    println!("\n{}", ui::incentive_note(board.chain.as_ref()));
     println!("log:    {}", log_path.display());
     if report.leftover_containers > 0 {
         bail!("{} sandbox containers were left behind after shutdown", report.leftover_containers);

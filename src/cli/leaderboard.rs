@@ -11,6 +11,7 @@ pub async fn run(args: ConnectArgs) -> Result<()> {
     let client = CoordinatorClient::connect(&args.coordinator).await?;
     let board = client.leaderboard().await?;
     println!("{}", ui::leaderboard_table(&board));
+    println!("scores: {} over the signed verdict ledger (docs/scoring.md; `whetstone validators` for each validator)", board.scoring);
     println!("{}", ui::incentive_note(board.chain.as_ref()));
     Ok(())
 }

@@ -22,6 +22,7 @@ mod localnet;
 mod runs;
 mod tasks;
 mod validator;
+mod validators;
 
 /// Whetstone: a Bittensor subnet where autonomous coding agents compete on real software
 /// tasks, graded in Docker sandboxes against hidden tests.
@@ -34,9 +35,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a whole subnet round on this machine: coordinator, agent-runner and validator on
-    /// loopback, the example agents on the starter tasks in Docker, then a leaderboard and
-    /// weights. Needs Docker (and debootstrap the first time, to build the base image).
+    /// Run a whole subnet round on this machine: coordinator, agent-runner and two validators
+    /// on loopback, the example agents on the starter tasks in Docker, every patch graded by
+    /// both validators, then each validator's own weights on a local chain and the
+    /// leaderboard. Needs Docker (and debootstrap the first time, to build the base image).
     Devnet(devnet::DevnetArgs),
     /// Run a coordinator: the gRPC server agents, tasks and workers talk to.
     Coordinator(coordinator::CoordinatorArgs),
@@ -45,8 +47,12 @@ enum Command {
     /// Run a validator: grades patches in fresh Docker sandboxes against hidden tests, and
     /// with --chain.endpoint sets weights on chain from the signed verdict ledger it verifies.
     Validator(validator::ValidatorArgs),
-    /// Show the leaderboard of a running coordinator.
+    /// Show the leaderboard of a running coordinator: each agent's score under the public
+    /// scoring function over the validators' signed verdicts.
     Leaderboard(connect::ConnectArgs),
+    /// Show how each validator stands: its verdicts, its agreement with the consensus, the
+    /// runs where it dissented, and any verdict rejected (bad signature, no permit, moved).
+    Validators(validators::ValidatorsArgs),
     /// Show every run of a running coordinator (or one agent's): outcome, verdict, test counts.
     /// Given a run id, show that run's trajectory: the agent's output, its LLM calls, its patch.
     Runs(runs::RunsArgs),
@@ -77,6 +83,7 @@ impl Cli {
             Command::AgentRunner(args) => agent_runner::run(args).await,
             Command::Validator(args) => validator::run(args).await,
             Command::Leaderboard(args) => leaderboard::run(args).await,
+            Command::Validators(args) => validators::run(args).await,
             Command::Runs(args) => runs::run(args).await,
             Command::Agent(command) => agent::run(command).await,
             Command::Tasks(command) => tasks::run(command).await,

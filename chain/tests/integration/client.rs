@@ -64,7 +64,9 @@ async fn metagraph_and_hyperparameters_are_read_from_storage() {
     assert_eq!(uids, expected, "uids in genesis order");
     let alice = &snapshot.neurons[0];
     assert_eq!((alice.stake, alice.validator_permit, alice.last_update), (1000 * TAO, true, 0));
-    assert!(snapshot.neurons[1..].iter().all(|n| !n.validator_permit && n.stake == 0));
+    assert!(snapshot.neurons[1..5].iter().all(|n| !n.validator_permit && n.stake == 0), "Bob to Eve mine");
+    let ferdie = &snapshot.neurons[5];
+    assert_eq!((ferdie.stake, ferdie.validator_permit), (600 * TAO, true), "Ferdie validates too");
     let h = snapshot.hyperparameters;
     assert_eq!((h.tempo, h.weights_rate_limit, h.weights_version_key, h.min_allowed_weights, h.max_weights_limit), (20, 7, 3, 2, 40_000));
     assert_eq!((h.commit_reveal_enabled, h.reveal_period_epochs, h.commit_reveal_version), (false, 2, 4));
@@ -113,7 +115,11 @@ async fn the_epoch_inputs_are_read_with_the_snapshot_and_priced_by_yuma() {
     let snapshot = MetagraphSnapshot::fetch_with_consensus(&client, NETUID).await.expect("snapshot");
     let consensus = snapshot.consensus.as_ref().expect("consensus inputs");
     assert_eq!(consensus.block_at_registration, vec![0; 6], "genesis neurons");
-    assert_eq!(consensus.weights, vec![(0, vec![(1, 65535), (2, 32768), (3, 0)])], "only permit holders' rows");
+    assert_eq!(
+        consensus.weights,
+        vec![(0, vec![(1, 65535), (2, 32768), (3, 0)]), (5, Vec::new())],
+        "only permit holders' rows (Ferdie has set none)"
+    );
     // Localnet keeps no bonds nor Yuma parameters: subtensor's defaults stand in.
     assert!(!consensus.bonds_stored && consensus.bonds.is_empty());
     assert_eq!((consensus.kappa, consensus.activity_cutoff), (32_767, 5000));

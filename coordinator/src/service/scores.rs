@@ -213,6 +213,7 @@ fn run_record_to_wire(r: RunRecord, consensus: &Consensus) -> pb::RunRecord {
         verdicts: r.verdicts,
         consensus: tally.map(|t| t.result.as_str().to_owned()).unwrap_or_default(),
         disputed_tests: tally.map(|t| t.disputed_tests.clone()).unwrap_or_default(),
+        agreeing: tally.map_or(0, |t| u32::try_from(t.votes.iter().filter(|v| v.agrees == Some(true)).count()).unwrap_or(0)),
         run_id: r.run_id.to_string(),
         agent_digest: r.agent.to_string(),
         agent_name: r.agent_name,

@@ -62,7 +62,7 @@ async fn standings(harness: &Harness) -> pb::ValidatorsResponse {
     harness.scores().validators(pb::ValidatorsRequest {}).await.expect("validators").into_inner()
 }
 
-fn standing<'a>(response: &'a pb::ValidatorsResponse, key: DevKey) -> &'a pb::ValidatorStanding {
+fn standing(response: &pb::ValidatorsResponse, key: DevKey) -> &pb::ValidatorStanding {
     response.validators.iter().find(|v| v.hotkey == key.address()).unwrap_or_else(|| panic!("{key:?} has a standing: {response:?}"))
 }
 

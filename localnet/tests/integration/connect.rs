@@ -21,7 +21,7 @@ async fn subxt_connects_and_reads_the_genesis_metagraph() {
     let keys: AccountId32 = read(&client, "SubtensorModule", "Keys", (NETUID, 1u16)).await;
     assert_eq!(keys, account(&dev::bob()));
     let permits: Vec<bool> = read(&client, "SubtensorModule", "ValidatorPermit", (NETUID,)).await;
-    assert_eq!(permits, vec![true, false, false, false, false, false]);
+    assert_eq!(permits, vec![true, false, false, false, false, true], "Alice and Ferdie validate");
     let stake: u64 = read(&client, "SubtensorModule", "TotalHotkeyAlpha", (alice, NETUID)).await;
     assert_eq!(stake, 1000 * whetstone_localnet::TAO);
     // An absent item reads as finney's default.

@@ -104,6 +104,10 @@ impl pb::scores_server::Scores for FakeCoordinator {
     async fn claims(&self, _: Request<pb::ClaimsRequest>) -> Result<Response<pb::ClaimsResponse>, Status> {
         Ok(Response::new(pb::ClaimsResponse { claims: self.with(|s| s.claims.clone()) }))
     }
+
+    async fn validators(&self, _: Request<pb::ValidatorsRequest>) -> Result<Response<pb::ValidatorsResponse>, Status> {
+        Err(Status::unimplemented("a validator's weights must not depend on the coordinator's standings"))
+    }
 }
 
 /// Serves `fake` on 127.0.0.1 and returns a client of it.
