@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Bundle;
 use crate::digest::{TreeError, TreeFile, digest_files, read_tree};
-use crate::task::{Task, TaskError};
 
 /// `set.toml`'s value of `layout` for a compact set.
 pub const COMPACT_LAYOUT: &str = "compact";
@@ -42,12 +41,6 @@ pub enum CompactError {
         task: String,
         #[source]
         source: PatchError,
-    },
-    #[error("materialised task {task} is not a valid task")]
-    Task {
-        task: String,
-        #[source]
-        source: Box<TaskError>,
     },
 }
 
@@ -122,8 +115,10 @@ impl ProjectBase {
     }
 }
 
-/// Every task of the compact set at `dir`, materialised, sorted by id.
-pub fn load_tasks(dir: &Path) -> Result<Vec<Task>, CompactError> {
+/// Every task of the compact set at `dir`, materialised as the bundle of its task directory,
+/// with the directory it is stored in, sorted by that directory. Reading the bundle as a task
+/// is the set loader's job (`TaskSet::load`), as for a plain set.
+pub fn load_tasks(dir: &Path) -> Result<Vec<(PathBuf, Bundle)>, CompactError> {
     let tasks_dir = dir.join(TASKS_DIR);
     let mut task_dirs: Vec<PathBuf> = match std::fs::read_dir(&tasks_dir) {
         Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("task.toml").is_file()).collect(),
@@ -149,8 +144,7 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<Task>, CompactError> {
         let base = &projects[&compact.project];
         let own = read_tree(&task_dir)?;
         let bundle = materialise(&task_name, base, &compact, &own)?;
-        let task = Task::from_bundle(bundle).map_err(|source| CompactError::Task { task: task_name.clone(), source: Box::new(source) })?;
-        tasks.push(task);
+        tasks.push((task_dir, bundle));
     }
     Ok(tasks)
 }

@@ -272,8 +272,14 @@ impl TaskSet {
     /// by task; the others are folders of task directories.
     pub fn load_unpinned(path: &Path) -> Result<Self, TaskError> {
         if crate::compact::is_compact_set(path) {
-            let tasks = crate::compact::load_tasks(path)
+            let bundles = crate::compact::load_tasks(path)
                 .map_err(|source| TaskError::Compact { path: path.display().to_string(), source: Box::new(source) })?;
+            let tasks = bundles
+                .into_iter()
+                .map(|(dir, bundle)| {
+                    Task::from_bundle(bundle).map_err(|e| TaskError::InSet { path: dir.display().to_string(), source: Box::new(e) })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             return Ok(Self { name, path: path.to_owned(), tasks });
         }
