@@ -224,8 +224,10 @@ pub fn run_result_with_agreement(record: &pb::RunRecord) -> String {
 pub fn validators_table(standings: &pb::ValidatorsResponse, names: &dyn Fn(&str) -> String) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["validator", "hotkey", "stake", "verdicts", "agreement", "flagged runs", "flaky dissents"]);
+    table.set_header(["validator", "hotkey", "stake share", "verdicts", "agreement", "flagged runs", "flaky dissents"]);
+    let total_stake: u64 = standings.validators.iter().map(|v| v.stake).sum();
     for v in &standings.validators {
+        let share = if total_stake == 0 { 0.0 } else { v.stake as f64 / total_stake as f64 * 100.0 };
         let agreement = if v.on_decided == 0 {
             "-".to_owned()
         } else {
@@ -234,7 +236,7 @@ pub fn validators_table(standings: &pb::ValidatorsResponse, names: &dyn Fn(&str)
         table.add_row([
             Cell::new(names(&v.hotkey)),
             Cell::new(short(&v.hotkey, 10)),
-            Cell::new(v.stake).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
             Cell::new(v.verdicts).set_alignment(CellAlignment::Right),
             Cell::new(agreement).set_alignment(CellAlignment::Right),
             Cell::new(v.flagged_run_ids.len()).set_alignment(CellAlignment::Right),
