@@ -10,12 +10,14 @@ mod gateway;
 pub mod proxy;
 mod run;
 pub mod scripted;
+mod solve;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use gateway::{GatewayError, InferenceGateway, task_seed};
 pub use run::{AgentRunner, LlmAccess, agent_image, agent_limits, run_agent, run_agent_with_llm};
+pub use solve::{SOLVE_DOCKERFILE, snapshot_task};
 use tokio_util::sync::CancellationToken;
 use whetstone_proto::fetch::Fetcher;
 use whetstone_proto::job::Capability;

@@ -53,6 +53,18 @@ impl AgentRunner {
         self
     }
 
+    pub(crate) fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub(crate) fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    pub(crate) fn gateway(&self) -> Option<&InferenceGateway> {
+        self.gateway.as_deref()
+    }
+
     async fn run(&self, assignment: RunAssignment, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
         let run_id = assignment.run_id.clone();
@@ -99,6 +111,7 @@ impl Executor for AgentRunner {
     async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
         match assignment {
             Assignment::Run(run) => Report::Run(self.run(run, cancel).await),
+            Assignment::Solve(solve) => Report::Solve(self.solve(solve, cancel).await),
             Assignment::Grade(grade) => {
                 Report::Grade(whetstone_proto::job::GradeReport::infra_error(grade.grade_id, "an agent-runner cannot grade"))
             }
@@ -188,7 +201,7 @@ pub async fn run_agent_with_llm(
     run_agent_with(sandbox, image, task, agent, limits, job_id, Some(LlmAccess { gateway, budget_micro_usd })).await
 }
 
-async fn run_agent_with(
+pub(crate) async fn run_agent_with(
     sandbox: &Sandbox,
     image: &ImageRef,
     task: &Task,

@@ -47,6 +47,10 @@ pub struct CoordinatorConfig {
     /// How many validators grade each run, and when a run gets one more grade (a dispute when
     /// verdicts disagree, a random audit). Default 2 replicas, 2 disputes, 5 % audited.
     pub grading: crate::grading::GradingConfig,
+    /// The developers' solve API: where it listens, its limits and retention (see
+    /// `crate::solve::SolveConfig`). Default: off in the library, 127.0.0.1:50052 from
+    /// `whetstone coordinator`.
+    pub solve: crate::solve::SolveConfig,
 }
 
 /// The `[blobs]` table.
@@ -133,6 +137,7 @@ impl Default for CoordinatorConfig {
             auth: crate::auth::AuthConfig::default(),
             blobs: BlobsConfig::default(),
             grading: crate::grading::GradingConfig::default(),
+            solve: crate::solve::SolveConfig::default(),
         }
     }
 }

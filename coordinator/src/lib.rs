@@ -6,6 +6,7 @@
 //! gRPC services ──events──▶ scheduler (owns sessions + leases) ──▶ Store (SQLite)
 //!        └──────────────▶ BlobStore (agent packages, task bundles by digest; object_store:
 //!                         local files or S3), swept for unreferenced blobs on a timer
+//! solve API (HTTP, axum, its own port) ──▶ solve::Hub ◀── scheduler (solve jobs to runners)
 //! ```
 
 pub mod auth;
@@ -16,6 +17,7 @@ mod ledger;
 mod scheduler;
 mod scoring;
 mod service;
+pub mod solve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -57,6 +59,8 @@ pub enum CoordinatorError {
 #[derive(Debug)]
 pub struct Coordinator {
     listener: TcpListener,
+    solve_listener: Option<TcpListener>,
+    solves: Arc<solve::Hub>,
     store: SqliteStore,
     services: Services,
     scheduler: SchedulerTask,
@@ -94,11 +98,21 @@ impl Coordinator {
         let blobs = BlobStore::open(&config.blobs.url_or_default(&config.data_dir)).map_err(CoordinatorError::Blobs)?;
         tracing::info!(store = blobs.url(), "blobs");
         let listener = TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
+        let solve_listener = match config.solve.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| CoordinatorError::Bind { addr, source })?),
+            None => None,
+        };
+        let keys = solve::keys::KeyStore::new(&store);
+        let abandoned = keys.abandon_unfinished().await?;
+        if abandoned > 0 {
+            tracing::info!(abandoned, "solve jobs unfinished at the last shutdown are marked failed");
+        }
+        let solves = Arc::new(solve::Hub::new(keys, config.solve.clone()));
         let shared: Arc<dyn Store> = Arc::new(store.clone());
-        let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into());
+        let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into(), Arc::clone(&solves));
         let services =
             Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None, ledger: Arc::default() };
-        Ok(Self { listener, store, services, scheduler: SchedulerTask(scheduler) })
+        Ok(Self { listener, solve_listener, solves, store, services, scheduler: SchedulerTask(scheduler) })
     }
 
     /// Gives the leaderboard a chain view: each entry carries its hotkey's uid and the share
@@ -115,10 +129,30 @@ impl Coordinator {
         self.listener.local_addr()
     }
 
+    /// Where the solve API listens, when `[solve] listen` is set.
+    pub fn solve_addr(&self) -> Option<SocketAddr> {
+        self.solve_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` fires, then stops the scheduler and closes the store.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-        let Self { listener, store, services, scheduler } = self;
+        let Self { listener, solve_listener, solves, store, services, scheduler } = self;
         let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
+        let solve_api = solve_listener.map(|listener| {
+            let api = solve::SolveApi {
+                hub: solves,
+                services: services.clone(),
+                scheduler: services.scheduler.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, solve::router(api)).with_graceful_shutdown(stop.cancelled_owned()).await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the solve API stopped");
+                }
+            })
+        });
         let gc = services.config.blobs.gc_schedule().map(|schedule| {
             let references: Arc<dyn BlobReferences> = Arc::new(Arc::clone(&services.store));
             blobs::spawn_gc(services.blobs.clone(), references, schedule, shutdown.clone())
@@ -145,6 +179,9 @@ impl Coordinator {
             .await
             .map_err(CoordinatorError::Serve);
         let _ = scheduler.await;
+        if let Some(api) = solve_api {
+            let _ = api.await;
+        }
         if let Some(gc) = gc {
             let _ = gc.await;
         }

@@ -53,8 +53,12 @@ pub(crate) enum Event {
         worker_id: String,
         report: Report,
     },
-    /// New runs may be queued (agent submitted, task published).
+    /// New runs may be queued (agent submitted, task published, solve job queued).
     WorkAdded,
+    /// A developer cancelled a solve job a runner holds: tell the runner to stop it.
+    CancelSolve {
+        solve_id: String,
+    },
     ConnectedWorkers {
         reply: oneshot::Sender<u32>,
     },
@@ -88,6 +92,7 @@ impl SchedulerHandle {
 enum JobKind {
     Run,
     Grade,
+    Solve,
 }
 
 #[derive(Debug)]
@@ -116,14 +121,17 @@ pub(crate) struct Scheduler {
     events: mpsc::Receiver<Event>,
     /// Keys the audit draw, so validators cannot tell which runs will be audited.
     audit_seed: [u8; 32],
+    /// The developers' solve jobs (queued ones are dispatched before scored runs).
+    solves: Arc<crate::solve::Hub>,
 }
 
 impl Scheduler {
-    pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig) -> (Self, SchedulerHandle) {
+    pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig, solves: Arc<crate::solve::Hub>) -> (Self, SchedulerHandle) {
         let (sender, events) = mpsc::channel(1024);
         let mut audit_seed = [0; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut audit_seed);
-        let scheduler = Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events, audit_seed };
+        let scheduler =
+            Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events, audit_seed, solves };
         (scheduler, SchedulerHandle { events: sender })
     }
 
@@ -188,6 +196,7 @@ impl Scheduler {
                 }
             }
             Event::WorkAdded => {}
+            Event::CancelSolve { solve_id } => self.cancel_solve(&solve_id),
             Event::ConnectedWorkers { reply } => {
                 let _ = reply.send(u32::try_from(self.sessions.len()).unwrap_or(u32::MAX));
             }
@@ -231,7 +240,45 @@ impl Scheduler {
                 Ok(true)
             }
             Report::Grade(grade) => self.record_verdict(worker_id, &grade).await,
+            Report::Solve(solve) => {
+                let first = self.solves.is_running(&solve.solve_id);
+                tracing::info!(solve = %solve.solve_id, worker = worker_id, outcome = solve.outcome.as_str(), cancelled = solve.cancelled, "solve report");
+                self.solves.finish(solve).await;
+                Ok(first)
+            }
         }
+    }
+
+    /// Sends the runner holding the solve job a `CancelJob`; it reports once the container is
+    /// gone. A job no runner holds is already finished (the hub cancelled it in the queue).
+    fn cancel_solve(&mut self, solve_id: &str) {
+        let Some(lease) = self.leases.get(solve_id) else { return };
+        let Some(session) = self.sessions.get(&lease.worker_id) else { return };
+        let cancel = pb::CancelJob { job_id: solve_id.to_owned() };
+        let message = pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Cancel(cancel)) };
+        if session.sender.try_send(Ok(message)).is_err() {
+            tracing::warn!(solve = solve_id, worker = %lease.worker_id, "could not send a cancel; the job ends when its lease does");
+        }
+    }
+
+    /// Queued solve jobs go to runners with free room before scored runs: a developer waits.
+    fn dispatch_solves(&mut self, worker_id: &str, mut free: u32) -> u32 {
+        let mut sent = 0;
+        while free > 0 && self.can_send(worker_id) {
+            let Some(assignment) = self.solves.take_next() else { break };
+            let solve_id = assignment.solve_id.clone();
+            let assignment = Assignment::Solve(assignment);
+            if !self.send(worker_id, JobKind::Solve, &assignment) {
+                if let Assignment::Solve(assignment) = assignment {
+                    self.solves.requeue(assignment);
+                }
+                break;
+            }
+            self.solves.started(&solve_id, worker_id);
+            free -= 1;
+            sent += 1;
+        }
+        sent
     }
 
     /// Checks a verdict against its grade and the session's hotkey, appends it to the ledger,
@@ -288,6 +335,11 @@ impl Scheduler {
             let result = match lease.kind {
                 JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
                 JobKind::Grade => self.store.requeue_grade(&GradeId::new(job.clone()), self.config.max_attempts, &reason).await,
+                JobKind::Solve => {
+                    // Not retried: the snapshot went to the vanished runner and is not kept here.
+                    self.solves.fail(&job, &format!("{reason}; send the job again")).await;
+                    Ok(false)
+                }
             };
             match result {
                 Ok(requeued) => tracing::warn!(job = %job, worker = %lease.worker_id, requeued, "lease expired"),
@@ -300,8 +352,11 @@ impl Scheduler {
         self.dispatch_grades().await?;
         let workers: Vec<String> = self.sessions.keys().cloned().collect();
         for worker_id in workers {
-            let free = self.free(&worker_id);
             let can_run = self.sessions.get(&worker_id).is_some_and(|s| s.capabilities.contains(&Capability::RunAgent));
+            if can_run && self.free(&worker_id) > 0 {
+                self.dispatch_solves(&worker_id, self.free(&worker_id));
+            }
+            let free = self.free(&worker_id);
             if free > 0 && can_run {
                 self.dispatch_runs(&worker_id, free).await?;
             }

@@ -9,6 +9,7 @@ use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, TestResult, TestStatus, Ve
 
 use crate::job::{
     Assignment, Capability, GradeAssignment, GradeReport, LlmCall, LlmUsage, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits,
+    SolveAssignment, SolveReport,
 };
 use crate::pb;
 
@@ -106,8 +107,66 @@ pub fn assignment_to_wire(assignment: &Assignment, lease_expires_at_ms: u64) -> 
             attempt: grade.attempt,
             agent_digest: grade.agent.to_string(),
         }),
+        Assignment::Solve(solve) => pb::coordinator_message::Kind::Solve(pb::SolveAssignment {
+            solve_id: solve.solve_id.clone(),
+            agent_digest: solve.agent.to_string(),
+            snapshot_tar: solve.snapshot.clone(),
+            statement: solve.statement.clone(),
+            test_command: solve.test_command.clone(),
+            limits: Some(solve.limits.into()),
+            llm_budget_micro_usd: solve.llm_budget_micro_usd,
+            lease_expires_at_ms,
+        }),
     };
     pb::CoordinatorMessage { kind: Some(kind) }
+}
+
+impl TryFrom<pb::SolveAssignment> for SolveAssignment {
+    type Error = WireError;
+
+    fn try_from(value: pb::SolveAssignment) -> Result<Self, Self::Error> {
+        Ok(Self {
+            solve_id: non_empty("solve_id", value.solve_id)?,
+            agent: parse_digest("agent_digest", &value.agent_digest)?,
+            snapshot: value.snapshot_tar,
+            statement: non_empty("statement", value.statement)?,
+            test_command: value.test_command,
+            limits: value.limits.try_into()?,
+            llm_budget_micro_usd: value.llm_budget_micro_usd,
+        })
+    }
+}
+
+impl From<SolveReport> for pb::SolveReport {
+    fn from(value: SolveReport) -> Self {
+        Self {
+            solve_id: value.solve_id,
+            outcome: pb::RunOutcome::from(value.outcome).into(),
+            patch: value.patch,
+            log: value.log,
+            error: value.error,
+            spent_micro_usd: value.spent_micro_usd,
+            duration_ms: millis(value.duration),
+            cancelled: value.cancelled,
+        }
+    }
+}
+
+impl TryFrom<pb::SolveReport> for SolveReport {
+    type Error = WireError;
+
+    fn try_from(value: pb::SolveReport) -> Result<Self, Self::Error> {
+        Ok(Self {
+            solve_id: non_empty("solve_id", value.solve_id)?,
+            outcome: run_outcome_from_wire(value.outcome)?,
+            patch: value.patch,
+            log: value.log,
+            error: value.error,
+            spent_micro_usd: value.spent_micro_usd,
+            duration: Duration::from_millis(value.duration_ms),
+            cancelled: value.cancelled,
+        })
+    }
 }
 
 impl TryFrom<pb::RunAssignment> for RunAssignment {
@@ -205,13 +264,7 @@ impl TryFrom<pb::RunReport> for RunReport {
     type Error = WireError;
 
     fn try_from(value: pb::RunReport) -> Result<Self, Self::Error> {
-        let outcome = match pb::RunOutcome::try_from(value.outcome) {
-            Ok(pb::RunOutcome::Completed) => RunOutcome::Completed,
-            Ok(pb::RunOutcome::TimedOut) => RunOutcome::TimedOut,
-            Ok(pb::RunOutcome::AgentError) => RunOutcome::AgentError,
-            Ok(pb::RunOutcome::InfraError) => RunOutcome::InfraError,
-            _ => return Err(WireError::Invalid { field: "outcome", reason: format!("unknown value {}", value.outcome) }),
-        };
+        let outcome = run_outcome_from_wire(value.outcome)?;
         Ok(Self {
             run_id: RunId::new(non_empty("run_id", value.run_id)?),
             outcome,
@@ -226,6 +279,16 @@ impl TryFrom<pb::RunReport> for RunReport {
                 refused: value.llm_refused,
             },
         })
+    }
+}
+
+fn run_outcome_from_wire(value: i32) -> Result<RunOutcome, WireError> {
+    match pb::RunOutcome::try_from(value) {
+        Ok(pb::RunOutcome::Completed) => Ok(RunOutcome::Completed),
+        Ok(pb::RunOutcome::TimedOut) => Ok(RunOutcome::TimedOut),
+        Ok(pb::RunOutcome::AgentError) => Ok(RunOutcome::AgentError),
+        Ok(pb::RunOutcome::InfraError) => Ok(RunOutcome::InfraError),
+        _ => Err(WireError::Invalid { field: "outcome", reason: format!("unknown value {value}") }),
     }
 }
 
@@ -370,6 +433,7 @@ impl From<Report> for pb::WorkerMessage {
         let kind = match value {
             Report::Run(run) => pb::worker_message::Kind::RunReport(run.into()),
             Report::Grade(grade) => pb::worker_message::Kind::GradeReport(grade.into()),
+            Report::Solve(solve) => pb::worker_message::Kind::SolveReport(solve.into()),
         };
         Self { kind: Some(kind) }
     }
@@ -456,5 +520,36 @@ mod tests {
         };
         let wire: pb::GradeReport = report.clone().into();
         assert_eq!(GradeReport::try_from(wire).expect("valid"), report);
+    }
+
+    #[test]
+    fn solve_assignment_and_report_round_trip() {
+        let solve = SolveAssignment {
+            solve_id: "solve-1".into(),
+            agent: digest(),
+            snapshot: b"tar bytes".to_vec(),
+            statement: "fix it".into(),
+            test_command: "pytest -q".into(),
+            limits: SandboxLimits::default(),
+            llm_budget_micro_usd: 7,
+        };
+        let pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Solve(wire)) } =
+            assignment_to_wire(&Assignment::Solve(solve.clone()), 5)
+        else {
+            panic!("not a solve assignment")
+        };
+        assert_eq!(SolveAssignment::try_from(wire).expect("valid"), solve);
+        let report = SolveReport {
+            patch: b"diff".to_vec(),
+            spent_micro_usd: 3,
+            cancelled: true,
+            ..SolveReport::failed("solve-1", RunOutcome::Completed, "")
+        };
+        assert_eq!(SolveReport::try_from(pb::SolveReport::from(report.clone())).expect("valid"), report);
+        let unnamed = pb::SolveReport { solve_id: String::new(), ..pb::SolveReport::from(report) };
+        assert!(matches!(
+            SolveReport::try_from(unnamed),
+            Err(WireError::Invalid { field: "solve_id", .. }) | Err(WireError::Missing("solve_id"))
+        ));
     }
 }

@@ -139,10 +139,68 @@ impl GradeReport {
     }
 }
 
+/// A developer's solve job: the agent on the developer's snapshot, with the statement as its
+/// instruction, in the same sandbox, proxy and budget as a scored run.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SolveAssignment {
+    pub solve_id: String,
+    pub agent: Digest,
+    /// A tar of the repository's files (plain relative paths, regular files).
+    pub snapshot: Vec<u8>,
+    pub statement: String,
+    /// Given to the agent as `WHETSTONE_TEST_COMMAND`; empty when none was named.
+    pub test_command: String,
+    pub limits: SandboxLimits,
+    pub llm_budget_micro_usd: u64,
+}
+
+impl std::fmt::Debug for SolveAssignment {
+    // The snapshot is the developer's code: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SolveAssignment")
+            .field("solve_id", &self.solve_id)
+            .field("agent", &self.agent)
+            .field("snapshot_bytes", &self.snapshot.len())
+            .field("limits", &self.limits)
+            .field("llm_budget_micro_usd", &self.llm_budget_micro_usd)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolveReport {
+    pub solve_id: String,
+    pub outcome: RunOutcome,
+    /// `git diff --binary` of the agent's work against the snapshot; empty when unchanged.
+    pub patch: Vec<u8>,
+    pub log: String,
+    pub error: String,
+    pub spent_micro_usd: u64,
+    pub duration: Duration,
+    /// Stopped before the agent finished (cancelled by the developer or the runner's shutdown).
+    pub cancelled: bool,
+}
+
+impl SolveReport {
+    pub fn failed(solve_id: impl Into<String>, outcome: RunOutcome, error: impl Into<String>) -> Self {
+        Self {
+            solve_id: solve_id.into(),
+            outcome,
+            patch: Vec::new(),
+            log: String::new(),
+            error: error.into(),
+            spent_micro_usd: 0,
+            duration: Duration::ZERO,
+            cancelled: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assignment {
     Run(RunAssignment),
     Grade(GradeAssignment),
+    Solve(SolveAssignment),
 }
 
 impl Assignment {
@@ -150,6 +208,7 @@ impl Assignment {
         match self {
             Self::Run(run) => run.run_id.as_str(),
             Self::Grade(grade) => grade.grade_id.as_str(),
+            Self::Solve(solve) => solve.solve_id.as_str(),
         }
     }
 }
@@ -158,6 +217,7 @@ impl Assignment {
 pub enum Report {
     Run(RunReport),
     Grade(GradeReport),
+    Solve(SolveReport),
 }
 
 impl Report {
@@ -165,6 +225,7 @@ impl Report {
         match self {
             Self::Run(run) => run.run_id.as_str(),
             Self::Grade(grade) => grade.grade_id.as_str(),
+            Self::Solve(solve) => solve.solve_id.as_str(),
         }
     }
 }

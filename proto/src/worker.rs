@@ -18,7 +18,7 @@ use tonic::transport::Endpoint;
 
 use crate::convert::WireError;
 use crate::error_chain;
-use crate::job::{Assignment, Capability, GradeReport, Report, RunOutcome, RunReport};
+use crate::job::{Assignment, Capability, GradeReport, Report, RunOutcome, RunReport, SolveReport};
 use crate::pb;
 
 /// Runs one job. Implementations must clean up after themselves when `cancel` fires.
@@ -74,6 +74,8 @@ struct Work {
     jobs: JoinSet<Report>,
     /// Task id → the assignment, to report a panicked job.
     running: HashMap<tokio::task::Id, Assignment>,
+    /// Job id → its own cancellation, for the coordinator's `CancelJob`.
+    cancels: HashMap<String, CancellationToken>,
     unacked: BTreeMap<String, Report>,
     cancel: CancellationToken,
 }
@@ -82,6 +84,7 @@ impl Work {
     fn spawn(&mut self, assignment: Assignment) {
         let executor = Arc::clone(&self.executor);
         let cancel = self.cancel.child_token();
+        self.cancels.insert(assignment.job_id().to_owned(), cancel.clone());
         let job = assignment.clone();
         let handle = self.jobs.spawn(async move { executor.execute(job, cancel).await });
         self.running.insert(handle.id(), assignment);
@@ -103,6 +106,7 @@ impl Work {
             }
         };
         self.running.remove(&id);
+        self.cancels.remove(report.job_id());
         self.unacked.insert(report.job_id().to_owned(), report.clone());
         Some(report)
     }
@@ -113,14 +117,21 @@ fn infra_failure(assignment: &Assignment, error: &str) -> Report {
     match assignment {
         Assignment::Run(run) => Report::Run(RunReport::failed(run.run_id.clone(), RunOutcome::InfraError, error)),
         Assignment::Grade(grade) => Report::Grade(GradeReport::infra_error(grade.grade_id.clone(), error)),
+        Assignment::Solve(solve) => Report::Solve(SolveReport::failed(solve.solve_id.clone(), RunOutcome::InfraError, error)),
     }
 }
 
 /// Serves the coordinator until `shutdown` fires, reconnecting whenever the session drops.
 /// On shutdown, running jobs are cancelled and awaited so they can remove their sandboxes.
 pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutdown: CancellationToken) {
-    let mut work =
-        Work { executor, jobs: JoinSet::new(), running: HashMap::new(), unacked: BTreeMap::new(), cancel: shutdown.child_token() };
+    let mut work = Work {
+        executor,
+        jobs: JoinSet::new(),
+        running: HashMap::new(),
+        cancels: HashMap::new(),
+        unacked: BTreeMap::new(),
+        cancel: shutdown.child_token(),
+    };
     let mut delay = config.reconnect_delay;
     loop {
         match session(&config, &mut work, &shutdown).await {
@@ -225,6 +236,15 @@ fn handle_message(message: pb::CoordinatorMessage, work: &mut Work, worker_id: &
     let assignment: Result<Assignment, WireError> = match message.kind {
         Some(Kind::Run(run)) => run.try_into().map(Assignment::Run),
         Some(Kind::Grade(grade)) => grade.try_into().map(Assignment::Grade),
+        Some(Kind::Solve(solve)) => solve.try_into().map(Assignment::Solve),
+        Some(Kind::Cancel(cancel)) => {
+            // The job reports as usual once it has stopped (and removed its container).
+            if let Some(token) = work.cancels.get(&cancel.job_id) {
+                tracing::info!(worker = worker_id, job = %cancel.job_id, "cancelling at the coordinator's request");
+                token.cancel();
+            }
+            return;
+        }
         Some(Kind::Ack(ack)) => {
             work.unacked.remove(&ack.job_id);
             if !ack.accepted {

@@ -36,9 +36,16 @@ pub struct CoordinatorArgs {
     /// `[auth] membership` is "dev" or "allow_all".
     #[arg(long, env = "WHETSTONE_COORDINATOR_HOTKEY", value_name = "SS58")]
     hotkey: Option<String>,
+    /// Where the developers' solve API (HTTP) listens; overrides `[solve] listen`. Default
+    /// 127.0.0.1:50052. Keys for it: `whetstone keys create NAME`.
+    #[arg(long, value_name = "ADDR")]
+    solve_listen: Option<SocketAddr>,
     #[command(flatten)]
     chain: SyncArgs,
 }
+
+/// Where `whetstone coordinator` serves the solve API when neither flag nor file says.
+pub const DEFAULT_SOLVE_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 50052);
 
 /// Where `whetstone coordinator` syncs the subnet's metagraph from, when its `[auth]`
 /// membership is `"chain"` (the default).
@@ -74,6 +81,11 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
     if let Some(blobs) = args.blobs {
         config.blobs.url = Some(blobs);
     }
+    match args.solve_listen {
+        Some(addr) => config.solve.listen = Some(addr),
+        None if config.solve.listen.is_none() => config.solve.listen = Some(DEFAULT_SOLVE_LISTEN.into()),
+        None => {}
+    }
     if let Some(hotkey) = args.hotkey {
         config.auth.hotkey = Some(hotkey);
     }
@@ -87,6 +99,9 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
         (Coordinator::bind(config).await?, None)
     };
     tracing::info!("coordinator listening on {}", coordinator.local_addr()?);
+    if let Some(addr) = coordinator.solve_addr() {
+        tracing::info!("solve API on http://{addr} (described at /v1/openapi.json)");
+    }
     let served = coordinator.serve(shutdown.clone()).await;
     shutdown.cancel();
     if let Some(sync) = sync {

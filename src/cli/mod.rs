@@ -17,6 +17,7 @@ mod connect;
 mod coordinator;
 mod devnet;
 mod images;
+mod keys;
 mod leaderboard;
 mod localnet;
 mod runs;
@@ -72,6 +73,9 @@ enum Command {
     Localnet(localnet::LocalnetArgs),
     /// Build the sandbox images (base image and task environments) ahead of time.
     Images(images::ImagesArgs),
+    /// The solve API's keys (operator): create, list, revoke, on the coordinator's database.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 impl Cli {
@@ -90,6 +94,7 @@ impl Cli {
             Command::Chain(command) => chain::run(command).await,
             Command::Localnet(args) => localnet::run(args).await,
             Command::Images(args) => images::run(args).await,
+            Command::Keys(command) => keys::run(command).await,
         }
     }
 }

@@ -222,6 +222,11 @@ impl Executor for Grader {
         match assignment {
             Assignment::Grade(grade) => Report::Grade(self.grade(grade, cancel).await),
             Assignment::Run(run) => Report::Run(RunReport::failed(run.run_id, RunOutcome::InfraError, "a validator does not run agents")),
+            Assignment::Solve(solve) => Report::Solve(whetstone_proto::job::SolveReport::failed(
+                solve.solve_id,
+                RunOutcome::InfraError,
+                "a validator does not run agents",
+            )),
         }
     }
 }

@@ -23,12 +23,12 @@ impl Services {
     /// Whose verdicts count, with what stake: the synced metagraph when there is one (real
     /// stake), else the membership view (a static list: equal stake), else (membership not
     /// checked) every signer equally.
-    fn validator_set(&self) -> Option<ValidatorSet> {
+    pub(crate) fn validator_set(&self) -> Option<ValidatorSet> {
         let synced = self.chain.as_ref().and_then(|chain| chain.current()).map(|snapshot| ValidatorSet::from_snapshot(&snapshot));
         synced.or_else(|| self.auth.validator_set())
     }
 
-    async fn current_leaderboard(&self) -> Result<(Vec<scoring::LeaderboardEntry>, Evaluation), ApiError> {
+    pub(crate) async fn current_leaderboard(&self) -> Result<(Vec<scoring::LeaderboardEntry>, Evaluation), ApiError> {
         let agents = self.store.agents().await?;
         let evaluation = self.evaluate().await?;
         Ok((scoring::leaderboard(&agents, &evaluation.consensus), evaluation))

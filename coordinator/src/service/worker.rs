@@ -6,7 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use whetstone_proto::convert::capability_from_wire;
-use whetstone_proto::job::{GradeReport, Report, RunReport};
+use whetstone_proto::job::{GradeReport, Report, RunReport, SolveReport};
 use whetstone_proto::pb;
 use whetstone_proto::pb::worker_message::Kind;
 
@@ -89,6 +89,13 @@ async fn read_session(mut inbound: Streaming<pb::WorkerMessage>, worker_id: Stri
                 Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Grade(report) }),
                 Err(error) => {
                     tracing::warn!(worker = %worker_id, %error, "dropping a malformed grade report");
+                    None
+                }
+            },
+            Some(Kind::SolveReport(report)) => match SolveReport::try_from(report) {
+                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Solve(report) }),
+                Err(error) => {
+                    tracing::warn!(worker = %worker_id, %error, "dropping a malformed solve report");
                     None
                 }
             },

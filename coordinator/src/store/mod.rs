@@ -6,6 +6,7 @@
 mod sqlite;
 
 pub use sqlite::SqliteStore;
+pub(crate) use sqlite::now_ms as sqlite_now_ms;
 pub(crate) use sqlite::now_ms;
 use whetstone_chain::verdict::SignedVerdict;
 use whetstone_proto::job::{GradeReport, LlmUsage, RunReport};

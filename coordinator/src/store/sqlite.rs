@@ -59,6 +59,11 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// The pool, for the solve API's keys and job accounting ([`crate::solve::keys`]).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes the pool, flushing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;

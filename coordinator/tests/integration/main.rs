@@ -12,6 +12,7 @@
 //! | `miners`   | submission limits per hotkey, declared resources, run trajectories     |
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
 //! | `chain`    | membership synced from a localnet, and the leaderboard's Yuma incentive |
+//! | `solve`    | the solve API over HTTP: keys, limits, errors, events, cancel, isolation |
 
 mod auth;
 mod chain;
@@ -20,5 +21,6 @@ mod errors;
 mod grpc;
 mod leases;
 mod miners;
+mod solve;
 mod store;
 mod support;

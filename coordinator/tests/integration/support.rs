@@ -119,6 +119,8 @@ pub fn test_config(data_dir: &Path) -> CoordinatorConfig {
 #[derive(Debug)]
 pub struct Server {
     url: String,
+    /// The solve API's base URL, when `[solve] listen` is set.
+    pub solve_url: Option<String>,
     channel: Channel,
     shutdown: CancellationToken,
     serving: Option<JoinHandle<Result<(), CoordinatorError>>>,
@@ -128,11 +130,12 @@ impl Server {
     pub async fn start(config: CoordinatorConfig) -> Self {
         let coordinator = Coordinator::bind(config).await.expect("coordinator binds");
         let addr = coordinator.local_addr().expect("bound address");
+        let solve_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
         let shutdown = CancellationToken::new();
         let serving = tokio::spawn(coordinator.serve(shutdown.clone()));
         let url = format!("http://{addr}");
         let channel = Channel::from_shared(url.clone()).expect("valid url").connect().await.expect("coordinator accepts");
-        Self { url, channel, shutdown, serving: Some(serving) }
+        Self { url, solve_url, channel, shutdown, serving: Some(serving) }
     }
 
     /// Cancels the server and waits for it to finish (scheduler stopped, store closed).
@@ -364,11 +367,11 @@ impl Drop for WorkerSession {
 pub struct Seen<T>(Mutex<Vec<T>>);
 
 impl<T: Clone> Seen<T> {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self(Mutex::new(Vec::new()))
     }
 
-    fn push(&self, item: T) {
+    pub fn push(&self, item: T) {
         self.0.lock().expect("seen lock").push(item);
     }
 

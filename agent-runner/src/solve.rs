@@ -1,0 +1,138 @@
+//! A developer's solve job (issue 12): the scored run's path with the developer's snapshot in
+//! the task repo's place and the problem statement as the agent's instruction. The snapshot
+//! is turned into an in-memory [`Task`] that exists only for this job: it is never written to
+//! the runner's cache, never published, and the scratch directories of the run are removed
+//! when it ends.
+
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use whetstone_proto::job::{RunOutcome, SolveAssignment, SolveReport};
+use whetstone_sandbox::LogProgress;
+use whetstone_tasks::bundle::Bundle;
+use whetstone_tasks::digest::{TreeFile, digest_files};
+use whetstone_tasks::task::{GradingSpec, SourceSpec, TaskSpec, TestSpec};
+use whetstone_tasks::{Task, task::Framework};
+
+use crate::run::{AgentRunner, LlmAccess, agent_image, agent_limits, run_agent_with};
+
+/// The environment a snapshot runs in: the subnet's base image (Debian with Python and
+/// pytest), as the starter tasks use.
+pub const SOLVE_DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 TZ=UTC LC_ALL=C.UTF-8\n";
+
+/// The job's task: the snapshot's files as `repo/`, the statement as the instruction. Entries
+/// under `.git/` are dropped (the run gives the agent a fresh one-commit repository).
+pub fn snapshot_task(assignment: &SolveAssignment) -> Result<Task, String> {
+    let snapshot = Bundle::from_tar(&assignment.snapshot).map_err(|e| format!("the snapshot is unusable: {e}"))?;
+    let mut files: Vec<TreeFile> = snapshot
+        .files
+        .into_iter()
+        .filter(|f| f.path != ".git" && !f.path.starts_with(".git/"))
+        .map(|f| TreeFile { path: format!("repo/{}", f.path), ..f })
+        .collect();
+    if files.is_empty() {
+        return Err("the snapshot has no files".into());
+    }
+    let text = |path: &str, bytes: &[u8]| TreeFile { path: path.to_owned(), executable: false, bytes: bytes.to_vec() };
+    files.push(text("environment/Dockerfile", SOLVE_DOCKERFILE.as_bytes()));
+    files.push(text("instruction.md", assignment.statement.as_bytes()));
+    files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let spec = TaskSpec {
+        format: whetstone_tasks::task::FORMAT_VERSION,
+        id: "solve".into(),
+        difficulty: None,
+        framework: Framework::default(),
+        source: SourceSpec { project: "snapshot".into(), version: "0".into(), license: "NOASSERTION".into(), url: String::new() },
+        tests: TestSpec {
+            command: assignment.test_command.clone(),
+            timeout_secs: assignment.limits.timeout.as_secs(),
+            fail_to_pass: Vec::new(),
+            pass_to_pass: Vec::new(),
+        },
+        grading: GradingSpec::default(),
+    };
+    Ok(Task { spec, instruction: assignment.statement.clone(), bundle: Bundle { digest: digest_files(&files), files } })
+}
+
+impl AgentRunner {
+    pub(crate) async fn solve(&self, assignment: SolveAssignment, cancel: CancellationToken) -> SolveReport {
+        let started = Instant::now();
+        let id = assignment.solve_id.clone();
+        let failure =
+            |outcome: RunOutcome, error: String| SolveReport { duration: started.elapsed(), ..SolveReport::failed(&id, outcome, error) };
+        let task = match snapshot_task(&assignment) {
+            Ok(task) => task,
+            Err(error) => return failure(RunOutcome::AgentError, error),
+        };
+        let agent = match self.fetcher().agent(&assignment.agent).await {
+            Ok(agent) => agent,
+            Err(error) => return failure(RunOutcome::InfraError, format!("failed to fetch the agent: {error}")),
+        };
+        let image = tokio::select! {
+            () = cancel.cancelled() => return SolveReport { cancelled: true, ..failure(RunOutcome::InfraError, "cancelled".into()) },
+            image = agent_image(self.sandbox(), &task, &agent, &LogProgress) => match image {
+                Ok(image) => image,
+                Err(error) => return failure(RunOutcome::InfraError, format!("failed to prepare the agent's image: {error}")),
+            },
+        };
+        let limits = agent_limits(assignment.limits, &agent);
+        let llm = match (self.gateway(), assignment.llm_budget_micro_usd) {
+            (Some(gateway), budget) if budget > 0 => Some(LlmAccess { gateway, budget_micro_usd: budget }),
+            _ => None,
+        };
+        // Dropping the run on cancellation drops its container's guard, which removes it.
+        tokio::select! {
+            () = cancel.cancelled() => SolveReport { cancelled: true, ..failure(RunOutcome::InfraError, "cancelled while the agent ran".into()) },
+            report = run_agent_with(self.sandbox(), &image, &task, &agent, limits, &id, llm) => SolveReport {
+                solve_id: id.clone(),
+                outcome: report.outcome,
+                patch: report.patch,
+                log: report.log,
+                error: report.error,
+                spent_micro_usd: report.llm.spent_micro_usd,
+                duration: started.elapsed(),
+                cancelled: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use whetstone_proto::job::SandboxLimits;
+    use whetstone_tasks::Digest;
+
+    use super::*;
+
+    fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let files: Vec<(String, Vec<u8>, u32)> = files.iter().map(|(p, b)| ((*p).to_owned(), b.to_vec(), 0o644)).collect();
+        whetstone_sandbox::archive::pack_files(&files, (0, 0)).expect("packs")
+    }
+
+    fn assignment(snapshot: Vec<u8>) -> SolveAssignment {
+        SolveAssignment {
+            solve_id: "solve-1".into(),
+            agent: Digest::of_bytes(b"agent"),
+            snapshot,
+            statement: "fix the bug".into(),
+            test_command: "pytest -q".into(),
+            limits: SandboxLimits::default(),
+            llm_budget_micro_usd: 0,
+        }
+    }
+
+    #[test]
+    fn the_snapshot_becomes_the_repo_and_the_statement_the_instruction() {
+        let task = snapshot_task(&assignment(tar(&[("src/a.py", b"x = 1\n"), (".git/HEAD", b"ref")]))).expect("task");
+        assert_eq!(task.instruction, "fix the bug");
+        assert_eq!(task.spec.tests.command, "pytest -q");
+        let repo: Vec<String> = task.subtree("repo").files.into_iter().map(|f| f.path).collect();
+        assert_eq!(repo, vec!["src/a.py".to_owned()], ".git is dropped: the run makes its own");
+        assert!(task.bundle.file("environment/Dockerfile").is_some());
+    }
+
+    #[test]
+    fn an_empty_snapshot_is_refused() {
+        assert!(snapshot_task(&assignment(tar(&[(".git/HEAD", b"ref")]))).expect_err("empty").contains("no files"));
+    }
+}

@@ -1,0 +1,211 @@
+//! API keys for the solve API and the per-key accounting its limits read. A key is 32 random
+//! bytes shown once (`ws_` + hex); the database keeps its SHA-256 only, so a leaked database
+//! does not leak working keys.
+
+use std::path::Path;
+
+use rand_core::RngCore;
+use sha2::{Digest as _, Sha256};
+use sqlx::Row;
+use sqlx::sqlite::SqlitePool;
+
+use crate::store::sqlite_now_ms as now_ms;
+use crate::store::{SqliteStore, StoreError};
+
+/// What every key starts with, so a key pasted in the wrong place is recognisable.
+pub const KEY_PREFIX: &str = "ws_";
+
+/// A key's record (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub key_id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    /// Per-key overrides of the `[solve]` limits; `None` means the configuration's.
+    pub limits: KeyLimits,
+    /// Jobs made with the key, and what they spent (running jobs count their budget).
+    pub jobs: u64,
+    pub spent_micro_usd: u64,
+}
+
+/// Per-key overrides of the `[solve]` limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyLimits {
+    pub rate_per_minute: Option<u32>,
+    pub max_concurrent: Option<u32>,
+    pub spend_cap_micro_usd: Option<u64>,
+}
+
+/// A key as the API sees it after authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub name: String,
+    pub limits: KeyLimits,
+}
+
+/// The solve API's tables in the coordinator's database.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    pool: SqlitePool,
+}
+
+fn sha256_hex(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn opt_u32(value: Option<i64>) -> Option<u32> {
+    value.and_then(|v| u32::try_from(v).ok())
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl KeyStore {
+    pub(crate) fn new(store: &SqliteStore) -> Self {
+        Self { pool: store.pool().clone() }
+    }
+
+    /// Opens the coordinator database in `data_dir` (applying migrations), for `whetstone keys`.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let store = SqliteStore::open(&data_dir.join("coordinator.db")).await?;
+        Ok(Self::new(&store))
+    }
+
+    /// Makes a key named `name`. Returns its record and the key, which is never shown again.
+    pub async fn create(&self, name: &str, limits: KeyLimits) -> Result<(KeyRecord, String), StoreError> {
+        let mut bytes = [0u8; 32];
+        rand_core::OsRng.fill_bytes(&mut bytes);
+        let key = format!("{KEY_PREFIX}{}", hex::encode(bytes));
+        let key_id = format!("key-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let created_at_ms = now_ms();
+        sqlx::query(
+            "INSERT INTO solve_keys (key_id, name, key_sha256, created_at_ms, rate_per_minute, max_concurrent, spend_cap_micro_usd)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key_id)
+        .bind(name)
+        .bind(sha256_hex(&key))
+        .bind(created_at_ms)
+        .bind(limits.rate_per_minute.map(i64::from))
+        .bind(limits.max_concurrent.map(i64::from))
+        .bind(limits.spend_cap_micro_usd.map(to_i64))
+        .execute(&self.pool)
+        .await?;
+        let record = KeyRecord { key_id, name: name.to_owned(), created_at_ms, revoked_at_ms: None, limits, jobs: 0, spent_micro_usd: 0 };
+        Ok((record, key))
+    }
+
+    /// Every key, oldest first, with its jobs and spend.
+    pub async fn list(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.key_id, k.name, k.created_at_ms, k.revoked_at_ms, k.rate_per_minute, k.max_concurrent, k.spend_cap_micro_usd,
+                    COUNT(j.solve_id) AS jobs, COALESCE(SUM(j.spent_micro_usd), 0) AS spent
+             FROM solve_keys k LEFT JOIN solve_jobs j ON j.key_id = k.key_id
+             GROUP BY k.key_id ORDER BY k.created_at_ms, k.key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(KeyRecord {
+                    key_id: row.try_get("key_id")?,
+                    name: row.try_get("name")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                    revoked_at_ms: row.try_get("revoked_at_ms")?,
+                    limits: KeyLimits {
+                        rate_per_minute: opt_u32(row.try_get("rate_per_minute")?),
+                        max_concurrent: opt_u32(row.try_get("max_concurrent")?),
+                        spend_cap_micro_usd: row.try_get::<Option<i64>, _>("spend_cap_micro_usd")?.and_then(|v| u64::try_from(v).ok()),
+                    },
+                    jobs: u64::try_from(row.try_get::<i64, _>("jobs")?).unwrap_or(0),
+                    spent_micro_usd: u64::try_from(row.try_get::<i64, _>("spent")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Revokes a key by id or name. False when no unrevoked key matches.
+    pub async fn revoke(&self, id_or_name: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE solve_keys SET revoked_at_ms = ? WHERE (key_id = ? OR name = ?) AND revoked_at_ms IS NULL")
+            .bind(now_ms())
+            .bind(id_or_name)
+            .bind(id_or_name)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// The unrevoked key whose hash matches `key`.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT key_id, name, rate_per_minute, max_concurrent, spend_cap_micro_usd
+             FROM solve_keys WHERE key_sha256 = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(sha256_hex(key))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ApiKey {
+            key_id: row.try_get("key_id")?,
+            name: row.try_get("name")?,
+            limits: KeyLimits {
+                rate_per_minute: opt_u32(row.try_get("rate_per_minute")?),
+                max_concurrent: opt_u32(row.try_get("max_concurrent")?),
+                spend_cap_micro_usd: row.try_get::<Option<i64>, _>("spend_cap_micro_usd")?.and_then(|v| u64::try_from(v).ok()),
+            },
+        }))
+    }
+
+    /// Jobs the key made since `since_ms`, and what they spent or hold as budget.
+    pub(crate) async fn usage_since(&self, key_id: &str, since_ms: i64) -> Result<(u32, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS jobs, COALESCE(SUM(spent_micro_usd), 0) AS spent FROM solve_jobs WHERE key_id = ? AND created_at_ms >= ?",
+        )
+        .bind(key_id)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        let jobs = u32::try_from(row.try_get::<i64, _>("jobs")?).unwrap_or(u32::MAX);
+        let spent = u64::try_from(row.try_get::<i64, _>("spent")?).unwrap_or(0);
+        Ok((jobs, spent))
+    }
+
+    /// Records a new job holding `budget` against the key's spend until it finishes.
+    pub(crate) async fn job_created(&self, solve_id: &str, key_id: &str, agent: &str, budget: u64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO solve_jobs (solve_id, key_id, agent_digest, created_at_ms, spent_micro_usd) VALUES (?, ?, ?, ?, ?)")
+            .bind(solve_id)
+            .bind(key_id)
+            .bind(agent)
+            .bind(now_ms())
+            .bind(to_i64(budget))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records how a job ended and what it really spent.
+    pub(crate) async fn job_finished(&self, solve_id: &str, status: &str, spent: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE solve_jobs SET finished_at_ms = ?, status = ?, spent_micro_usd = ? WHERE solve_id = ?")
+            .bind(now_ms())
+            .bind(status)
+            .bind(to_i64(spent))
+            .bind(solve_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Jobs left unfinished by a previous process: they can never finish now.
+    pub(crate) async fn abandon_unfinished(&self) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("UPDATE solve_jobs SET finished_at_ms = ?, status = 'failed', spent_micro_usd = 0 WHERE finished_at_ms IS NULL")
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected())
+    }
+}

@@ -1,0 +1,404 @@
+//! The solve API over real HTTP on loopback: API keys (made in the coordinator's database as
+//! `whetstone keys create` makes them), request errors, limits, `best`, the event stream and
+//! its resumption, cancellation reaching the runner, and one key never seeing another's jobs.
+//! The runner here is a real worker session with a canned executor; the Docker path (a real
+//! agent on a real repository) is tested from the `whetstone` crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use whetstone_coordinator::CoordinatorConfig;
+use whetstone_coordinator::solve::keys::{KeyLimits, KeyStore};
+use whetstone_proto::job::{Assignment, Capability, Report, RunOutcome, SolveAssignment, SolveReport};
+use whetstone_proto::worker::Executor;
+
+use crate::support::{CannedRunner, CannedValidator, Harness, Seen, within};
+
+const DIFF: &str = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
+
+async fn start(edit: impl FnOnce(&mut CoordinatorConfig)) -> (Harness, String) {
+    let harness = Harness::start_with(|config| {
+        config.solve.listen = Some(([127, 0, 0, 1], 0).into());
+        config.solve.min_decided = 1;
+        edit(config);
+    })
+    .await;
+    let url = harness.server.solve_url.clone().expect("the solve API listens");
+    (harness, url)
+}
+
+async fn key(harness: &Harness, name: &str, limits: KeyLimits) -> String {
+    let keys = KeyStore::open(harness.data_dir()).await.expect("key store opens");
+    keys.create(name, limits).await.expect("key made").1
+}
+
+/// One request; the status and the whole body.
+async fn call(method: Method, url: &str, key: Option<&str>, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> (StatusCode, Vec<u8>) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request)).await.expect("answer within 30 s").expect("HTTP");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    (status, body)
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+fn error_code(body: &[u8]) -> String {
+    json_of(body)["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        // Written raw, so a test can make the entries a careless or hostile client would.
+        let name = &mut header.as_gnu_mut().expect("gnu header").name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *bytes).expect("appends");
+    }
+    builder.into_inner().expect("tar")
+}
+
+fn request_body(snapshot: &[u8], agent: &str, budget: Option<u64>) -> Vec<u8> {
+    let mut body = json!({
+        "statement": "make x equal 2",
+        "snapshot_base64": base64::engine::general_purpose::STANDARD.encode(snapshot),
+        "agent": agent,
+    });
+    if let Some(budget) = budget {
+        body["budget_micro_usd"] = json!(budget);
+    }
+    serde_json::to_vec(&body).expect("json")
+}
+
+fn repo() -> Vec<u8> {
+    tar_of(&[("a.py", b"x = 1\n"), ("pkg/b.py", b"y = 2\n")])
+}
+
+async fn submit(url: &str, key: &str, agent: &str) -> (StatusCode, Value) {
+    let (status, body) = call(Method::POST, &format!("{url}/v1/solve"), Some(key), Some(request_body(&repo(), agent, None)), &[]).await;
+    (status, json_of(&body))
+}
+
+/// SSE frames as (id, event, data).
+fn parse_events(body: &[u8]) -> Vec<(u64, String, Value)> {
+    let text = String::from_utf8_lossy(body);
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let (mut id, mut name, mut data) = (None, None, None);
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    name = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = serde_json::from_str(v.trim_start()).ok();
+                }
+            }
+            Some((id?, name?, data?))
+        })
+        .collect()
+}
+
+/// An agent-runner that runs nothing: it records each solve job and answers with [`DIFF`]
+/// and a three-line log, or, when holding, waits until the job is cancelled.
+#[derive(Debug)]
+struct CannedSolver {
+    seen: Seen<SolveAssignment>,
+    cancelled: Seen<String>,
+    hold: bool,
+}
+
+impl CannedSolver {
+    fn new(hold: bool) -> Arc<Self> {
+        Arc::new(Self { seen: Seen::new(), cancelled: Seen::new(), hold })
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for CannedSolver {
+    async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
+        let Assignment::Solve(solve) = assignment else { panic!("the solver was sent {assignment:?}") };
+        self.seen.push(solve.clone());
+        if self.hold {
+            cancel.cancelled().await;
+            self.cancelled.push(solve.solve_id.clone());
+            return Report::Solve(SolveReport {
+                cancelled: true,
+                ..SolveReport::failed(solve.solve_id, RunOutcome::InfraError, "cancelled")
+            });
+        }
+        Report::Solve(SolveReport {
+            solve_id: solve.solve_id,
+            outcome: RunOutcome::Completed,
+            patch: DIFF.as_bytes().to_vec(),
+            log: "[agent] reading\n[agent] editing a.py\n[agent] done".into(),
+            error: String::new(),
+            spent_micro_usd: 1234,
+            duration: Duration::from_millis(5),
+            cancelled: false,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_key_are_401_and_say_how_to_get_one() {
+    let (harness, url) = start(|_| {}).await;
+    let (status, body) = call(Method::POST, &format!("{url}/v1/solve"), None, Some(request_body(&repo(), "best", None)), &[]).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "missing_key"));
+    assert!(json_of(&body)["error"]["message"].as_str().unwrap_or_default().contains("whetstone keys create"), "{}", json_of(&body));
+    let (status, body) = call(Method::GET, &format!("{url}/v1/solve/solve-x"), Some("ws_not-a-key"), None, &[]).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "invalid_key"));
+
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let keys = KeyStore::open(harness.data_dir()).await.expect("key store");
+    assert!(keys.revoke("dev").await.expect("revokes"));
+    let (status, _) = call(Method::GET, &format!("{url}/v1/solve/solve-x"), Some(&key), None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+    let listed = keys.list().await.expect("lists");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked_at_ms.is_some());
+
+    let (status, body) = call(Method::GET, &format!("{url}/v1/openapi.json"), None, None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "the description needs no key");
+    let doc = json_of(&body);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/solve/{id}/events"]["get"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_snapshots_are_refused_naming_what_is_wrong() {
+    let (harness, url) = start(|config| config.solve.max_snapshot_bytes = 4096).await;
+    let agent = harness.submit_agent("noop").await.to_string();
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let post = |body: Vec<u8>| {
+        let (url, key) = (url.clone(), key.clone());
+        async move { call(Method::POST, &format!("{url}/v1/solve"), Some(&key), Some(body), &[]).await }
+    };
+
+    let big = tar_of(&[("big.bin", &vec![7u8; 8192])]);
+    let (status, body) = post(request_body(&big, &agent, None)).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "snapshot_too_large"));
+    // Far over the cap, the body itself is cut off before it is read.
+    let (status, body) = post(vec![b' '; 64 * 1024 * 1024]).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "snapshot_too_large"));
+
+    let escaping = tar_of(&[("a.py", b"x\n"), ("../outside.py", b"evil\n")]);
+    let (status, body) = post(request_body(&escaping, &agent, None)).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "snapshot_entry_escapes"));
+    assert!(
+        json_of(&body)["error"]["message"].as_str().unwrap_or_default().contains("../outside.py"),
+        "names the entry: {}",
+        json_of(&body)
+    );
+    let absolute = tar_of(&[("/etc/passwd", b"root\n")]);
+    let (status, body) = post(request_body(&absolute, &agent, None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&body)["error"]["message"].as_str().unwrap_or_default().contains("/etc/passwd"), "{}", json_of(&body));
+
+    let mut corrupt = repo();
+    corrupt.truncate(700);
+    corrupt[148..156].copy_from_slice(b"garbage!");
+    let (status, body) = post(request_body(&corrupt, &agent, None)).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "snapshot_malformed"));
+
+    let (status, body) = post(br#"{"statement": "x", "snapshot_base64": "@@@"}"#.to_vec()).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "snapshot_not_base64"));
+    let (status, body) = post(b"not json".to_vec()).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    let (status, body) = post(request_body(&repo(), "sha256:nope", None)).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "bad_agent"));
+    let unknown = whetstone_tasks::Digest::of_bytes(b"no such agent").to_string();
+    let (status, body) = post(request_body(&repo(), &unknown, None)).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::NOT_FOUND, "unknown_agent"));
+    let (status, body) = post(request_body(&repo(), &agent, Some(50_000_000))).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "budget_too_large"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn best_is_the_top_agent_with_enough_graded_tasks() {
+    let (harness, url) = start(|_| {}).await;
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let (status, body) = submit(&url, &key, "best").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("no_ranked_agent")),
+        "nobody is graded yet"
+    );
+
+    let tasks = harness.publish_tasks(1).await;
+    let weak = harness.submit_agent("noop").await;
+    let strong = harness.submit_agent("repair").await;
+    let runner = Arc::new(CannedRunner::completing("runner-1"));
+    let strong_wins = strong.clone();
+    let validator = Arc::new(CannedValidator::with_rule(whetstone_chain::wallet::dev::DevKey::Bob, move |g| g.agent == strong_wins));
+    let runner_session = harness.spawn_worker("runner-1", Capability::RunAgent, 2, runner);
+    let _validator = harness.spawn_worker("validator-1", Capability::Grade, 2, validator);
+    harness.wait_for_progress("both agents graded", |p| p.grades_done == 2).await;
+    runner_session.stop().await;
+    assert_eq!(tasks.len(), 1);
+
+    let (status, body) = submit(&url, &key, "best").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["agent"]["digest"], strong.to_string(), "{body}");
+    assert_eq!(body["agent"]["name"], "repair");
+    assert_ne!(body["agent"]["digest"], weak.to_string());
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(body["events"], format!("/v1/solve/{id}/events"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_streams_its_events_and_last_event_id_replays_only_what_was_missed() {
+    let (harness, url) = start(|_| {}).await;
+    let agent = harness.submit_agent("noop").await.to_string();
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let (status, accepted) = submit(&url, &key, &agent).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["id"].as_str().expect("id").to_owned();
+
+    // The stream is opened before a runner exists: it waits, then follows the job to its end.
+    let events_url = format!("{url}/v1/solve/{id}/events");
+    let reading = tokio::spawn({
+        let (events_url, key) = (events_url.clone(), key.clone());
+        async move { call(Method::GET, &events_url, Some(&key), None, &[]).await }
+    });
+    let solver = CannedSolver::new(false);
+    let _runner = harness.spawn_worker("runner-1", Capability::RunAgent, 1, solver.clone());
+    let (status, body) = reading.await.expect("reader");
+    assert_eq!(status, StatusCode::OK);
+    let events = parse_events(&body);
+    let names: Vec<&str> = events.iter().map(|(_, name, _)| name.as_str()).collect();
+    assert_eq!(names, ["queued", "started", "log", "log", "log", "spend", "finished"], "{}", String::from_utf8_lossy(&body));
+    let ids: Vec<u64> = events.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(ids, (1..=7).collect::<Vec<_>>());
+    assert_eq!(events[0].2["position"], 1);
+    assert_eq!(events[1].2["runner"], "runner-1");
+    assert_eq!(events[3].2["line"], "[agent] editing a.py");
+    assert_eq!(events[5].2["micro_usd"], 1234);
+    let finished = &events[6].2;
+    assert_eq!((finished["status"].as_str(), finished["diff"].as_str()), (Some("diff"), Some(DIFF)));
+    assert_eq!(finished["agent"]["digest"], agent);
+
+    // The runner got the snapshot and statement as sent.
+    let seen = solver.seen.all();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].snapshot.clone(), seen[0].statement.as_str()), (repo(), "make x equal 2"));
+
+    // A client that saw up to event 4 gets 5, 6 and 7 only.
+    let (status, body) = call(Method::GET, &events_url, Some(&key), None, &[("last-event-id", "4")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let replayed: Vec<(u64, String)> = parse_events(&body).into_iter().map(|(id, name, _)| (id, name)).collect();
+    assert_eq!(replayed, [(5, "log".to_owned()), (6, "spend".to_owned()), (7, "finished".to_owned())]);
+    let (status, body) = call(Method::GET, &events_url, Some(&key), None, &[("last-event-id", "soon")]).await;
+    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "bad_last_event_id"));
+
+    let (status, body) = call(Method::GET, &format!("{url}/v1/solve/{id}"), Some(&key), None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let view = json_of(&body);
+    assert_eq!((view["state"].as_str(), view["status"].as_str(), view["diff"].as_str()), (Some("finished"), Some("diff"), Some(DIFF)));
+    assert_eq!(view["spent_micro_usd"], 1234);
+
+    let listed = KeyStore::open(harness.data_dir()).await.expect("keys").list().await.expect("list");
+    assert_eq!((listed[0].jobs, listed[0].spent_micro_usd), (1, 1234), "the key's spend is what the job spent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_cannot_read_or_cancel_anothers_job() {
+    let (harness, url) = start(|_| {}).await;
+    let agent = harness.submit_agent("noop").await.to_string();
+    let alice = key(&harness, "alice", KeyLimits::default()).await;
+    let bob = key(&harness, "bob", KeyLimits::default()).await;
+    let (_, accepted) = submit(&url, &alice, &agent).await;
+    let id = accepted["id"].as_str().expect("id");
+    for (method, path) in [
+        (Method::GET, format!("/v1/solve/{id}")),
+        (Method::GET, format!("/v1/solve/{id}/events")),
+        (Method::DELETE, format!("/v1/solve/{id}")),
+    ] {
+        let (status, body) = call(method.clone(), &format!("{url}{path}"), Some(&bob), None, &[]).await;
+        assert_eq!((status, error_code(&body).as_str()), (StatusCode::NOT_FOUND, "unknown_job"), "{method} {path}");
+    }
+    let (status, body) = call(Method::GET, &format!("{url}/v1/solve/{id}"), Some(&alice), None, &[]).await;
+    assert_eq!((status, json_of(&body)["state"].as_str()), (StatusCode::OK, Some("queued")), "still alice's, untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_job_stops_it_on_the_runner() {
+    let (harness, url) = start(|_| {}).await;
+    let agent = harness.submit_agent("noop").await.to_string();
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let solver = CannedSolver::new(true);
+    let _runner = harness.spawn_worker("runner-1", Capability::RunAgent, 1, solver.clone());
+    let (_, accepted) = submit(&url, &key, &agent).await;
+    let id = accepted["id"].as_str().expect("id").to_owned();
+    within(Duration::from_secs(10), "the runner to take the job", || async { (!solver.seen.all().is_empty()).then_some(()) }).await;
+
+    let (status, body) = call(Method::DELETE, &format!("{url}/v1/solve/{id}"), Some(&key), None, &[]).await;
+    assert_eq!((status, json_of(&body)["state"].as_str()), (StatusCode::ACCEPTED, Some("cancelling")));
+    within(Duration::from_secs(10), "the runner to be told", || async { (solver.cancelled.all() == [id.clone()]).then_some(()) }).await;
+    let view = within(Duration::from_secs(10), "the job to finish", || async {
+        let (_, body) = call(Method::GET, &format!("{url}/v1/solve/{id}"), Some(&key), None, &[]).await;
+        let view = json_of(&body);
+        (view["state"] == "finished").then_some(view)
+    })
+    .await;
+    assert_eq!(view["status"], "cancelled");
+
+    // A queued job is cancelled on the spot.
+    let (_, queued) = submit(&url, &key, &agent).await;
+    let (_, queued2) = submit(&url, &key, &agent).await;
+    let second = queued2["id"].as_str().expect("id");
+    let (status, body) = call(Method::DELETE, &format!("{url}/v1/solve/{second}"), Some(&key), None, &[]).await;
+    assert_eq!((status, json_of(&body)["state"].as_str()), (StatusCode::ACCEPTED, Some("finished")));
+    let (_, body) = call(Method::GET, &format!("{url}/v1/solve/{second}/events"), Some(&key), None, &[]).await;
+    let last = parse_events(&body).pop().expect("events");
+    assert_eq!((last.1.as_str(), last.2["status"].as_str()), ("finished", Some("cancelled")));
+    assert!(queued["id"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_429_and_402_with_what_to_do() {
+    let (harness, url) = start(|config| {
+        config.solve.max_concurrent = 1;
+        config.solve.default_budget_micro_usd = 1000;
+    })
+    .await;
+    let agent = harness.submit_agent("noop").await.to_string();
+
+    let busy = key(&harness, "busy", KeyLimits::default()).await;
+    assert_eq!(submit(&url, &busy, &agent).await.0, StatusCode::ACCEPTED);
+    let (status, body) = submit(&url, &busy, &agent).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_running")), "{body}");
+
+    let hasty = key(&harness, "hasty", KeyLimits { rate_per_minute: Some(1), max_concurrent: Some(5), ..KeyLimits::default() }).await;
+    assert_eq!(submit(&url, &hasty, &agent).await.0, StatusCode::ACCEPTED);
+    let (status, body) = submit(&url, &hasty, &agent).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+
+    let poor = key(&harness, "poor", KeyLimits { spend_cap_micro_usd: Some(1500), max_concurrent: Some(5), ..KeyLimits::default() }).await;
+    assert_eq!(submit(&url, &poor, &agent).await.0, StatusCode::ACCEPTED, "1000 of 1500");
+    let (status, body) = submit(&url, &poor, &agent).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("spend_cap_reached")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("budget_micro_usd"), "{body}");
+}
