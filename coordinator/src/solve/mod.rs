@@ -1,4 +1,4 @@
-//! The developers' solve API (issue 12, contract in docs/solve-api.md): a developer sends a
+//! The developers' solve API (issue 12; the contract is served at `/v1/openapi.json`): a developer sends a
 //! snapshot of their repository and a problem statement; the subnet's best agent (or one they
 //! name) runs on it on a connected agent-runner, in the same sandbox, inference proxy and hard
 //! budget as a scored run, and the diff comes back as Server-Sent Events.
