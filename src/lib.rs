@@ -6,6 +6,9 @@
 pub mod agent_tools;
 pub mod client;
 pub mod devnet;
+pub mod ide;
+pub mod lsp;
+pub mod mcp;
 pub mod ui;
 
 /// Well-known development accounts (the substrate dev keyring), used as hotkeys on devnet:

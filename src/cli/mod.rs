@@ -20,6 +20,8 @@ mod images;
 mod keys;
 mod leaderboard;
 mod localnet;
+mod lsp;
+mod mcp;
 mod runs;
 mod tasks;
 mod validator;
@@ -76,6 +78,13 @@ enum Command {
     /// The solve API's keys (operator): create, list, revoke, on the coordinator's database.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Run a language server (stdio) for your editor: the code action "Ask Whetstone to fix
+    /// this" sends the problem to the subnet's best agent and proposes its change as an edit.
+    #[command(long_about = lsp::LONG_ABOUT)]
+    Lsp(lsp::LspArgs),
+    /// Run an MCP server (stdio) for assistants: tools solve, status and cancel.
+    #[command(long_about = mcp::LONG_ABOUT)]
+    Mcp(mcp::McpArgs),
 }
 
 impl Cli {
@@ -95,6 +104,8 @@ impl Cli {
             Command::Localnet(args) => localnet::run(args).await,
             Command::Images(args) => images::run(args).await,
             Command::Keys(command) => keys::run(command).await,
+            Command::Lsp(args) => lsp::run(args).await,
+            Command::Mcp(args) => mcp::run(args).await,
         }
     }
 }

@@ -1,0 +1,81 @@
+//! `whetstone lsp` in a real Neovim: the code action on a diagnostic, progress while the job
+//! runs, and the agent's diff landing in the buffers (calc.py changed, test_calc.py created).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::contract_server::{API_KEY, ContractServer};
+use crate::repo;
+
+fn neovim() -> String {
+    let nvim = std::env::var("WHETSTONE_NVIM").unwrap_or_else(|_| "nvim".to_owned());
+    let found = std::process::Command::new(&nvim).arg("--version").output().is_ok_and(|output| output.status.success());
+    assert!(found, "this test drives Neovim: install it (apt-get install neovim; .ci/run does) or point WHETSTONE_NVIM at one");
+    nvim
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
+    let nvim = neovim();
+    let server = ContractServer::start(repo::FIX).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo_dir = dir.path().join("repo");
+    std::fs::create_dir(&repo_dir).expect("mkdir repo");
+    repo::create(&repo_dir);
+    let out = dir.path().join("out.json");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/editors/neovim_fix.lua");
+    let mut child = tokio::process::Command::new(nvim)
+        .args(["--headless", "--clean", "-n", "-c", &format!("luafile {script}")])
+        .env("REPO", &repo_dir)
+        .env("OUT", &out)
+        .env("WHETSTONE_BIN", env!("CARGO_BIN_EXE_whetstone"))
+        .env("SOLVE_URL", &server.url)
+        .env("API_KEY", API_KEY)
+        .env("HOME", dir.path())
+        .env_remove("WHETSTONE_SOLVE_URL")
+        .env_remove("WHETSTONE_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start nvim");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("nvim finished within a minute").expect("nvim");
+    assert!(status.success(), "nvim exited with {status}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's report")).expect("report JSON");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["actions"], serde_json::json!(["Ask Whetstone to fix this"]), "{report:#}");
+    assert_eq!(
+        report["calc"],
+        serde_json::json!(["def add(a, b):", "    return a + b", "", "", "def mul(a, b):", "    return a * b"]),
+        "{report:#}"
+    );
+    // The new file's text ends in a newline, which Neovim shows as one more (empty) line in
+    // the buffer it created for it.
+    assert_eq!(
+        report["test_calc"],
+        serde_json::json!(["from calc import add", "", "", "def test_add():", "    assert add(2, 3) == 5", ""]),
+        "{report:#}"
+    );
+    let progress: Vec<&str> = report["progress"].as_array().expect("progress").iter().filter_map(Value::as_str).collect();
+    assert_eq!(progress.first().copied(), Some("begin: packing the repository"), "{report:#}");
+    assert!(progress.contains(&"report: add subtracts: changing - to +"), "the agent's log shows as progress: {report:#}");
+    assert!(progress.last().is_some_and(|last| last.starts_with("end: repair 1.0.0 proposed a change")), "{report:#}");
+
+    // What reached the solve API: the statement names the place and the problem, the snapshot
+    // holds the tracked and untracked files but not the ignored ones.
+    let jobs = server.jobs();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert!(
+        job.statement
+            .starts_with("Fix this problem in calc.py at line 2, column 5: test_add: assert add(2, 3) == 5, got -1 (reported by pytest)"),
+        "{}",
+        job.statement
+    );
+    assert!(job.statement.contains("    return a - b\n"), "{}", job.statement);
+    let mut names: Vec<&str> = job.files.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [".gitignore", "calc.py", "notes.txt"]);
+    assert_eq!(job.agent, "best");
+}

@@ -1,0 +1,71 @@
+"""Drives `whetstone mcp` with the `mcp` package's own client over stdio: lists the tools,
+calls `solve` (with progress), then `status` and `cancel` on a job submitted without waiting.
+Prints one JSON object with what it saw; the Rust test asserts on it."""
+
+import asyncio
+import json
+import os
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+def field(obj, *names):
+    for name in names:
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return None
+
+
+def texts(result):
+    return [item.text for item in result.content if getattr(item, "type", "") == "text"]
+
+
+async def main():
+    params = StdioServerParameters(
+        command=os.environ["WHETSTONE_BIN"],
+        args=["mcp"],
+        env={"WHETSTONE_SOLVE_URL": os.environ["SOLVE_URL"], "WHETSTONE_API_KEY": os.environ["API_KEY"]},
+        cwd=os.environ["REPO"],
+    )
+    report = {}
+    async with stdio_client(params) as streams:
+        async with ClientSession(streams[0], streams[1]) as session:
+            initialized = await session.initialize()
+            report["protocol_version"] = field(initialized, "protocol_version", "protocolVersion")
+            report["server"] = field(initialized, "server_info", "serverInfo").name
+            tools = await session.list_tools()
+            report["tools"] = sorted(tool.name for tool in tools.tools)
+
+            progress = []
+
+            async def on_progress(value, total, message):
+                progress.append(message)
+
+            solved = await session.call_tool(
+                "solve",
+                {"statement": "add() subtracts; it must add", "test_command": "pytest -q"},
+                progress_callback=on_progress,
+            )
+            report["solve_error"] = field(solved, "is_error", "isError")
+            report["solve_texts"] = texts(solved)
+            report["solve_structured"] = field(solved, "structured_content", "structuredContent")
+            report["progress"] = progress
+
+            submitted = await session.call_tool("solve", {"statement": "again", "wait": False})
+            job = field(submitted, "structured_content", "structuredContent")["id"]
+            report["submitted"] = job
+            cancelled = await session.call_tool("cancel", {"id": job})
+            report["cancel_texts"] = texts(cancelled)
+            status = await session.call_tool("status", {"id": job})
+            report["status_structured"] = field(status, "structured_content", "structuredContent")
+            missing = await session.call_tool("status", {"id": "solve-404"})
+            report["missing_error"] = field(missing, "is_error", "isError")
+            report["missing_texts"] = texts(missing)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0)
