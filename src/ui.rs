@@ -191,7 +191,11 @@ pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
     for (rank, entry) in board.entries.iter().enumerate() {
         let mut row = vec![
             Cell::new(rank + 1),
-            Cell::new(&entry.name),
+            Cell::new(if entry.copy_of.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{} (copy of {}, similarity {:.2})", entry.name, short(&entry.copy_of, 12), f64::from(entry.copy_permille) / 1000.0)
+            }),
             Cell::new(&entry.version),
             Cell::new(short(&entry.hotkey, 10)),
             Cell::new(short(&entry.agent_digest, 12)),

@@ -51,6 +51,9 @@ pub struct CoordinatorConfig {
     /// `crate::solve::SolveConfig`). Default: off in the library, 127.0.0.1:50052 from
     /// `whetstone coordinator`.
     pub solve: crate::solve::SolveConfig,
+    /// When a submission is a copy of another miner's agent, and what then: refused (the
+    /// default) or accepted and marked on the leaderboard. Default threshold 0.5.
+    pub copies: crate::copies::CopiesConfig,
 }
 
 /// The `[blobs]` table.
@@ -138,6 +141,7 @@ impl Default for CoordinatorConfig {
             blobs: BlobsConfig::default(),
             grading: crate::grading::GradingConfig::default(),
             solve: crate::solve::SolveConfig::default(),
+            copies: crate::copies::CopiesConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod auth;
 mod blobs;
 pub mod config;
+pub mod copies;
 pub mod grading;
 mod ledger;
 mod scheduler;

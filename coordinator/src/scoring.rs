@@ -62,7 +62,7 @@ mod tests {
     use super::*;
 
     fn agent(n: u8, hotkey: &str) -> AgentRow {
-        AgentRow { digest: Digest::of_bytes(&[n]), name: format!("a{n}"), version: "1".into(), hotkey: Hotkey::new(hotkey) }
+        AgentRow { digest: Digest::of_bytes(&[n]), name: format!("a{n}"), version: "1".into(), hotkey: Hotkey::new(hotkey), copy_of: None }
     }
 
     #[test]

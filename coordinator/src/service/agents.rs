@@ -6,6 +6,7 @@ use whetstone_tasks::{AgentPackage, Hotkey};
 
 use super::{ApiError, Services};
 use crate::config::CoordinatorConfig;
+use crate::copies::CopyPolicy;
 use crate::scheduler::Event;
 use crate::store::{NewAgent, now_ms};
 
@@ -38,6 +39,16 @@ impl pb::agents_server::Agents for Services {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
         }
         self.check_submission_rate(&hotkey).await?;
+        let comparison = self.compare_with_earlier_agents(&package, &hotkey).await?;
+        if let (Some(copy), CopyPolicy::Reject) = (&comparison.copy, self.config.copies.policy) {
+            tracing::warn!(agent = %digest, %hotkey, original = %copy.original, similarity = copy.similarity, "copied agent refused");
+            return Err(ApiError::Refused(format!(
+                "agent refused: it is a copy of agent {} submitted by {} (structural similarity {:.2}, the subnet refuses {:.2} and above); \
+                 submit an agent of your own",
+                copy.original, copy.original_miner, copy.similarity, self.config.copies.threshold
+            ))
+            .into());
+        }
         // Stored bytes are the canonical tar, whatever order the client packed.
         let canonical = package.bundle.to_tar().map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.blobs.put(&digest, &canonical).await.map_err(ApiError::from)?;
@@ -49,9 +60,18 @@ impl pb::agents_server::Agents for Services {
             claimed_at_ms: claim.claimed_at_ms,
             claim_signature: claim.signature,
         };
+        // The fingerprint is stored after the agent row (it references it).
         if !self.store.insert_agent(&agent).await.map_err(ApiError::from)? {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
         }
+        let mark = comparison.copy.as_ref().map(crate::copies::Copy::mark);
+        if let Some(copy) = &comparison.copy {
+            tracing::warn!(agent = %digest, original = %copy.original, similarity = copy.similarity, "agent accepted as a flagged copy");
+        }
+        self.store
+            .store_fingerprint(&digest, crate::copies::VERSION, comparison.fingerprint.hashes(), mark.as_ref())
+            .await
+            .map_err(ApiError::from)?;
         let runs = self.store.schedule_missing_runs().await.map_err(ApiError::from)?;
         self.scheduler.send(Event::WorkAdded).await;
         tracing::info!(agent = %digest, name = %agent.name, hotkey = %agent.hotkey, runs, "agent submitted");
@@ -73,6 +93,16 @@ impl pb::agents_server::Agents for Services {
 }
 
 impl Services {
+    /// The package's fingerprint and the closest earlier agent of another miner, if it copies one.
+    async fn compare_with_earlier_agents(&self, package: &AgentPackage, miner: &Hotkey) -> Result<crate::copies::Comparison, ApiError> {
+        let earlier = self.store.fingerprints(crate::copies::VERSION).await?;
+        let (package, miner, threshold) = (package.clone(), miner.clone(), self.config.copies.threshold);
+        tokio::task::spawn_blocking(move || crate::copies::compare(&package, &miner, &earlier, threshold))
+            .await
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
+            .map_err(|e| ApiError::BadRequest(format!("agent package refused: cannot read its code: {e}")))
+    }
+
     /// At most `submissions.max` agents per hotkey in any window of `submissions.window_secs`.
     async fn check_submission_rate(&self, hotkey: &Hotkey) -> Result<(), ApiError> {
         let limit = self.config.submissions;

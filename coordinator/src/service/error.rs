@@ -12,6 +12,9 @@ pub(crate) enum ApiError {
     AlreadyExists(String),
     #[error("{0}")]
     RateLimited(String),
+    /// The request is well-formed but the subnet's policy refuses it.
+    #[error("{0}")]
+    Refused(String),
 
     #[error("storage failure")]
     Store(#[from] StoreError),
@@ -26,6 +29,7 @@ impl From<ApiError> for tonic::Status {
             ApiError::NotFound(message) => Self::not_found(message),
             ApiError::AlreadyExists(message) => Self::already_exists(message),
             ApiError::RateLimited(message) => Self::resource_exhausted(message),
+            ApiError::Refused(message) => Self::failed_precondition(message),
             internal @ (ApiError::Store(_) | ApiError::Blob(_)) => {
                 tracing::error!(error = %error_chain(&internal), "request failed");
                 Self::internal("internal error; see the coordinator log")

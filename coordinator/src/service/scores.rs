@@ -67,6 +67,8 @@ impl pb::scores_server::Scores for Services {
                     uid: earned.map(|n| u32::from(n.uid)),
                     incentive: earned.map(|n| n.incentive),
                     pending: e.pending,
+                    copy_of: e.agent.copy_of.as_ref().map(|c| c.original.to_string()).unwrap_or_default(),
+                    copy_permille: e.agent.copy_of.as_ref().map_or(0, |c| c.permille),
                 }
             })
             .collect();

@@ -167,6 +167,24 @@ pub struct AgentRow {
     pub name: String,
     pub version: String,
     pub hotkey: Hotkey,
+    /// The earlier agent this one copies, when it was accepted as a flagged copy.
+    pub copy_of: Option<CopyMark>,
+}
+
+/// An agent flagged as a copy: of which earlier agent, and how closely (per mille of the
+/// similarity score, `whetstone_tasks::similarity::Similarity::score`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyMark {
+    pub original: Digest,
+    pub permille: u32,
+}
+
+/// An earlier agent's stored fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFingerprint {
+    pub digest: Digest,
+    pub hotkey: Hotkey,
+    pub hashes: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -263,6 +281,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn grades_for_run(&self, run_id: &RunId) -> Result<Vec<GradeRow>, StoreError>;
 
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError>;
+    /// Stores an agent's fingerprint (made with fingerprint format `version`) and, when it was
+    /// accepted as a copy, what it copies.
+    async fn store_fingerprint(&self, digest: &Digest, version: u32, hashes: &[u64], copy: Option<&CopyMark>) -> Result<(), StoreError>;
+    /// Every stored fingerprint of format `version`, oldest agent first.
+    async fn fingerprints(&self, version: u32) -> Result<Vec<StoredFingerprint>, StoreError>;
     async fn task_count(&self) -> Result<u32, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
     /// Every run (or one agent's), by agent submission then task id.

@@ -10,8 +10,8 @@ use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, ClaimRow, Counts, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask, NewVerdict, QueuedGrade, QueuedRun,
-    Recorded, RunDetail, RunGrading, RunRecord, Store, StoreError,
+    AgentRow, ClaimRow, CopyMark, Counts, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask, NewVerdict, QueuedGrade,
+    QueuedRun, Recorded, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -485,15 +485,65 @@ impl Store for SqliteStore {
     }
 
     async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT digest, name, version, hotkey FROM agents ORDER BY submitted_at_ms, digest").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT digest, name, version, hotkey, copy_of, copy_permille FROM agents ORDER BY submitted_at_ms, digest")
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
             .map(|row| {
+                let copy_of = match row.try_get::<Option<String>, _>("copy_of")? {
+                    Some(original) => Some(CopyMark {
+                        original: digest(original)?,
+                        permille: to_u32(row.try_get::<Option<i64>, _>("copy_permille")?.unwrap_or(0)),
+                    }),
+                    None => None,
+                };
                 Ok(AgentRow {
                     digest: digest(row.try_get("digest")?)?,
                     name: row.try_get("name")?,
                     version: row.try_get("version")?,
                     hotkey: Hotkey::new(row.try_get::<String, _>("hotkey")?),
+                    copy_of,
+                })
+            })
+            .collect()
+    }
+
+    async fn store_fingerprint(&self, digest: &Digest, version: u32, hashes: &[u64], copy: Option<&CopyMark>) -> Result<(), StoreError> {
+        let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO agent_fingerprints (digest, version, hashes) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+            .bind(digest.as_str())
+            .bind(i64::from(version))
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(copy) = copy {
+            sqlx::query("UPDATE agents SET copy_of = ?, copy_permille = ? WHERE digest = ?")
+                .bind(copy.original.as_str())
+                .bind(i64::from(copy.permille))
+                .bind(digest.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fingerprints(&self, version: u32) -> Result<Vec<StoredFingerprint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.digest, a.hotkey, f.hashes FROM agent_fingerprints f JOIN agents a ON a.digest = f.digest
+             WHERE f.version = ? ORDER BY a.submitted_at_ms, f.digest",
+        )
+        .bind(i64::from(version))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let bytes: Vec<u8> = row.try_get("hashes")?;
+                Ok(StoredFingerprint {
+                    digest: digest(row.try_get("digest")?)?,
+                    hotkey: Hotkey::new(row.try_get::<String, _>("hotkey")?),
+                    hashes: bytes.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default())).collect(),
                 })
             })
             .collect()

@@ -17,6 +17,7 @@
 mod auth;
 mod chain;
 mod consensus;
+mod copies;
 mod errors;
 mod grpc;
 mod leases;
