@@ -22,6 +22,9 @@ use super::job::{EditorSupport, FixArguments, FixJob, Outbox, diagnostic_stateme
 use super::{FIX_COMMAND, FIX_TITLE};
 use crate::ide::SolveSettings;
 
+/// How long jobs still running when the editor leaves get to cancel theirs on the coordinator.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the server stopped before the editor said `exit`.
 #[derive(Debug, thiserror::Error)]
 pub enum LspError {
@@ -81,6 +84,7 @@ pub fn serve(connection: Connection, settings: SolveSettings, runtime: tokio::ru
         support,
         documents: HashMap::new(),
         jobs: HashMap::new(),
+        running: Vec::new(),
         next_job: AtomicU64::new(1),
         runtime,
     };
@@ -96,9 +100,13 @@ pub fn serve(connection: Connection, settings: SolveSettings, runtime: tokio::ru
             Message::Notification(notification) => server.notification(notification),
         }
     }
+    // The editor is gone: cancel what still runs, and give the cancellations time to reach
+    // the coordinator (so its containers stop now, not at their timeout).
     for cancel in server.jobs.values() {
         cancel.cancel();
     }
+    let running = std::mem::take(&mut server.running);
+    let _ = server.runtime.block_on(tokio::time::timeout(CANCEL_GRACE, futures::future::join_all(running)));
     Ok(())
 }
 
@@ -127,6 +135,8 @@ struct Server {
     documents: HashMap<Uri, String>,
     /// Running fixes by progress token.
     jobs: HashMap<String, CancellationToken>,
+    /// Their tasks, awaited (briefly) when the editor leaves.
+    running: Vec<tokio::task::JoinHandle<()>>,
     next_job: AtomicU64,
     runtime: tokio::runtime::Handle,
 }
@@ -256,11 +266,12 @@ impl Server {
             token,
             cancel: cancel.clone(),
         };
-        self.runtime.spawn(async move {
+        self.running.retain(|task| !task.is_finished());
+        self.running.push(self.runtime.spawn(async move {
             job.run().await;
             // Marks the job done for `jobs.retain` above.
             cancel.cancel();
-        });
+        }));
         Ok(())
     }
 

@@ -24,6 +24,9 @@ use crate::ide::SolveSettings;
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
 const OLDER_VERSIONS: [&str; 2] = ["2025-03-26", "2024-11-05"];
 
+/// How long calls still running when the input ends get to cancel their jobs.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the server stopped before its input ended.
 #[derive(Debug, thiserror::Error)]
 pub enum McpError {
@@ -135,7 +138,11 @@ pub async fn serve(
     for cancel in calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
         cancel.cancel();
     }
-    while running.join_next().await.is_some() {}
+    // Give the cancellations time to reach the coordinator, then stop regardless.
+    let drained = tokio::time::timeout(CANCEL_GRACE, async { while running.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        running.abort_all();
+    }
     drop((outgoing, context));
     writer.await.unwrap_or(Ok(()))
 }
