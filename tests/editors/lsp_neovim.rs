@@ -15,10 +15,10 @@ fn neovim() -> String {
     nvim
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
+/// Runs tests/editors/neovim_fix.lua in a headless Neovim on a fresh repository, with `key`;
+/// returns its report.
+async fn run_neovim(server: &ContractServer, key: &str) -> Value {
     let nvim = neovim();
-    let server = ContractServer::start(repo::FIX).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_dir = dir.path().join("repo");
     std::fs::create_dir(&repo_dir).expect("mkdir repo");
@@ -31,7 +31,7 @@ async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
         .env("OUT", &out)
         .env("WHETSTONE_BIN", env!("CARGO_BIN_EXE_whetstone"))
         .env("SOLVE_URL", &server.url)
-        .env("API_KEY", API_KEY)
+        .env("API_KEY", key)
         .env("HOME", dir.path())
         .env_remove("WHETSTONE_SOLVE_URL")
         .env_remove("WHETSTONE_API_KEY")
@@ -42,7 +42,13 @@ async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
         .expect("start nvim");
     let status = tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("nvim finished within a minute").expect("nvim");
     assert!(status.success(), "nvim exited with {status}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's report")).expect("report JSON");
+    serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's report")).expect("report JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
+    let server = ContractServer::start(repo::FIX).await;
+    let report = run_neovim(&server, API_KEY).await;
     assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["actions"], serde_json::json!(["Ask Whetstone to fix this"]), "{report:#}");
     assert_eq!(
@@ -78,4 +84,23 @@ async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
     names.sort_unstable();
     assert_eq!(names, [".gitignore", "calc.py", "notes.txt"]);
     assert_eq!(job.agent, "best");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neovim_shows_why_when_the_api_refuses_the_key() {
+    let server = ContractServer::start(repo::FIX).await;
+    let report = run_neovim(&server, "wk_wrong").await;
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    let messages = report["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "{report:#}");
+    let message = messages[0].as_str().unwrap_or_default();
+    assert!(message.contains("401") && message.contains("whetstone keys create"), "the refusal and what to do: {message}");
+    assert_eq!(report["calc"][1], "    return a - b", "nothing changed: {report:#}");
+    assert!(
+        report["progress"]
+            .as_array()
+            .is_some_and(|progress| progress.last().and_then(Value::as_str).is_some_and(|last| last.starts_with("end: "))),
+        "{report:#}"
+    );
+    assert!(server.jobs().is_empty());
 }
