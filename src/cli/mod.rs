@@ -23,6 +23,7 @@ mod localnet;
 mod lsp;
 mod mcp;
 mod runs;
+mod solve;
 mod tasks;
 mod validator;
 mod validators;
@@ -59,6 +60,10 @@ enum Command {
     /// Show every run of a running coordinator (or one agent's): outcome, verdict, test counts.
     /// Given a run id, show that run's trajectory: the agent's output, its LLM calls, its patch.
     Runs(runs::RunsArgs),
+    /// Ask the subnet's best agent to fix something in the git repository you are in: sends
+    /// the work tree, streams the agent's progress, prints the diff (--apply applies it).
+    /// Needs an API key (WHETSTONE_API_KEY) from the coordinator's operator.
+    Solve(solve::SolveArgs),
     /// Miner tools.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
@@ -98,6 +103,7 @@ impl Cli {
             Command::Leaderboard(args) => leaderboard::run(args).await,
             Command::Validators(args) => validators::run(args).await,
             Command::Runs(args) => runs::run(args).await,
+            Command::Solve(args) => solve::run(args).await,
             Command::Agent(command) => agent::run(command).await,
             Command::Tasks(command) => tasks::run(command).await,
             Command::Chain(command) => chain::run(command).await,
