@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::contract_server::{API_KEY, ContractServer};
+use crate::real_coordinator::RealCoordinator;
 use crate::repo;
 
 fn neovim() -> String {
@@ -17,7 +18,7 @@ fn neovim() -> String {
 
 /// Runs tests/editors/neovim_fix.lua in a headless Neovim on a fresh repository, with `key`;
 /// returns its report.
-async fn run_neovim(server: &ContractServer, key: &str) -> Value {
+async fn run_neovim(url: &str, key: &str, agent: Option<&str>) -> Value {
     let nvim = neovim();
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_dir = dir.path().join("repo");
@@ -25,12 +26,16 @@ async fn run_neovim(server: &ContractServer, key: &str) -> Value {
     repo::create(&repo_dir);
     let out = dir.path().join("out.json");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/editors/neovim_fix.lua");
-    let mut child = tokio::process::Command::new(nvim)
+    let mut command = tokio::process::Command::new(nvim);
+    if let Some(agent) = agent {
+        command.env("AGENT", agent);
+    }
+    let mut child = command
         .args(["--headless", "--clean", "-n", "-c", &format!("luafile {script}")])
         .env("REPO", &repo_dir)
         .env("OUT", &out)
         .env("WHETSTONE_BIN", env!("CARGO_BIN_EXE_whetstone"))
-        .env("SOLVE_URL", &server.url)
+        .env("SOLVE_URL", url)
         .env("API_KEY", key)
         .env("HOME", dir.path())
         .env_remove("WHETSTONE_SOLVE_URL")
@@ -48,7 +53,49 @@ async fn run_neovim(server: &ContractServer, key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
     let server = ContractServer::start(repo::FIX).await;
-    let report = run_neovim(&server, API_KEY).await;
+    let report = run_neovim(&server.url, API_KEY, None).await;
+    assert_fixed(&report);
+
+    // What reached the solve API: the statement names the place and the problem, the snapshot
+    // holds the tracked and untracked files but not the ignored ones.
+    let jobs = server.jobs();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_statement(&job.statement);
+    let mut names: Vec<&str> = job.files.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [".gitignore", "calc.py", "notes.txt"]);
+    assert_eq!(job.agent, "best");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neovim_applies_the_fix_from_a_real_coordinator() {
+    let coordinator = RealCoordinator::start(repo::FIX).await;
+    let report = run_neovim(&coordinator.url, &coordinator.key, Some(&coordinator.agent)).await;
+    assert_fixed(&report);
+    let assignments = coordinator.assignments();
+    assert_eq!(assignments.len(), 1, "one job reached the runner");
+    assert_statement(&assignments[0].statement);
+    assert_eq!(assignments[0].agent.to_string(), coordinator.agent);
+    let mut archive = tar::Archive::new(assignments[0].snapshot.as_slice());
+    let mut names: Vec<String> =
+        archive.entries().expect("tar").map(|entry| entry.expect("entry").path().expect("path").display().to_string()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [".gitignore", "calc.py", "notes.txt"]);
+}
+
+/// The statement names the place, the problem and the code.
+fn assert_statement(statement: &str) {
+    assert!(
+        statement
+            .starts_with("Fix this problem in calc.py at line 2, column 5: test_add: assert add(2, 3) == 5, got -1 (reported by pytest)"),
+        "{statement}"
+    );
+    assert!(statement.contains("    return a - b\n"), "{statement}");
+}
+
+/// The code action was offered and its edit landed, with progress along the way.
+fn assert_fixed(report: &Value) {
     assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["actions"], serde_json::json!(["Ask Whetstone to fix this"]), "{report:#}");
     assert_eq!(
@@ -66,35 +113,18 @@ async fn neovim_applies_the_fix_asked_for_on_a_diagnostic() {
     let progress: Vec<&str> = report["progress"].as_array().expect("progress").iter().filter_map(Value::as_str).collect();
     assert_eq!(progress.first().copied(), Some("begin: packing the repository"), "{report:#}");
     assert!(progress.contains(&"report: add subtracts: changing - to +"), "the agent's log shows as progress: {report:#}");
-    assert!(progress.last().is_some_and(|last| last.starts_with("end: repair 1.0.0 proposed a change")), "{report:#}");
-
-    // What reached the solve API: the statement names the place and the problem, the snapshot
-    // holds the tracked and untracked files but not the ignored ones.
-    let jobs = server.jobs();
-    assert_eq!(jobs.len(), 1);
-    let job = &jobs[0];
-    assert!(
-        job.statement
-            .starts_with("Fix this problem in calc.py at line 2, column 5: test_add: assert add(2, 3) == 5, got -1 (reported by pytest)"),
-        "{}",
-        job.statement
-    );
-    assert!(job.statement.contains("    return a - b\n"), "{}", job.statement);
-    let mut names: Vec<&str> = job.files.iter().map(|(name, _)| name.as_str()).collect();
-    names.sort_unstable();
-    assert_eq!(names, [".gitignore", "calc.py", "notes.txt"]);
-    assert_eq!(job.agent, "best");
+    assert!(progress.last().is_some_and(|last| last.starts_with("end: repair ") && last.contains("proposed a change")), "{report:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neovim_shows_why_when_the_api_refuses_the_key() {
-    let server = ContractServer::start(repo::FIX).await;
-    let report = run_neovim(&server, "wk_wrong").await;
+    let coordinator = RealCoordinator::start(repo::FIX).await;
+    let report = run_neovim(&coordinator.url, "ws_wrong", Some(&coordinator.agent)).await;
     assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
     let messages = report["messages"].as_array().expect("messages");
     assert_eq!(messages.len(), 1, "{report:#}");
     let message = messages[0].as_str().unwrap_or_default();
-    assert!(message.contains("401") && message.contains("whetstone keys create"), "the refusal and what to do: {message}");
+    assert!(message.contains("401") && message.contains("keys create"), "the refusal and what to do: {message}");
     assert_eq!(report["calc"][1], "    return a - b", "nothing changed: {report:#}");
     assert!(
         report["progress"]
@@ -102,5 +132,5 @@ async fn neovim_shows_why_when_the_api_refuses_the_key() {
             .is_some_and(|progress| progress.last().and_then(Value::as_str).is_some_and(|last| last.starts_with("end: "))),
         "{report:#}"
     );
-    assert!(server.jobs().is_empty());
+    assert!(coordinator.assignments().is_empty());
 }

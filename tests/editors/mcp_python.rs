@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::contract_server::{API_KEY, ContractServer};
+use crate::real_coordinator::RealCoordinator;
 use crate::repo;
 
 /// What the test installs from PyPI into its virtualenv when it is missing.
@@ -42,24 +43,34 @@ fn python_with_mcp() -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mcp_python_client_solves_and_gets_the_diff() {
+/// Runs tests/editors/mcp_solve.py against the solve API at `url`; returns its report.
+async fn run_client(url: &str, key: &str, agent: Option<&str>) -> Value {
     let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("python");
-    let server = ContractServer::start(repo::FIX).await;
     let dir = tempfile::tempdir().expect("tempdir");
     repo::create(dir.path());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/editors/mcp_solve.py");
-    let child = tokio::process::Command::new(python)
+    let mut command = tokio::process::Command::new(python);
+    if let Some(agent) = agent {
+        command.env("AGENT", agent);
+    }
+    let child = command
         .arg(script)
         .env("REPO", dir.path())
         .env("WHETSTONE_BIN", env!("CARGO_BIN_EXE_whetstone"))
-        .env("SOLVE_URL", &server.url)
-        .env("API_KEY", API_KEY)
+        .env("SOLVE_URL", url)
+        .env("API_KEY", key)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(60), child).await.expect("the client finished within a minute").expect("python");
     assert!(output.status.success(), "the MCP client failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let report: Value = serde_json::from_slice(&output.stdout).expect("the client's report");
+    serde_json::from_slice(&output.stdout).expect("the client's report")
+}
+
+/// Against the contract server: every tool, cancel included, and what reached the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_python_client_solves_and_gets_the_diff() {
+    let server = ContractServer::start(repo::FIX).await;
+    let report = run_client(&server.url, API_KEY, None).await;
 
     assert_eq!(report["protocol_version"], "2025-06-18", "{report:#}");
     assert_eq!(report["server"], "whetstone");
@@ -86,4 +97,23 @@ async fn the_mcp_python_client_solves_and_gets_the_diff() {
     assert_eq!(jobs[0].test_command.as_deref(), Some("pytest -q"));
     assert!(jobs[0].files.iter().any(|(name, text)| name == "notes.txt" && text == "add is broken\n"), "uncommitted files are sent");
     assert!(jobs[1].cancelled, "cancel reached the API");
+}
+
+/// Against a real coordinator: the diff of the agent the job named, with its log as progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_python_client_solves_through_a_real_coordinator() {
+    let coordinator = RealCoordinator::start(repo::FIX).await;
+    let report = run_client(&coordinator.url, &coordinator.key, Some(&coordinator.agent)).await;
+    assert_eq!(report["solve_error"], false, "{report:#}");
+    assert_eq!(report["solve_texts"][1], repo::FIX, "{report:#}");
+    let structured = &report["solve_structured"];
+    assert_eq!((&structured["status"], &structured["diff"]), (&json!("diff"), &json!(repo::FIX)), "{report:#}");
+    assert_eq!((&structured["agent"]["digest"], &structured["agent"]["name"]), (&json!(coordinator.agent), &json!("repair")));
+    let progress: Vec<&str> = report["progress"].as_array().expect("progress").iter().filter_map(Value::as_str).collect();
+    assert!(progress.contains(&"add subtracts: changing - to +"), "the agent's log arrives as progress: {report:#}");
+    assert_eq!(report["status_structured"]["id"], report["submitted"], "{report:#}");
+    assert_eq!(report["missing_error"], true, "{report:#}");
+    let assignments = coordinator.assignments();
+    assert_eq!(assignments[0].statement, "add() subtracts; it must add");
+    assert_eq!(assignments[0].test_command, "pytest -q");
 }

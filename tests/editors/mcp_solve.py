@@ -26,7 +26,11 @@ async def main():
     params = StdioServerParameters(
         command=os.environ["WHETSTONE_BIN"],
         args=["mcp"],
-        env={"WHETSTONE_SOLVE_URL": os.environ["SOLVE_URL"], "WHETSTONE_API_KEY": os.environ["API_KEY"]},
+        env={
+            "WHETSTONE_SOLVE_URL": os.environ["SOLVE_URL"],
+            "WHETSTONE_API_KEY": os.environ["API_KEY"],
+            "WHETSTONE_AGENT": os.environ.get("AGENT", "best"),
+        },
         cwd=os.environ["REPO"],
     )
     report = {}

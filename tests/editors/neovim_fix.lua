@@ -28,7 +28,7 @@ local client_id = vim.lsp.start_client({
   name = 'whetstone',
   cmd = { os.getenv('WHETSTONE_BIN'), 'lsp' },
   root_dir = repo,
-  init_options = { solveUrl = os.getenv('SOLVE_URL'), apiKey = os.getenv('API_KEY') },
+  init_options = { solveUrl = os.getenv('SOLVE_URL'), apiKey = os.getenv('API_KEY'), agent = os.getenv('AGENT') },
 })
 if not client_id then return fail('start_client failed') end
 vim.lsp.buf_attach_client(buf, client_id)
