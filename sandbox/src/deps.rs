@@ -110,6 +110,15 @@ impl PipLock {
         Ok(Self { wheels })
     }
 
+    /// The lock without the distribution `name` (PEP 503 normalised comparison): a project's
+    /// own release, pulled in by a test dependency that depends on it, must not be installed
+    /// next to the checkout, where an agent could read the unbroken code.
+    pub fn without(mut self, name: &str) -> Self {
+        let name = normalise(name);
+        self.wheels.retain(|w| normalise(&w.name) != name);
+        self
+    }
+
     pub fn to_text(&self) -> String {
         let mut text = String::from(LOCK_HEADER);
         for wheel in &self.wheels {
@@ -358,6 +367,7 @@ mod tests {
             ],
         };
         assert_eq!(PipLock::parse(&lock.to_text()).expect("parses"), lock);
+        assert_eq!(lock.clone().without("Six").wheels.len(), 1, "names compare normalised");
         let continued = format!("# comment\n\nattrs==23.2.0 \\\n    --hash=sha256:{HASH}\n");
         assert_eq!(PipLock::parse(&continued).expect("continuation").wheels.len(), 1);
         for (bad, says) in [

@@ -31,8 +31,12 @@ fn text_file(path: &str, text: &str) -> TreeFile {
     TreeFile { path: path.to_owned(), executable: false, bytes: text.as_bytes().to_vec() }
 }
 
-/// Locks what `files` (the clean tree) declare, plus `extra_pip` for a Python project.
+/// Locks what `files` (the clean tree of `project`) declare, plus `extra_pip` for a Python
+/// project. The project's own distribution is left out of a pip lock even when a dependency
+/// depends on it: the checkout is what the tests import, and an installed copy would show an
+/// agent the code without the bug.
 pub fn lock_environment(
+    project: &str,
     framework: Framework,
     files: &[TreeFile],
     extra_pip: &[String],
@@ -57,7 +61,8 @@ pub fn lock_environment(
                     notes: Vec::new(),
                 });
             }
-            let lock = cache.lock(&pip).map_err(|e| CurateError::Source(format!("locking the test dependencies failed: {e}")))?;
+            let lock =
+                cache.lock(&pip).map_err(|e| CurateError::Source(format!("locking the test dependencies failed: {e}")))?.without(project);
             let mut notes = vec![format!(
                 "{} wheels locked in environment/{PIP_LOCK_FILE} from {}",
                 lock.wheels.len(),

@@ -66,7 +66,7 @@ pub async fn add(sandbox: &Sandbox, options: &AddOptions, progress: &dyn Progres
         std::fs::remove_dir_all(dir.join("base")).map_err(io_error(dir.display()))?;
     }
     progress.message("locking the dependencies");
-    let locked = locking::lock_environment(framework, &fetched.files, &options.extra_pip, sandbox.dependency_cache())?;
+    let locked = locking::lock_environment(&fetched.name, framework, &fetched.files, &options.extra_pip, sandbox.dependency_cache())?;
     let mut fetched = fetched;
     for file in locked.base_files {
         fetched.files.retain(|f| f.path != file.path);

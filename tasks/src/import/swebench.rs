@@ -228,8 +228,11 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
     files.push(text_file("task.toml", &spec.to_toml()));
     files.push(text_file("instruction.md", &instruction(&instance.problem_statement)));
     match (&options.lock_with, pip.is_empty()) {
-        (Some(wheelhouse), false) => {
-            let lock = wheelhouse.lock(&pip).map_err(|e| drop(format!("locking the dependencies failed: {e}")))?;
+        (Some(cache), false) => {
+            let own_name = project_name(&setup_files).unwrap_or_else(|| instance.repo.rsplit('/').next().unwrap_or_default().to_owned());
+            // The project's own release (a dependency of a test dependency, say) would sit next
+            // to the checkout with the fix in it.
+            let lock = cache.lock(&pip).map_err(|e| drop(format!("locking the dependencies failed: {e}")))?.without(&own_name);
             notes.push(format!("{} wheels locked in environment/{PIP_LOCK_FILE}", lock.wheels.len()));
             files.push(text_file("environment/Dockerfile", &python_locked_dockerfile(&options.apt)));
             files.push(text_file(&format!("environment/{PIP_LOCK_FILE}"), &lock.to_text()));
@@ -248,6 +251,29 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
     let mut candidate = Candidate::new(id, files, notes)?;
     candidate.hints = build_hints(&setup_files);
     Ok(candidate)
+}
+
+/// The distribution name `pyproject.toml` or `setup.cfg` declares.
+fn project_name(files: &[TreeFile]) -> Option<String> {
+    let text = |path: &str| files.iter().find(|f| f.path == path).map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+    let from_pyproject = text("pyproject.toml")
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|doc| doc.get("project")?.get("name")?.as_str().map(str::to_owned));
+    from_pyproject.or_else(|| {
+        let cfg = text("setup.cfg")?;
+        let mut in_metadata = false;
+        for line in cfg.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_metadata = line == "[metadata]";
+            } else if in_metadata
+                && let Some((key, value)) = line.split_once(['=', ':'])
+                && key.trim() == "name"
+            {
+                return Some(value.trim().to_owned());
+            }
+        }
+        None
+    })
 }
 
 /// What a project may need that importing its checkout does not give it: compiled extensions

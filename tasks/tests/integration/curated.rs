@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use whetstone_sandbox::Sandbox;
 use whetstone_tasks::TaskSet;
-use whetstone_tasks::compact::{CompactTask, reverse_patch};
+use whetstone_tasks::compact::{CompactTask, ProjectBase, reverse_patch};
 use whetstone_tasks::curate::project::ProjectRecord;
 use whetstone_tasks::curate::validate::ValidTask;
 use whetstone_tasks::curate::{BugCandidate, Environment, ValidationConfig, ValidationOutcome, validate_candidates};
@@ -25,6 +25,22 @@ fn shipped_set_loads_matches_its_pins_and_covers_real_projects() {
     assert!(set.tasks.len() >= 100, "only {} tasks", set.tasks.len());
     assert!(projects.len() >= 5, "{projects:?}");
     assert!(set.tasks.iter().any(|t| t.spec.framework == Framework::Cargo), "no Rust task");
+    // Projects with real dependencies, locked in their environment (FORMAT.md, "Locked
+    // environments"): at least five, two of them crates, each with tasks.
+    let locked: Vec<(String, Framework)> = std::fs::read_dir(set_dir().join("projects"))
+        .expect("projects")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|dir| dir.join("environment/requirements.lock").is_file() || dir.join("environment/Cargo.lock").is_file())
+        .map(|dir| {
+            let record = ProjectRecord::load(&dir).expect("record");
+            (record.name, record.framework)
+        })
+        .collect();
+    assert!(locked.len() >= 5, "{locked:?}");
+    assert!(locked.iter().filter(|(_, f)| *f == Framework::Cargo).count() >= 2, "{locked:?}");
+    for (name, _) in &locked {
+        assert!(projects.contains(name.as_str()), "{name} has no task");
+    }
     let difficulties: BTreeSet<&str> = set.tasks.iter().filter_map(|t| t.spec.difficulty.as_deref()).collect();
     assert!(difficulties.len() >= 2, "{difficulties:?}");
     for task in &set.tasks {
@@ -70,12 +86,20 @@ async fn docker_sample_of_shipped_tasks_revalidates() {
                 .expect("parses");
         by_project.entry(compact.project).or_default().push((task.spec.id.clone(), task.spec.tests.fail_to_pass.clone()));
     }
-    let (project, tasks) = by_project.into_iter().find(|(p, _)| !p.starts_with("semver")).expect("a Python project");
+    // The first Python project whose environment is locked: its image installs from the lock.
+    let (project, tasks) = by_project
+        .into_iter()
+        .find(|(p, _)| {
+            let project_dir = dir.join("projects").join(p);
+            ProjectRecord::load(&project_dir).expect("record").framework == Framework::Pytest
+                && project_dir.join("environment/requirements.lock").is_file()
+        })
+        .expect("a Python project with locked dependencies");
     let project_dir = dir.join("projects").join(&project);
     let record = ProjectRecord::load(&project_dir).expect("record");
     let base = read_tree(&project_dir.join("base")).expect("base");
-    let dockerfile = std::fs::read(project_dir.join("environment/Dockerfile")).expect("Dockerfile");
-    let image = sandbox.ensure_task_image(&dockerfile, &whetstone_sandbox::NoProgress).await.expect("image");
+    let environment = ProjectBase::load(&project_dir).expect("project").environment_files();
+    let image = sandbox.ensure_environment_image(&environment, &whetstone_sandbox::NoProgress).await.expect("image");
     let env = Environment { image, framework: record.framework, command: record.test_command.clone(), timeout_secs: record.timeout_secs };
     let sample: Vec<_> = tasks.into_iter().take(SAMPLE).collect();
     let candidates: Vec<BugCandidate> = sample
