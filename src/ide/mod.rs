@@ -1,22 +1,17 @@
-//! What the editor integrations (`whetstone lsp`, `whetstone mcp`) share: where the solve API
-//! is and with which key, packing the developer's repository, and following one solve job
-//! from submission to its `finished` event (reconnecting with `Last-Event-ID` when the stream
-//! breaks, cancelling the job when the editor gives up on it).
-
-pub mod client;
-mod pack;
+//! What the editor integrations (`whetstone lsp`, `whetstone mcp`) share, on top of
+//! [`crate::solve_client`]: their settings (where the solve API is, which key, agent, budget
+//! and test command), submitting the repository holding a file, and following one solve job
+//! to its `finished` event (reconnecting with `Last-Event-ID` when the stream breaks,
+//! cancelling the job when the editor gives up on it).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
+use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
-pub use client::{SolveAccepted, SolveClient, SolveClientError, SolveEvent, SolveFinished, SolveRequest};
-pub use pack::{PackError, Snapshot, pack_worktree};
-
-/// The solve API's default address (the coordinator's `--solve-listen`).
-pub const DEFAULT_SOLVE_URL: &str = "http://127.0.0.1:50052";
+pub use crate::solve_client::DEFAULT_SOLVE_URL;
+use crate::solve_client::{self, Finished, PackError, SolveAccepted, SolveClient, SolveClientError, SolveEventKind, SolveRequest};
 
 /// Where and how the editor servers ask for solves. Filled from the command line and the
 /// environment (`WHETSTONE_SOLVE_URL`, `WHETSTONE_API_KEY`); the language server lets the
@@ -68,6 +63,12 @@ pub enum SolveError {
     StreamLost { id: String, attempts: u32 },
 }
 
+/// A client of the solve API the settings name. Without a key the API answers 401, and the
+/// error says how to get one.
+pub fn client(settings: &SolveSettings) -> Result<SolveClient, SolveClientError> {
+    SolveClient::new(&settings.solve_url, settings.api_key.as_deref().unwrap_or_default())
+}
+
 /// How many times a broken event stream is reopened (with `Last-Event-ID`) before giving up.
 const STREAM_ATTEMPTS: u32 = 5;
 
@@ -80,15 +81,19 @@ pub async fn submit(
     statement: &str,
 ) -> Result<(SolveAccepted, PathBuf), SolveError> {
     let dir = dir.to_owned();
-    let snapshot = tokio::task::spawn_blocking(move || pack_worktree(&dir)).await.map_err(|_| SolveError::PackPanicked)??;
+    let (root, snapshot) = tokio::task::spawn_blocking(move || -> Result<_, PackError> {
+        Ok((solve_client::worktree_root(&dir)?, solve_client::pack_worktree(&dir)?))
+    })
+    .await
+    .map_err(|_| SolveError::PackPanicked)??;
     let request = SolveRequest {
         statement: statement.to_owned(),
-        snapshot_base64: base64::engine::general_purpose::STANDARD.encode(&snapshot.tar),
+        snapshot,
         agent: settings.agent.clone(),
         budget_micro_usd: settings.budget_micro_usd,
         test_command: settings.test_command.clone(),
     };
-    Ok((client.submit(&request).await?, snapshot.root))
+    Ok((client.submit(&request).await?, root))
 }
 
 /// Follows job `id` until it finishes, handing every event to `on_event`. When `cancel` fires
@@ -98,8 +103,8 @@ pub async fn follow(
     client: &SolveClient,
     id: &str,
     cancel: &CancellationToken,
-    mut on_event: impl FnMut(&SolveEvent),
-) -> Result<SolveFinished, SolveError> {
+    mut on_event: impl FnMut(&SolveEventKind),
+) -> Result<Finished, SolveError> {
     let mut last_event_id = None;
     let mut cancel_sent = false;
     for attempt in 0..STREAM_ATTEMPTS {
@@ -118,10 +123,10 @@ pub async fn follow(
             };
             match next {
                 None | Some(Err(_)) => break,
-                Some(Ok((event_id, event))) => {
-                    last_event_id = Some(event_id);
-                    on_event(&event);
-                    if let SolveEvent::Finished(finished) = event {
+                Some(Ok(event)) => {
+                    last_event_id = Some(event.id);
+                    on_event(&event.kind);
+                    if let SolveEventKind::Finished(finished) = event.kind {
                         return Ok(finished);
                     }
                 }
@@ -129,4 +134,23 @@ pub async fn follow(
         }
     }
     Err(SolveError::StreamLost { id: id.to_owned(), attempts: STREAM_ATTEMPTS })
+}
+
+/// How an event reads in a progress line; `None` for events this client does not know.
+pub fn event_line(event: &SolveEventKind) -> Option<String> {
+    Some(match event {
+        SolveEventKind::Queued { position } => format!("queued (position {position})"),
+        SolveEventKind::Started { runner } => format!("running on {runner}"),
+        SolveEventKind::Log { line } => line.clone(),
+        SolveEventKind::Spend { micro_usd } => format!("spent ${:.4} on inference", *micro_usd as f64 / 1e6),
+        SolveEventKind::Tests { command, exit_code, .. } => format!("tests `{command}` exited {exit_code}"),
+        SolveEventKind::Finished(finished) => format!("finished: {}", finished.status),
+        SolveEventKind::Other { .. } => return None,
+    })
+}
+
+/// The agent as people name it: `name version`, or its digest when it has no name.
+pub fn agent_label(agent: &solve_client::AgentInfo) -> String {
+    let label = format!("{} {}", agent.name, agent.version).trim().to_owned();
+    if label.is_empty() { agent.digest.clone() } else { label }
 }

@@ -18,7 +18,7 @@ use lsp_types::{
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::ide::{self, SolveClient, SolveEvent, SolveSettings};
+use crate::ide::{self, SolveSettings};
 
 /// How the server talks to the editor from any task: notifications, and requests whose
 /// responses the message loop hands back here.
@@ -177,19 +177,19 @@ impl FixJob {
 
     /// The job from submission to the applied edit; `Ok` and `Err` are what to tell the user.
     async fn solve(&self) -> Result<String, String> {
-        let client = SolveClient::new(&self.settings.solve_url, self.settings.api_key.clone()).map_err(|error| chain(&error))?;
+        let client = ide::client(&self.settings).map_err(|error| chain(&error))?;
         let dir = self.arguments.path.parent().unwrap_or(Path::new("/"));
         let (accepted, root) = ide::submit(&client, &self.settings, dir, &self.arguments.statement).await.map_err(|error| chain(&error))?;
-        let agent = format!("{} {}", accepted.agent.name, accepted.agent.version).trim().to_owned();
+        let agent = ide::agent_label(&accepted.agent);
         self.report(format!("{agent} took job {}", accepted.id));
         let finished = ide::follow(&client, &accepted.id, &self.cancel, |event| {
-            if let Some(line) = event_line(event) {
+            if let Some(line) = ide::event_line(event) {
                 self.report(line);
             }
         })
         .await
         .map_err(|error| chain(&error))?;
-        let agent = finished.agent.as_ref().map_or(agent, |agent| format!("{} {}", agent.name, agent.version).trim().to_owned());
+        let agent = if finished.agent.digest.is_empty() { agent } else { ide::agent_label(&finished.agent) };
         match finished.status.as_str() {
             "diff" => {}
             "no_diff" => return Err(format!("{agent} made no change (job {})", accepted.id)),
@@ -228,19 +228,6 @@ impl FixJob {
             value: ProgressParamsValue::WorkDone(progress),
         });
     }
-}
-
-/// How an event shows in the progress line.
-fn event_line(event: &SolveEvent) -> Option<String> {
-    Some(match event {
-        SolveEvent::Queued { position } => format!("queued (position {position})"),
-        SolveEvent::Started { runner } => format!("running on {runner}"),
-        SolveEvent::Log { line } => line.clone(),
-        SolveEvent::Spend { micro_usd } => format!("spent ${:.4} on inference", *micro_usd as f64 / 1e6),
-        SolveEvent::Tests { command, exit_code, .. } => format!("tests `{command}` exited {exit_code}"),
-        SolveEvent::Finished(finished) => format!("finished: {}", finished.status),
-        SolveEvent::Other { .. } => return None,
-    })
 }
 
 /// An error with its causes, on one line.

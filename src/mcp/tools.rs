@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Context;
-use crate::ide::{self, SolveClient, SolveEvent, SolveSettings};
+use crate::ide::{self, SolveSettings};
+use crate::solve_client::{SolveClient, SolveEventKind};
 
 #[derive(Debug)]
 pub(crate) enum CallError {
@@ -69,7 +70,7 @@ pub(crate) async fn call(context: &Context, params: &Value, cancel: &Cancellatio
     let progress_token = params.get("_meta").and_then(|meta| meta.get("progressToken")).cloned();
     let text = |key: &str| arguments.get(key).and_then(Value::as_str).map(str::to_owned);
     let required = |key: &str| text(key).ok_or_else(|| CallError::InvalidParams(format!("tool {name} needs the string argument {key:?}")));
-    let client = match SolveClient::new(&context.settings.solve_url, context.settings.api_key.clone()) {
+    let client = match ide::client(&context.settings) {
         Ok(client) => client,
         Err(error) => return Ok(tool_error(&error)),
     };
@@ -99,7 +100,16 @@ pub(crate) async fn call(context: &Context, params: &Value, cancel: &Cancellatio
                         (Some(outcome), _) => format!("job {id}: {}, {outcome}", status.state),
                         _ => format!("job {id}: {}", status.state),
                     };
-                    tool_result(summary, serde_json::to_value(&status).unwrap_or_default(), false)
+                    let structured = json!({
+                        "id": status.id,
+                        "state": status.state,
+                        "status": status.status,
+                        "agent": status.agent,
+                        "diff": status.diff,
+                        "error": status.error,
+                        "spent_micro_usd": status.spent_micro_usd,
+                    });
+                    tool_result(summary, structured, false)
                 }
                 Err(error) => tool_error(&error),
             })
@@ -108,7 +118,7 @@ pub(crate) async fn call(context: &Context, params: &Value, cancel: &Cancellatio
             let id = required("id")?;
             Ok(match client.cancel(&id).await {
                 Ok(cancelled) => {
-                    tool_result(format!("job {id}: {}", cancelled.state), serde_json::to_value(&cancelled).unwrap_or_default(), false)
+                    tool_result(format!("job {id}: {}", cancelled.state), json!({"id": cancelled.id, "state": cancelled.state}), false)
                 }
                 Err(error) => tool_error(&error),
             })
@@ -133,7 +143,7 @@ async fn solve(
         Err(error) => return tool_error(&error),
     };
     let agent = serde_json::to_value(&accepted.agent).unwrap_or_default();
-    let agent_name = format!("{} {}", accepted.agent.name, accepted.agent.version).trim().to_owned();
+    let agent_name = ide::agent_label(&accepted.agent);
     if !wait {
         return tool_result(
             format!("job {} submitted to {agent_name}; ask `status` with this id for its diff", accepted.id),
@@ -151,18 +161,10 @@ async fn solve(
     report(format!("job {} taken by {agent_name}", accepted.id));
     let mut tests = Value::Null;
     let finished = ide::follow(client, &accepted.id, cancel, |event| {
-        let line = match event {
-            SolveEvent::Queued { position } => format!("queued (position {position})"),
-            SolveEvent::Started { runner } => format!("running on {runner}"),
-            SolveEvent::Log { line } => line.clone(),
-            SolveEvent::Spend { micro_usd } => format!("spent ${:.4} on inference", *micro_usd as f64 / 1e6),
-            SolveEvent::Tests { command, exit_code, output_tail } => {
-                tests = json!({"command": command, "exit_code": exit_code, "output_tail": output_tail});
-                format!("tests `{command}` exited {exit_code}")
-            }
-            SolveEvent::Finished(finished) => format!("finished: {}", finished.status),
-            SolveEvent::Other { .. } => return,
-        };
+        if let SolveEventKind::Tests { command, exit_code, output_tail } = event {
+            tests = json!({"command": command, "exit_code": exit_code, "output_tail": output_tail});
+        }
+        let Some(line) = ide::event_line(event) else { return };
         report(line);
     })
     .await;
@@ -170,7 +172,7 @@ async fn solve(
         Ok(finished) => finished,
         Err(error) => return tool_error(&error),
     };
-    let agent = finished.agent.as_ref().map_or(agent, |agent| serde_json::to_value(agent).unwrap_or_default());
+    let agent = if finished.agent.digest.is_empty() { agent } else { serde_json::to_value(&finished.agent).unwrap_or_default() };
     let structured = json!({
         "id": accepted.id,
         "status": finished.status,
