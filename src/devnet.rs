@@ -62,6 +62,9 @@ pub struct DevnetOptions {
     /// get no network); `scripted:examples/upstream/starter.jsonl` runs the reference LLM agent
     /// offline through the production path.
     pub upstream: crate::agent_tools::Upstream,
+    /// After the round, send one solve job (the first task's repository and instruction) to
+    /// the best agent through the coordinator's solve API, as a developer would.
+    pub solve: bool,
 }
 
 impl Default for DevnetOptions {
@@ -75,8 +78,25 @@ impl Default for DevnetOptions {
             agent_timeout: Duration::from_secs(300),
             deadline: Duration::from_secs(30 * 60),
             upstream: crate::agent_tools::Upstream::None,
+            solve: false,
         }
     }
+}
+
+/// The solve job devnet sent after its round (`--solve`).
+#[derive(Debug, Clone)]
+pub struct DevnetSolve {
+    /// The solve API's URL.
+    pub url: String,
+    pub task_id: String,
+    pub agent: crate::solve_client::AgentInfo,
+    /// `diff`, `no_diff`, `failed` or `cancelled`.
+    pub status: String,
+    pub diff: String,
+    pub error: String,
+    /// The agent's log lines as the events carried them.
+    pub log_lines: usize,
+    pub elapsed: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +135,51 @@ pub enum DevnetError {
     Chain(#[source] whetstone_chain::client::ChainError),
     #[error("interrupted")]
     Interrupted,
+}
+
+/// One solve job for `task`'s repository (as a developer's git work tree) to the best agent.
+async fn solve_once(coordinator_dir: &Path, url: &str, task: &whetstone_tasks::Task) -> Result<DevnetSolve, String> {
+    use futures::StreamExt as _;
+    let started = Instant::now();
+    let keys = whetstone_coordinator::solve::keys::KeyStore::open(coordinator_dir).await.map_err(|e| format!("key store: {e}"))?;
+    let (_, key) = keys.create("devnet", Default::default()).await.map_err(|e| format!("making a key: {e}"))?;
+    let repo = tempfile::tempdir().map_err(|e| format!("scratch: {e}"))?;
+    task.subtree("repo").write_to(repo.path()).map_err(|e| format!("writing the repository: {e}"))?;
+    let git = git2::Repository::init(repo.path()).map_err(|e| format!("git init: {e}"))?;
+    let mut index = git.index().map_err(|e| e.to_string())?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(|e| e.to_string())?;
+    index.write().map_err(|e| e.to_string())?;
+    let snapshot = crate::solve_client::pack_worktree(repo.path()).map_err(|e| e.to_string())?;
+    let client = crate::solve_client::SolveClient::new(url, &key).map_err(|e| e.to_string())?;
+    let request = crate::solve_client::SolveRequest {
+        statement: task.instruction.clone(),
+        snapshot,
+        agent: "best".into(),
+        budget_micro_usd: None,
+        test_command: Some(task.spec.tests.command.clone()),
+    };
+    let accepted = client.submit(&request).await.map_err(|e| e.to_string())?;
+    let mut events = client.events(&accepted.id, None).await.map_err(|e| e.to_string())?;
+    let mut log_lines = 0;
+    while let Some(event) = events.next().await {
+        match event.map_err(|e| e.to_string())?.kind {
+            crate::solve_client::SolveEventKind::Log { .. } => log_lines += 1,
+            crate::solve_client::SolveEventKind::Finished(finished) => {
+                return Ok(DevnetSolve {
+                    url: url.to_owned(),
+                    task_id: task.spec.id.clone(),
+                    agent: finished.agent,
+                    status: finished.status,
+                    diff: finished.diff,
+                    error: finished.error,
+                    log_lines,
+                    elapsed: started.elapsed(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(format!("the event stream of {} ended before the job finished", accepted.id))
 }
 
 /// What one validator computed from the ledger and set on chain.
@@ -160,6 +225,8 @@ pub struct DevnetReport {
     pub elapsed: Duration,
     /// Containers still present after shutdown (should be none).
     pub leftover_containers: usize,
+    /// With `--solve`: the solve job sent after the round.
+    pub solve: Option<Result<DevnetSolve, String>>,
 }
 
 /// Where devnet reports what it is doing.
@@ -240,9 +307,16 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         // Both validators grade every run. With no third validator, a dispute or audit grade
         // would wait forever: none.
         grading: whetstone_coordinator::GradingConfig { replicas: 2, max_disputes: 0, audit_fraction: 0.0 },
+        // With --solve: the solve API on a free port, and "best" ranked after one round.
+        solve: whetstone_coordinator::solve::SolveConfig {
+            listen: options.solve.then(|| ([127, 0, 0, 1], 0).into()),
+            min_decided: 1,
+            ..Default::default()
+        },
         ..CoordinatorConfig::default()
     };
     let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph);
+    let solve_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
     let addr = coordinator.local_addr().map_err(|source| DevnetError::DataDir { path: "listener".into(), source })?;
     let url = format!("http://{addr}");
     let coordinator_task = tokio::spawn(coordinator.serve(stop.clone()));
@@ -276,6 +350,18 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         .collect();
 
     let result = round(&options, &sets, &url, &chain, reporter, &shutdown, &runner_task, &validator_tasks).await;
+    let solve = match (&result, &solve_url, sets.iter().flat_map(|s| &s.tasks).next()) {
+        (Ok(_), Some(solve_url), Some(task)) => {
+            reporter.step(&format!("solve API at {solve_url}: one solve job for {}'s repository to the best agent", task.spec.id));
+            let coordinator_dir = options.data_dir.join("coordinator");
+            let solved = tokio::select! {
+                solved = solve_once(&coordinator_dir, solve_url, task) => solved,
+                () = shutdown.cancelled() => Err("interrupted".to_owned()),
+            };
+            Some(solved)
+        }
+        _ => None,
+    };
 
     reporter.step("shutting down");
     stop.cancel();
@@ -304,6 +390,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         tasks: task_count,
         elapsed: started.elapsed(),
         leftover_containers,
+        solve,
     })
 }
 

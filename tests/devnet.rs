@@ -30,7 +30,7 @@ impl Reporter for Quiet {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn docker_devnet_round_ranks_the_example_agents() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = DevnetOptions { data_dir: dir.path().join("devnet"), ..DevnetOptions::default() };
+    let options = DevnetOptions { data_dir: dir.path().join("devnet"), solve: true, ..DevnetOptions::default() };
     devnet::prepare_data_dir(&options.data_dir).expect("data dir");
     let report = devnet::run(options.clone(), &Quiet, CancellationToken::new()).await.expect("devnet round");
 
@@ -80,6 +80,12 @@ async fn docker_devnet_round_ranks_the_example_agents() {
     assert_eq!((repair.uid, repair.incentive), (Some(2), Some(1.0)));
     assert!(report.leaderboard.iter().filter(|e| e.name != "repair").all(|e| e.incentive == Some(0.0)));
     assert_eq!(report.leftover_containers, 0);
+
+    // After the round, --solve sent the first starter task's repository to the best agent
+    // through the solve API and got the fix back as a diff.
+    let solve = report.solve.clone().expect("--solve ran").expect("the solve job ran");
+    assert_eq!((solve.agent.name.as_str(), solve.status.as_str()), ("repair", "diff"), "{solve:?}");
+    assert!(solve.diff.contains("toolz/itertoolz.py"), "{}", solve.diff);
 
     // A second round in the same directory starts clean instead of refusing or mixing results.
     devnet::prepare_data_dir(&options.data_dir).expect("devnet may reuse its own directory");

@@ -41,6 +41,11 @@ pub struct DevnetArgs {
     /// Print logs to the terminal instead of `<data-dir>/devnet.log`.
     #[arg(short, long)]
     verbose: bool,
+    /// After the round, send one solve job (the first task's repository and instruction) to
+    /// the best agent through the coordinator's solve API, as `whetstone solve` would, and
+    /// print the diff it got back.
+    #[arg(long)]
+    solve: bool,
 }
 
 pub async fn run(args: DevnetArgs) -> Result<()> {
@@ -54,6 +59,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     options.runner_capacity = args.runner_capacity;
     options.validator_capacity = args.validator_capacity;
     options.agent_timeout = Duration::from_secs(args.agent_timeout);
+    options.solve = args.solve;
     if let Some(upstream) = args.upstream {
         options.upstream = whetstone::agent_tools::Upstream::parse(Some(&upstream));
     }
@@ -112,6 +118,25 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         println!("audit log: {} (entry {})", validator.audit_path.display(), validator.audit_id);
     }
     println!("\n{}", ui::incentive_note(board.chain.as_ref()));
+    match &report.solve {
+        Some(Ok(solve)) => {
+            println!(
+                "\nSolve API ({}): {} on {}'s repository, {} log lines, {} in {:.1}s",
+                solve.url,
+                solve.agent.name,
+                solve.task_id,
+                solve.log_lines,
+                solve.status,
+                solve.elapsed.as_secs_f64()
+            );
+            match solve.status.as_str() {
+                "diff" => print!("{}", solve.diff),
+                _ => println!("no diff: {}", solve.error),
+            }
+        }
+        Some(Err(error)) => println!("\nSolve API: the solve job failed: {error}"),
+        None => {}
+    }
     println!("log:    {}", log_path.display());
     if report.leftover_containers > 0 {
         bail!("{} sandbox containers were left behind after shutdown", report.leftover_containers);
