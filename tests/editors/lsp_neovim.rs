@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::contract_server::{API_KEY, ContractServer};
-use crate::real_coordinator::RealCoordinator;
+use crate::real_coordinator::{HOLD, RealCoordinator};
 use crate::repo;
 
 fn neovim() -> String {
@@ -19,6 +19,11 @@ fn neovim() -> String {
 /// Runs tests/editors/neovim_fix.lua in a headless Neovim on a fresh repository, with `key`;
 /// returns its report.
 async fn run_neovim(url: &str, key: &str, agent: Option<&str>) -> Value {
+    run_neovim_with(url, key, agent, &[]).await
+}
+
+/// [`run_neovim`] with more environment for the script (`DIAGNOSTIC`, `CANCEL`).
+async fn run_neovim_with(url: &str, key: &str, agent: Option<&str>, env: &[(&str, &str)]) -> Value {
     let nvim = neovim();
     let dir = tempfile::tempdir().expect("tempdir");
     let repo_dir = dir.path().join("repo");
@@ -30,6 +35,7 @@ async fn run_neovim(url: &str, key: &str, agent: Option<&str>) -> Value {
     if let Some(agent) = agent {
         command.env("AGENT", agent);
     }
+    command.envs(env.iter().copied());
     let mut child = command
         .args(["--headless", "--clean", "-n", "-c", &format!("luafile {script}")])
         .env("REPO", &repo_dir)
@@ -133,4 +139,20 @@ async fn neovim_shows_why_when_the_api_refuses_the_key() {
         "{report:#}"
     );
     assert!(coordinator.assignments().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_progress_cancels_the_job_on_the_runner() {
+    let coordinator = RealCoordinator::start(repo::FIX).await;
+    let diagnostic = format!("slow to fix {HOLD}");
+    let report =
+        run_neovim_with(&coordinator.url, &coordinator.key, Some(&coordinator.agent), &[("DIAGNOSTIC", &diagnostic), ("CANCEL", "1")])
+            .await;
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["calc"][1], "    return a - b", "nothing changed: {report:#}");
+    let assignments = coordinator.assignments();
+    assert_eq!(assignments.len(), 1);
+    let id = &assignments[0].solve_id;
+    assert_eq!(report["messages"], serde_json::json!([format!("Whetstone: job {id} cancelled")]), "{report:#}");
+    assert_eq!(coordinator.cancelled(), vec![assignments[0].solve_id.clone()], "the cancel reached the runner");
 }

@@ -13,8 +13,10 @@ local function fail(message)
 end
 
 local progress = vim.lsp.handlers['$/progress']
+local token
 vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
   local value = result.value or {}
+  token = result.token
   table.insert(report.progress, (value.kind or '?') .. ': ' .. (value.message or value.title or ''))
   return progress(err, result, ctx, config)
 end
@@ -43,7 +45,7 @@ local diagnostic = {
   range = { start = { line = 1, character = 4 }, ['end'] = { line = 1, character = 16 } },
   severity = 1,
   source = 'pytest',
-  message = 'test_add: assert add(2, 3) == 5, got -1',
+  message = os.getenv('DIAGNOSTIC') or 'test_add: assert add(2, 3) == 5, got -1',
 }
 local response = client.request_sync('textDocument/codeAction', {
   textDocument = { uri = vim.uri_from_bufnr(buf) },
@@ -60,6 +62,15 @@ if not action then return fail('no "Ask Whetstone to fix this" action') end
 
 local executed = client.request_sync('workspace/executeCommand', action.command, 10000, buf)
 if not executed or executed.err then return fail('executeCommand failed: ' .. vim.inspect(executed)) end
+
+-- With $CANCEL set, the developer cancels the progress once the agent runs.
+if os.getenv('CANCEL') then
+  local started = vim.wait(30000, function()
+    return vim.tbl_contains(report.progress, 'report: running on runner-1')
+  end, 20)
+  if not started then return fail('the job never started') end
+  client.notify('window/workDoneProgress/cancel', { token = token })
+end
 
 -- The job ends with a message either way: after the edit, or instead of it.
 vim.wait(30000, function() return #report.messages > 0 end, 50)

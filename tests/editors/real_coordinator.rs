@@ -17,18 +17,31 @@ use whetstone_proto::job::{Assignment, Capability, Report, RunOutcome, SolveAssi
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
 use whetstone_tasks::Hotkey;
 
-/// Answers every solve job with `diff`.
+/// Answers every solve job with `diff`, except a job whose statement mentions [`HOLD`]: that
+/// one runs until it is cancelled, like an agent that takes its time.
 #[derive(Debug)]
 pub struct CannedSolver {
     diff: String,
     pub seen: Mutex<Vec<SolveAssignment>>,
+    /// The jobs whose cancellation reached the runner (where the container would be killed).
+    pub cancelled: Mutex<Vec<String>>,
 }
+
+pub const HOLD: &str = "[hold]";
 
 #[async_trait::async_trait]
 impl Executor for CannedSolver {
-    async fn execute(&self, assignment: Assignment, _cancel: CancellationToken) -> Report {
+    async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
         let Assignment::Solve(solve) = assignment else { panic!("the solver was sent {assignment:?}") };
         self.seen.lock().expect("seen").push(solve.clone());
+        if solve.statement.contains(HOLD) {
+            cancel.cancelled().await;
+            self.cancelled.lock().expect("cancelled").push(solve.solve_id.clone());
+            return Report::Solve(SolveReport {
+                cancelled: true,
+                ..SolveReport::failed(solve.solve_id, RunOutcome::InfraError, "cancelled")
+            });
+        }
         Report::Solve(SolveReport {
             solve_id: solve.solve_id,
             outcome: RunOutcome::Completed,
@@ -84,7 +97,7 @@ impl RealCoordinator {
         let agent = client.submit_agent(&repair, &signer(DevKey::Bob)).await.expect("the agent is accepted").agent_digest;
         let (_, key) = KeyStore::open(&data_dir).await.expect("key store").create("dev", KeyLimits::default()).await.expect("key");
 
-        let solver = Arc::new(CannedSolver { diff: diff.to_owned(), seen: Mutex::new(Vec::new()) });
+        let solver = Arc::new(CannedSolver { diff: diff.to_owned(), seen: Mutex::new(Vec::new()), cancelled: Mutex::new(Vec::new()) });
         let worker = WorkerConfig {
             coordinator_url: grpc,
             worker_id: "runner-1".into(),
@@ -108,5 +121,11 @@ impl Drop for RealCoordinator {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+impl RealCoordinator {
+    pub fn cancelled(&self) -> Vec<String> {
+        self.solver.cancelled.lock().expect("cancelled").clone()
     }
 }
