@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::contract_server::{API_KEY, ContractServer};
-use crate::real_coordinator::RealCoordinator;
+use crate::real_coordinator::{HOLD, RealCoordinator};
 use crate::repo;
 
 /// What the test installs from PyPI into its virtualenv when it is missing.
@@ -44,7 +44,7 @@ fn python_with_mcp() -> PathBuf {
 }
 
 /// Runs tests/editors/mcp_solve.py against the solve API at `url`; returns its report.
-async fn run_client(url: &str, key: &str, agent: Option<&str>) -> Value {
+async fn run_client(url: &str, key: &str, agent: Option<&str>, hold: Option<&str>) -> Value {
     let python = tokio::task::spawn_blocking(python_with_mcp).await.expect("python");
     let dir = tempfile::tempdir().expect("tempdir");
     repo::create(dir.path());
@@ -52,6 +52,9 @@ async fn run_client(url: &str, key: &str, agent: Option<&str>) -> Value {
     let mut command = tokio::process::Command::new(python);
     if let Some(agent) = agent {
         command.env("AGENT", agent);
+    }
+    if let Some(statement) = hold {
+        command.env("HOLD", statement);
     }
     let child = command
         .arg(script)
@@ -70,7 +73,7 @@ async fn run_client(url: &str, key: &str, agent: Option<&str>) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mcp_python_client_solves_and_gets_the_diff() {
     let server = ContractServer::start(repo::FIX).await;
-    let report = run_client(&server.url, API_KEY, None).await;
+    let report = run_client(&server.url, API_KEY, None, None).await;
 
     assert_eq!(report["protocol_version"], "2025-06-18", "{report:#}");
     assert_eq!(report["server"], "whetstone");
@@ -103,7 +106,8 @@ async fn the_mcp_python_client_solves_and_gets_the_diff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mcp_python_client_solves_through_a_real_coordinator() {
     let coordinator = RealCoordinator::start(repo::FIX).await;
-    let report = run_client(&coordinator.url, &coordinator.key, Some(&coordinator.agent)).await;
+    let hold = format!("take your time {HOLD}");
+    let report = run_client(&coordinator.url, &coordinator.key, Some(&coordinator.agent), Some(&hold)).await;
     assert_eq!(report["solve_error"], false, "{report:#}");
     assert_eq!(report["solve_texts"][1], repo::FIX, "{report:#}");
     let structured = &report["solve_structured"];
@@ -116,4 +120,11 @@ async fn the_mcp_python_client_solves_through_a_real_coordinator() {
     let assignments = coordinator.assignments();
     assert_eq!(assignments[0].statement, "add() subtracts; it must add");
     assert_eq!(assignments[0].test_command, "pytest -q");
+
+    // The abandoned call: notifications/cancelled reached the server, which cancelled the job
+    // down to the runner while the session was still open.
+    assert_eq!(report["hold_timed_out"], false, "{report:#}");
+    let held = &report["held_status"];
+    assert_eq!((&held["state"], &held["status"]), (&json!("finished"), &json!("cancelled")), "{report:#}");
+    assert_eq!(coordinator.cancelled(), vec![held["id"].as_str().unwrap_or_default().to_owned()]);
 }

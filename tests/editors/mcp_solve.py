@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+import anyio
+
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -67,6 +69,35 @@ async def main():
             missing = await session.call_tool("status", {"id": "solve-404"})
             report["missing_error"] = field(missing, "is_error", "isError")
             report["missing_texts"] = texts(missing)
+
+            # With $HOLD, a solve the agent takes its time on is abandoned by the caller (the
+            # client sends notifications/cancelled); the job's own state must say cancelled.
+            hold = os.environ.get("HOLD")
+            if hold:
+                held = []
+
+                async def on_held_progress(value, total, message):
+                    held.append(message)
+
+                with anyio.move_on_after(30) as scope:
+                    async with anyio.create_task_group() as group:
+                        async def call():
+                            await session.call_tool("solve", {"statement": hold}, progress_callback=on_held_progress)
+
+                        group.start_soon(call)
+                        while not any(m.startswith("running on") for m in held):
+                            await anyio.sleep(0.05)
+                        group.cancel_scope.cancel()
+                report["hold_timed_out"] = scope.cancelled_caught
+                job = held[0].split()[1]
+                state = None
+                for _ in range(100):
+                    status = await session.call_tool("status", {"id": job})
+                    state = field(status, "structured_content", "structuredContent")
+                    if state["state"] == "finished":
+                        break
+                    await anyio.sleep(0.1)
+                report["held_status"] = state
     print(json.dumps(report))
 
 
