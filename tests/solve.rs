@@ -151,12 +151,15 @@ async fn docker_solve_with_the_repair_agent_makes_the_hidden_test_pass() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn docker_cancelling_a_running_solve_leaves_no_container() {
+async fn docker_a_running_solve_streams_its_log_and_cancelling_it_leaves_no_container() {
     const RUNNER: &str = "solve-cancel-runner";
     let subnet = Subnet::start(RUNNER).await;
     let sleeper = tempfile::tempdir().expect("agent dir");
-    std::fs::write(sleeper.path().join("agent.toml"), "name = \"sleeper\"\nversion = \"0.1.0\"\nentrypoint = [\"sleep\", \"600\"]\n")
-        .expect("manifest");
+    std::fs::write(
+        sleeper.path().join("agent.toml"),
+        "name = \"sleeper\"\nversion = \"0.1.0\"\nentrypoint = [\"sh\", \"-c\", \"echo waiting for the cancel; sleep 600\"]\n",
+    )
+    .expect("manifest");
     let agent = subnet.submit_agent(sleeper.path()).await;
     let task = starter_task("toolz-partitionby-yields-keys");
     let repo = starter_repo(&task);
@@ -169,12 +172,21 @@ async fn docker_cancelling_a_running_solve_leaves_no_container() {
     };
     let accepted = subnet.client.submit(&request).await.expect("accepted");
 
+    // The agent's first line arrives while it still runs: the log is live, not sent at the end.
+    let mut events = subnet.client.events(&accepted.id, None).await.expect("events");
+    let line = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(event) = events.next().await {
+            if let SolveEventKind::Log { line } = event.expect("event").kind {
+                return line;
+            }
+        }
+        panic!("the stream ended without a log line");
+    })
+    .await
+    .expect("a log line while the agent runs");
+    assert_eq!(line, "waiting for the cancel");
     let docker = Sandbox::connect(RUNNER).await.expect("Docker");
-    let started = tokio::time::Instant::now();
-    while docker.list_ours(OrphanScope::ThisOwner).await.expect("list").is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(300), "the agent's container never started");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    assert!(!docker.list_ours(OrphanScope::ThisOwner).await.expect("list").is_empty(), "the agent is still running");
     let answer = subnet.client.cancel(&accepted.id).await.expect("cancel");
     assert_eq!(answer.state, "cancelling");
     let finished = tokio::time::timeout(Duration::from_secs(60), follow(&subnet.client, &accepted.id, |_| {})).await.expect("finishes");

@@ -38,11 +38,17 @@ pub struct AgentRunner {
     sandbox: Sandbox,
     fetcher: Fetcher,
     gateway: Option<Arc<InferenceGateway>>,
+    /// Where solve jobs send their live log (see [`Executor::attach_progress`]).
+    progress: Arc<std::sync::OnceLock<whetstone_proto::worker::ProgressSink>>,
 }
 
 impl AgentRunner {
     pub fn new(sandbox: Sandbox, fetcher: Fetcher) -> Self {
-        Self { sandbox, fetcher, gateway: None }
+        Self { sandbox, fetcher, gateway: None, progress: Arc::default() }
+    }
+
+    pub(crate) fn progress(&self) -> Option<&whetstone_proto::worker::ProgressSink> {
+        self.progress.get()
     }
 
     /// Gives runs with an LLM budget a run network whose only other member is a relay to
@@ -96,7 +102,7 @@ impl AgentRunner {
         };
         tokio::select! {
             () = cancel.cancelled() => failure(RunOutcome::InfraError, "runner shut down during the run".into()),
-            report = run_agent_with(&self.sandbox, &image, &task, &agent, limits, &job_id, llm) => {
+            report = run_agent_with(&self.sandbox, &image, &task, &agent, limits, &job_id, llm, None) => {
                 let mut report = report;
                 report.run_id = run_id.clone();
                 report.duration = started.elapsed();
@@ -116,6 +122,10 @@ impl Executor for AgentRunner {
                 Report::Grade(whetstone_proto::job::GradeReport::infra_error(grade.grade_id, "an agent-runner cannot grade"))
             }
         }
+    }
+
+    fn attach_progress(&self, sink: whetstone_proto::worker::ProgressSink) {
+        let _ = self.progress.set(sink);
     }
 }
 
@@ -173,7 +183,7 @@ pub async fn run_agent(
     limits: SandboxLimits,
     job_id: &str,
 ) -> RunReport {
-    run_agent_with(sandbox, image, task, agent, limits, job_id, None).await
+    run_agent_with(sandbox, image, task, agent, limits, job_id, None, None).await
 }
 
 /// An LLM budget on a gateway, for one run.
@@ -198,9 +208,10 @@ pub async fn run_agent_with_llm(
     gateway: &InferenceGateway,
     budget_micro_usd: u64,
 ) -> RunReport {
-    run_agent_with(sandbox, image, task, agent, limits, job_id, Some(LlmAccess { gateway, budget_micro_usd })).await
+    run_agent_with(sandbox, image, task, agent, limits, job_id, Some(LlmAccess { gateway, budget_micro_usd }), None).await
 }
 
+#[expect(clippy::too_many_arguments, reason = "run_agent's arguments plus the LLM access and the output tap")]
 pub(crate) async fn run_agent_with(
     sandbox: &Sandbox,
     image: &ImageRef,
@@ -209,9 +220,10 @@ pub(crate) async fn run_agent_with(
     limits: SandboxLimits,
     job_id: &str,
     llm: Option<LlmAccess<'_>>,
+    tap: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
 ) -> RunReport {
     let Some(llm) = llm else {
-        return run_in_sandbox(sandbox, image, task, agent, limits, job_id, NetworkMode::None, Vec::new()).await;
+        return run_in_sandbox(sandbox, image, task, agent, limits, job_id, NetworkMode::None, Vec::new(), tap).await;
     };
     let infra = |error: String| RunReport::failed(whetstone_tasks::RunId::new(job_id), RunOutcome::InfraError, error);
     let network = match sandbox.create_run_network(job_id).await {
@@ -223,7 +235,7 @@ pub(crate) async fn run_agent_with(
         Ok(access) => access,
         Err(error) => return infra(format!("failed to start the inference relay: {error}")),
     };
-    let mut report = run_in_sandbox(sandbox, image, task, agent, limits, job_id, network.mode(), access.env()).await;
+    let mut report = run_in_sandbox(sandbox, image, task, agent, limits, job_id, network.mode(), access.env(), tap).await;
     report.llm = access.finish(llm.gateway).await;
     // Its guard would remove it too, in the background; removing it here means the report
     // goes out with nothing left behind.
@@ -243,6 +255,7 @@ async fn run_in_sandbox(
     job_id: &str,
     network: NetworkMode,
     extra_env: Vec<(String, String)>,
+    tap: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
 ) -> RunReport {
     let report = |outcome, patch, exit_code, log, error: String| RunReport {
         run_id: whetstone_tasks::RunId::new(job_id),
@@ -291,6 +304,7 @@ async fn run_in_sandbox(
     spec.tmpfs = tmpfs;
     spec.network = network;
     spec.output_cap_bytes = OUTPUT_CAP_BYTES;
+    spec.output_tap = tap;
 
     let outcome = match sandbox.run(spec).await {
         Ok(outcome) => outcome,

@@ -80,10 +80,12 @@ impl AgentRunner {
             (Some(gateway), budget) if budget > 0 => Some(LlmAccess { gateway, budget_micro_usd: budget }),
             _ => None,
         };
+        let (tap, chunks) = tokio::sync::mpsc::unbounded_channel();
+        let forwarding = tokio::spawn(forward_log(id.clone(), chunks, self.progress().cloned()));
         // Dropping the run on cancellation drops its container's guard, which removes it.
-        tokio::select! {
+        let report = tokio::select! {
             () = cancel.cancelled() => SolveReport { cancelled: true, ..failure(RunOutcome::InfraError, "cancelled while the agent ran".into()) },
-            report = run_agent_with(self.sandbox(), &image, &task, &agent, limits, &id, llm) => SolveReport {
+            report = run_agent_with(self.sandbox(), &image, &task, &agent, limits, &id, llm, Some(tap)) => SolveReport {
                 solve_id: id.clone(),
                 outcome: report.outcome,
                 patch: report.patch,
@@ -93,8 +95,38 @@ impl AgentRunner {
                 duration: started.elapsed(),
                 cancelled: false,
             },
-        }
+        };
+        // The tap closed with the run: the last lines go out before the report.
+        let _ = forwarding.await;
+        report
     }
+}
+
+/// Sends the agent's output to the coordinator line by line as it comes, as `SolveProgress`
+/// messages; a trailing partial line goes out when the output ends.
+async fn forward_log(
+    solve_id: String,
+    mut chunks: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    sink: Option<whetstone_proto::worker::ProgressSink>,
+) {
+    let send = |lines: Vec<String>| {
+        if let Some(sink) = &sink
+            && !lines.is_empty()
+        {
+            let progress = whetstone_proto::pb::SolveProgress { solve_id: solve_id.clone(), lines };
+            let _ = sink.send(whetstone_proto::pb::WorkerMessage {
+                kind: Some(whetstone_proto::pb::worker_message::Kind::SolveProgress(progress)),
+            });
+        }
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = chunks.recv().await {
+        pending.extend_from_slice(&chunk);
+        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
+        let complete: Vec<u8> = pending.drain(..=end).collect();
+        send(String::from_utf8_lossy(&complete).lines().map(str::to_owned).collect());
+    }
+    send(String::from_utf8_lossy(&pending).lines().map(str::to_owned).collect());
 }
 
 #[cfg(test)]

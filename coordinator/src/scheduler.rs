@@ -59,6 +59,12 @@ pub(crate) enum Event {
     CancelSolve {
         solve_id: String,
     },
+    /// Agent output lines of a running solve job.
+    SolveProgress {
+        worker_id: String,
+        solve_id: String,
+        lines: Vec<String>,
+    },
     ConnectedWorkers {
         reply: oneshot::Sender<u32>,
     },
@@ -197,6 +203,12 @@ impl Scheduler {
             }
             Event::WorkAdded => {}
             Event::CancelSolve { solve_id } => self.cancel_solve(&solve_id),
+            Event::SolveProgress { worker_id, solve_id, lines } => {
+                // Only the runner holding the job speaks for it.
+                if self.holds_lease(&worker_id, &solve_id) {
+                    self.solves.live_log(&solve_id, lines);
+                }
+            }
             Event::ConnectedWorkers { reply } => {
                 let _ = reply.send(u32::try_from(self.sessions.len()).unwrap_or(u32::MAX));
             }

@@ -25,7 +25,14 @@ use crate::pb;
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync + 'static {
     async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report;
+
+    /// Where the executor may send messages while a job runs (a solve job's live log). Called
+    /// once, before any job; messages sent while disconnected go out after the reconnect.
+    fn attach_progress(&self, _sink: ProgressSink) {}
 }
+
+/// Messages from running jobs to the coordinator, beside their reports.
+pub type ProgressSink = mpsc::UnboundedSender<pb::WorkerMessage>;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -124,6 +131,8 @@ fn infra_failure(assignment: &Assignment, error: &str) -> Report {
 /// Serves the coordinator until `shutdown` fires, reconnecting whenever the session drops.
 /// On shutdown, running jobs are cancelled and awaited so they can remove their sandboxes.
 pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutdown: CancellationToken) {
+    let (progress_sink, mut progress) = mpsc::unbounded_channel();
+    executor.attach_progress(progress_sink);
     let mut work = Work {
         executor,
         jobs: JoinSet::new(),
@@ -134,7 +143,7 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
     };
     let mut delay = config.reconnect_delay;
     loop {
-        match session(&config, &mut work, &shutdown).await {
+        match session(&config, &mut work, &mut progress, &shutdown).await {
             Ok(SessionEnd::Shutdown) => break,
             Ok(SessionEnd::Disconnected) => {
                 tracing::warn!(worker = %config.worker_id, "coordinator closed the session; reconnecting");
@@ -162,7 +171,12 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
     while work.next_report().await.is_some() {}
 }
 
-async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &CancellationToken) -> Result<SessionEnd, SessionError> {
+async fn session(
+    config: &WorkerConfig,
+    work: &mut Work,
+    progress: &mut mpsc::UnboundedReceiver<pb::WorkerMessage>,
+    shutdown: &CancellationToken,
+) -> Result<SessionEnd, SessionError> {
     let url = config.coordinator_url.clone();
     let endpoint = Endpoint::from_shared(url.clone())
         .map_err(|source| SessionError::BadUrl { url: url.clone(), source })?
@@ -212,6 +226,11 @@ async fn session(config: &WorkerConfig, work: &mut Work, shutdown: &Cancellation
             _ = heartbeat.tick() => {
                 let beat = pb::Heartbeat { active_job_ids: work.active_job_ids() };
                 let message = pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Heartbeat(beat)) };
+                if outbound.send(message).await.is_err() {
+                    return Ok(SessionEnd::Disconnected);
+                }
+            }
+            Some(message) = progress.recv() => {
                 if outbound.send(message).await.is_err() {
                     return Ok(SessionEnd::Disconnected);
                 }

@@ -154,7 +154,7 @@ impl Sandbox {
                 stopped.notify_one();
                 (waited, run, stop)
             },
-            collect_output(command.output, spec.output_cap_bytes, &stopped, &stream_closed),
+            collect_output(command.output, spec.output_cap_bytes, spec.output_tap.as_ref(), &stopped, &stream_closed),
         );
         let waited = waited?;
         let (still_running, probe) = match stop? {
@@ -324,6 +324,7 @@ fn classify_exit(code: i64, timed_out: bool, oom_killed: bool) -> Exit {
 async fn collect_output(
     mut stream: impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
     cap: usize,
+    tap: Option<&tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     stopped: &Notify,
     closed: &Notify,
 ) -> (String, bool) {
@@ -336,7 +337,13 @@ async fn collect_output(
     loop {
         tokio::select! {
             item = stream.next() => match item {
-                Some(Ok(chunk)) => output.push(chunk.as_ref()),
+                Some(Ok(chunk)) => {
+                    if let Some(tap) = tap {
+                        // A receiver that went away only stops the tap, never the run.
+                        let _ = tap.send(chunk.as_ref().to_vec());
+                    }
+                    output.push(chunk.as_ref());
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "command output stream failed");
                     break;

@@ -181,6 +181,9 @@ pub struct RunSpec {
     pub job_id: String,
     /// Output beyond this is cut from the middle.
     pub output_cap_bytes: usize,
+    /// Also receives every chunk of the command's output as it arrives (uncapped; the
+    /// receiver decides what to keep), e.g. to stream a solve job's log to its developer.
+    pub output_tap: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 impl RunSpec {
@@ -203,6 +206,7 @@ impl RunSpec {
             role,
             job_id: job_id.into(),
             output_cap_bytes: 1024 * 1024,
+            output_tap: None,
         }
     }
 

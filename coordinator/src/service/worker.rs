@@ -99,6 +99,9 @@ async fn read_session(mut inbound: Streaming<pb::WorkerMessage>, worker_id: Stri
                     None
                 }
             },
+            Some(Kind::SolveProgress(progress)) => {
+                Some(Event::SolveProgress { worker_id: worker_id.clone(), solve_id: progress.solve_id, lines: progress.lines })
+            }
             Some(Kind::Hello(_)) | None => None,
         };
         if let Some(event) = event {

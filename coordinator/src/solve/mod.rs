@@ -156,6 +156,8 @@ struct Job {
     changed: watch::Sender<u64>,
     cancel_requested: bool,
     finished_at: Option<Instant>,
+    /// Log lines the runner streamed while the agent ran; the report's log repeats them.
+    live_lines: usize,
 }
 
 impl Job {
@@ -231,6 +233,7 @@ impl Hub {
             changed,
             cancel_requested: false,
             finished_at: None,
+            live_lines: 0,
         };
         let position = state.queue.len() + 1;
         job.push("queued", serde_json::json!({ "position": position }));
@@ -262,6 +265,18 @@ impl Hub {
         }
     }
 
+    /// Lines of the agent's output while it runs, up to `max_log_lines`.
+    pub(crate) fn live_log(&self, solve_id: &str, lines: Vec<String>) {
+        let mut state = self.lock();
+        let Some(job) = state.jobs.get_mut(solve_id).filter(|j| j.state == JobState::Running) else { return };
+        for line in lines {
+            job.live_lines += 1;
+            if job.live_lines <= self.config.max_log_lines {
+                job.push("log", serde_json::json!({ "line": line }));
+            }
+        }
+    }
+
     /// Whether the job is one the API still knows (a runner may report after its retention).
     pub(crate) fn is_running(&self, solve_id: &str) -> bool {
         self.lock().jobs.get(solve_id).is_some_and(|j| j.state == JobState::Running)
@@ -275,8 +290,11 @@ impl Hub {
             if job.state == JobState::Finished {
                 return;
             }
-            let mut lines = report.log.lines();
-            for line in lines.by_ref().take(self.config.max_log_lines) {
+            // Lines already streamed live are not sent again; the report has the rest (all of
+            // them when the runner streamed nothing).
+            let mut lines = report.log.lines().skip(job.live_lines);
+            let room = self.config.max_log_lines.saturating_sub(job.live_lines);
+            for line in lines.by_ref().take(room) {
                 job.push("log", serde_json::json!({ "line": line }));
             }
             let dropped = lines.count();

@@ -121,18 +121,20 @@ fn parse_events(body: &[u8]) -> Vec<(u64, String, Value)> {
         .collect()
 }
 
-/// An agent-runner that runs nothing: it records each solve job and answers with [`DIFF`]
-/// and a three-line log, or, when holding, waits until the job is cancelled.
+/// An agent-runner that runs nothing: it records each solve job, streams the first two lines
+/// of a three-line log live, and answers with [`DIFF`] and the whole log (as a real runner
+/// does); or, when holding, waits until the job is cancelled.
 #[derive(Debug)]
 struct CannedSolver {
     seen: Seen<SolveAssignment>,
     cancelled: Seen<String>,
     hold: bool,
+    progress: std::sync::OnceLock<whetstone_proto::worker::ProgressSink>,
 }
 
 impl CannedSolver {
     fn new(hold: bool) -> Arc<Self> {
-        Arc::new(Self { seen: Seen::new(), cancelled: Seen::new(), hold })
+        Arc::new(Self { seen: Seen::new(), cancelled: Seen::new(), hold, progress: std::sync::OnceLock::new() })
     }
 }
 
@@ -149,6 +151,12 @@ impl Executor for CannedSolver {
                 ..SolveReport::failed(solve.solve_id, RunOutcome::InfraError, "cancelled")
             });
         }
+        if let Some(sink) = self.progress.get() {
+            let lines = vec!["[agent] reading".to_owned(), "[agent] editing a.py".to_owned()];
+            let progress = whetstone_proto::pb::SolveProgress { solve_id: solve.solve_id.clone(), lines };
+            let kind = whetstone_proto::pb::worker_message::Kind::SolveProgress(progress);
+            sink.send(whetstone_proto::pb::WorkerMessage { kind: Some(kind) }).expect("progress sink open");
+        }
         Report::Solve(SolveReport {
             solve_id: solve.solve_id,
             outcome: RunOutcome::Completed,
@@ -159,6 +167,10 @@ impl Executor for CannedSolver {
             duration: Duration::from_millis(5),
             cancelled: false,
         })
+    }
+
+    fn attach_progress(&self, sink: whetstone_proto::worker::ProgressSink) {
+        self.progress.set(sink).expect("attached once");
     }
 }
 
@@ -288,6 +300,7 @@ async fn a_job_streams_its_events_and_last_event_id_replays_only_what_was_missed
     let (status, body) = reading.await.expect("reader");
     assert_eq!(status, StatusCode::OK);
     let events = parse_events(&body);
+    // Two lines came live and the report repeats them: each line is sent once, in order.
     let names: Vec<&str> = events.iter().map(|(_, name, _)| name.as_str()).collect();
     assert_eq!(names, ["queued", "started", "log", "log", "log", "spend", "finished"], "{}", String::from_utf8_lossy(&body));
     let ids: Vec<u64> = events.iter().map(|(id, _, _)| *id).collect();
