@@ -130,14 +130,23 @@ async fn docker_solve_with_the_repair_agent_makes_the_hidden_test_pass() {
     let accepted = subnet.client.submit(&request).await.expect("accepted");
     assert_eq!(accepted.agent.digest, agent);
     let mut log_lines = 0;
+    let mut tests = None;
     let finished = tokio::time::timeout(
         Duration::from_secs(900),
-        follow(&subnet.client, &accepted.id, |kind| log_lines += usize::from(matches!(kind, SolveEventKind::Log { .. }))),
+        follow(&subnet.client, &accepted.id, |kind| match kind {
+            SolveEventKind::Log { .. } => log_lines += 1,
+            SolveEventKind::Tests { command, exit_code, output_tail } => tests = Some((command.clone(), *exit_code, output_tail.clone())),
+            _ => {}
+        }),
     )
     .await
     .expect("the job finishes within 15 minutes");
     assert_eq!(finished.status, "diff", "{finished:?}");
     assert!(log_lines > 0, "the agent's log came back as events");
+    // The developer's test command ran on the agent's work, in a fresh container, and passed.
+    let (command, exit_code, output_tail) = tests.expect("a tests event");
+    assert_eq!((command.as_str(), exit_code), (task.spec.tests.command.as_str(), 0), "{output_tail}");
+    assert!(output_tail.contains("passed"), "{output_tail}");
     assert_eq!(subnet.client.status(&accepted.id).await.expect("status").diff.as_deref(), Some(finished.diff.as_str()));
 
     // Graded as a validator grades: the hidden test, in a fresh container from the task image.

@@ -18,7 +18,7 @@ use crate::gateway::{InferenceGateway, task_seed};
 use crate::proxy::RunBudget;
 
 /// The agent's user inside the sandbox (see AGENT_CONTRACT.md).
-const AGENT_UID: (u32, u32) = (1000, 1000);
+pub(crate) const AGENT_UID: (u32, u32) = (1000, 1000);
 const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 /// The work tree's cap: `/repo` is a tmpfs of this size, and the whole tree must come back
 /// as one download, which the sandbox caps at the same size.

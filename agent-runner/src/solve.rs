@@ -7,14 +7,14 @@
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
-use whetstone_proto::job::{RunOutcome, SolveAssignment, SolveReport};
+use whetstone_proto::job::{RunOutcome, SolveAssignment, SolveReport, SolveTests};
 use whetstone_sandbox::LogProgress;
 use whetstone_tasks::bundle::Bundle;
 use whetstone_tasks::digest::{TreeFile, digest_files};
 use whetstone_tasks::task::{GradingSpec, SourceSpec, TaskSpec, TestSpec};
 use whetstone_tasks::{Task, task::Framework};
 
-use crate::run::{AgentRunner, LlmAccess, agent_image, agent_limits, run_agent_with};
+use crate::run::{AGENT_UID, AgentRunner, LlmAccess, agent_image, agent_limits, run_agent_with};
 
 /// The environment a snapshot runs in: the subnet's base image (Debian with Python and
 /// pytest), as the starter tasks use.
@@ -94,12 +94,92 @@ impl AgentRunner {
                 spent_micro_usd: report.llm.spent_micro_usd,
                 duration: started.elapsed(),
                 cancelled: false,
+                tests: None,
             },
         };
         // The tap closed with the run: the last lines go out before the report.
         let _ = forwarding.await;
-        report
+        if report.cancelled || report.patch.is_empty() || assignment.test_command.trim().is_empty() {
+            return report;
+        }
+        let tests = tokio::select! {
+            () = cancel.cancelled() => return SolveReport { cancelled: true, ..report },
+            tests = run_tests(self.sandbox(), &image, &task, &report.patch, &assignment.test_command, limits, &id) => tests,
+        };
+        SolveReport { tests: Some(tests), duration: started.elapsed(), ..report }
     }
+}
+
+/// Output kept of the test command (its end).
+const TEST_OUTPUT_TAIL_BYTES: usize = 4000;
+
+/// The developer's test command on the snapshot with the agent's diff applied, in a fresh
+/// container of the job's image with the agent's limits (at most 5 minutes) and no network.
+async fn run_tests(
+    sandbox: &whetstone_sandbox::Sandbox,
+    image: &whetstone_sandbox::ImageRef,
+    task: &Task,
+    patch: &[u8],
+    command: &str,
+    limits: whetstone_proto::job::SandboxLimits,
+    job_id: &str,
+) -> SolveTests {
+    let result = |exit_code: i64, output: String| SolveTests { command: command.to_owned(), exit_code, output_tail: tail(&output) };
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => return result(-1, format!("[whetstone] no scratch space for the tests: {error}")),
+    };
+    let prepared = (|| -> Result<Vec<u8>, String> {
+        whetstone_tasks::repo::materialize(&task.subtree("repo"), dir.path()).map_err(|e| e.to_string())?;
+        let repo = git2::Repository::open(dir.path()).map_err(|e| e.to_string())?;
+        let diff = git2::Diff::from_buffer(patch).map_err(|e| e.to_string())?;
+        repo.apply(&diff, git2::ApplyLocation::WorkDir, None).map_err(|e| format!("the diff does not apply: {e}"))?;
+        whetstone_sandbox::archive::pack_dir(dir.path(), "", AGENT_UID).map_err(|e| e.to_string())
+    })();
+    let tar = match prepared {
+        Ok(tar) => tar,
+        Err(error) => return result(-1, format!("[whetstone] could not prepare the tests: {error}")),
+    };
+    let limits = whetstone_proto::job::SandboxLimits { timeout: limits.timeout.min(std::time::Duration::from_secs(300)), ..limits };
+    let memory = limits.memory_mib.saturating_mul(1024 * 1024);
+    let mut spec = whetstone_sandbox::RunSpec::new(
+        image.clone(),
+        vec!["sh".into(), "-c".into(), command.to_owned()],
+        whetstone_sandbox::Role::Agent,
+        format!("{job_id}-tests"),
+    );
+    spec.working_dir = "/repo".into();
+    spec.user = Some(format!("{}:{}", AGENT_UID.0, AGENT_UID.1));
+    spec.env = vec![("HOME".into(), "/tmp".into()), ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())];
+    spec.tmpfs = vec![
+        whetstone_sandbox::Tmpfs::scratch("/tmp", (memory / 4).min(256 * 1024 * 1024)),
+        whetstone_sandbox::Tmpfs::owned_by("/repo", (memory / 4).min(whetstone_sandbox::MAX_DOWNLOAD_BYTES), AGENT_UID),
+    ];
+    spec.uploads = vec![whetstone_sandbox::Upload { dest_dir: "/repo".into(), tar }];
+    spec.read_only_root = true;
+    spec.limits = crate::run::sandbox_limits(limits);
+    spec.output_cap_bytes = 64 * 1024;
+    match sandbox.run(spec).await {
+        Ok(outcome) => match outcome.exit {
+            whetstone_sandbox::Exit::Code(code) => result(code, outcome.output),
+            whetstone_sandbox::Exit::TimedOut => {
+                result(-1, format!("{}\n[whetstone] the tests ran past {}s and were stopped", outcome.output, limits.timeout.as_secs()))
+            }
+            whetstone_sandbox::Exit::OutOfMemory => result(137, format!("{}\n[whetstone] the tests ran out of memory", outcome.output)),
+        },
+        Err(error) => result(-1, format!("[whetstone] the test container failed: {error}")),
+    }
+}
+
+fn tail(output: &str) -> String {
+    if output.len() <= TEST_OUTPUT_TAIL_BYTES {
+        return output.to_owned();
+    }
+    let mut start = output.len() - TEST_OUTPUT_TAIL_BYTES;
+    while !output.is_char_boundary(start) {
+        start += 1;
+    }
+    output[start..].to_owned()
 }
 
 /// Sends the agent's output to the coordinator line by line as it comes, as `SolveProgress`

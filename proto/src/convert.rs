@@ -9,7 +9,7 @@ use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, TestResult, TestStatus, Ve
 
 use crate::job::{
     Assignment, Capability, GradeAssignment, GradeReport, LlmCall, LlmUsage, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits,
-    SolveAssignment, SolveReport,
+    SolveAssignment, SolveReport, SolveTests,
 };
 use crate::pb;
 
@@ -148,6 +148,7 @@ impl From<SolveReport> for pb::SolveReport {
             spent_micro_usd: value.spent_micro_usd,
             duration_ms: millis(value.duration),
             cancelled: value.cancelled,
+            tests: value.tests.map(|t| pb::SolveTests { command: t.command, exit_code: t.exit_code, output_tail: t.output_tail }),
         }
     }
 }
@@ -165,6 +166,7 @@ impl TryFrom<pb::SolveReport> for SolveReport {
             spent_micro_usd: value.spent_micro_usd,
             duration: Duration::from_millis(value.duration_ms),
             cancelled: value.cancelled,
+            tests: value.tests.map(|t| SolveTests { command: t.command, exit_code: t.exit_code, output_tail: t.output_tail }),
         })
     }
 }
@@ -543,6 +545,7 @@ mod tests {
             patch: b"diff".to_vec(),
             spent_micro_usd: 3,
             cancelled: true,
+            tests: Some(SolveTests { command: "pytest".into(), exit_code: 1, output_tail: "1 failed".into() }),
             ..SolveReport::failed("solve-1", RunOutcome::Completed, "")
         };
         assert_eq!(SolveReport::try_from(pb::SolveReport::from(report.clone())).expect("valid"), report);

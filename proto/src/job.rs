@@ -179,6 +179,16 @@ pub struct SolveReport {
     pub duration: Duration,
     /// Stopped before the agent finished (cancelled by the developer or the runner's shutdown).
     pub cancelled: bool,
+    /// The developer's test command run on the agent's work, when one was named and a diff came.
+    pub tests: Option<SolveTests>,
+}
+
+/// The developer's test command's result on the agent's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolveTests {
+    pub command: String,
+    pub exit_code: i64,
+    pub output_tail: String,
 }
 
 impl SolveReport {
@@ -192,6 +202,7 @@ impl SolveReport {
             spent_micro_usd: 0,
             duration: Duration::ZERO,
             cancelled: false,
+            tests: None,
         }
     }
 }

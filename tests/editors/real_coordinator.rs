@@ -51,6 +51,7 @@ impl Executor for CannedSolver {
             spent_micro_usd: 1200,
             duration: Duration::from_millis(5),
             cancelled: false,
+            tests: None,
         })
     }
 }

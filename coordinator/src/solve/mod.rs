@@ -301,6 +301,12 @@ impl Hub {
             if dropped > 0 {
                 job.push("log", serde_json::json!({ "line": format!("[whetstone] {dropped} more log lines not shown") }));
             }
+            if let Some(tests) = &report.tests {
+                job.push(
+                    "tests",
+                    serde_json::json!({ "command": tests.command, "exit_code": tests.exit_code, "output_tail": tests.output_tail }),
+                );
+            }
             job.spent_micro_usd = report.spent_micro_usd;
             job.push("spend", serde_json::json!({ "micro_usd": report.spent_micro_usd }));
             let status = if report.cancelled || job.cancel_requested {

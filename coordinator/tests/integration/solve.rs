@@ -166,6 +166,7 @@ impl Executor for CannedSolver {
             spent_micro_usd: 1234,
             duration: Duration::from_millis(5),
             cancelled: false,
+            tests: None,
         })
     }
 
