@@ -166,6 +166,19 @@ impl Auth {
         }
     }
 
+    /// A solve API request signed with btauth/1 (`x-bittensor-*` headers over the HTTP method,
+    /// path and body): the signing hotkey, which must be registered on the subnet.
+    pub(crate) fn solve_caller(
+        &self,
+        headers: &whetstone_chain::auth::AuthHeaders,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Hotkey, AuthError> {
+        let request = whetstone_chain::auth::RequestParts { method, path, body };
+        Ok(self.verifier.verify_admitting(headers, request, |caller| self.registered(caller, "using the solve API"))?.hotkey)
+    }
+
     /// `Agents.Submit`: the signing hotkey, which must be registered.
     pub(crate) fn submitter(&self, metadata: &MetadataMap, request: &pb::SubmitAgentRequest) -> Result<Hotkey, Status> {
         let caller =

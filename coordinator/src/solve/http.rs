@@ -93,10 +93,32 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }
 
+/// Whether the request is signed with a hotkey (btauth/1) rather than carrying a key.
+fn is_signed(headers: &HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).is_none() && headers.contains_key("x-bittensor-signature")
+}
+
+/// The caller: the key of `Authorization: Bearer <key>`, or the registered hotkey that signed
+/// the request with btauth/1 (`x-bittensor-*` headers over method, path and body).
+async fn authenticate(api: &SolveApi, headers: &HeaderMap, method: &str, path: &str, body: &[u8]) -> Result<ApiKey, HttpError> {
+    if is_signed(headers) {
+        let signed = whetstone_chain::auth::AuthHeaders::from_lookup(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let hotkey =
+            api.services.auth.solve_caller(&signed, method, path, body).map_err(|e| {
+                HttpError::new(StatusCode::UNAUTHORIZED, "bad_signature", format!("the btauth/1 signature is refused: {e}"))
+            })?;
+        return api.hub.keys().for_hotkey(hotkey.as_str()).await?.ok_or_else(|| {
+            HttpError::new(StatusCode::UNAUTHORIZED, "revoked_hotkey", format!("the operator revoked solve API access for hotkey {hotkey}"))
+        });
+    }
+    authenticate_key(&api.hub, headers).await
+}
+
 /// The caller's key from `Authorization: Bearer <key>`.
-async fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<ApiKey, HttpError> {
+async fn authenticate_key(hub: &Hub, headers: &HeaderMap) -> Result<ApiKey, HttpError> {
     const HOW: &str = "the coordinator's operator makes keys with `whetstone keys create NAME`; pass yours as \
-                       `Authorization: Bearer <key>` (whetstone solve reads WHETSTONE_API_KEY)";
+                       `Authorization: Bearer <key>` (whetstone solve reads WHETSTONE_API_KEY), or sign the request with \
+                       a registered hotkey (btauth/1)";
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(HttpError::new(StatusCode::UNAUTHORIZED, "missing_key", format!("this API needs an API key: {HOW}")));
     };
@@ -131,7 +153,8 @@ struct SolveRequest {
 }
 
 async fn submit(State(api): State<SolveApi>, headers: HeaderMap, body: Body) -> Result<Response, HttpError> {
-    let key = authenticate(&api.hub, &headers).await?;
+    // A key is checked before the body is read; a signature covers the body, so after.
+    let early = if is_signed(&headers) { None } else { Some(authenticate_key(&api.hub, &headers).await?) };
     let config = api.hub.config().clone();
     let base64_cap = config.max_snapshot_bytes.div_ceil(3) * 4;
     let too_large = || {
@@ -149,6 +172,10 @@ async fn submit(State(api): State<SolveApi>, headers: HeaderMap, body: Body) -> 
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
         Err(error) => return Err(HttpError::new(StatusCode::BAD_REQUEST, "bad_body", format!("failed to read the request body: {error}"))),
+    };
+    let key = match early {
+        Some(key) => key,
+        None => authenticate(&api, &headers, "POST", "/v1/solve", &bytes).await?,
     };
     let request: SolveRequest = serde_json::from_slice(&bytes).map_err(|e| {
         HttpError::new(
@@ -298,13 +325,13 @@ fn unknown_job(id: &str) -> HttpError {
 }
 
 async fn status(State(api): State<SolveApi>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, HttpError> {
-    let key = authenticate(&api.hub, &headers).await?;
+    let key = authenticate(&api, &headers, "GET", &format!("/v1/solve/{id}"), b"").await?;
     let view = api.hub.view(&key.key_id, &id).ok_or_else(|| unknown_job(&id))?;
     Ok(Json(view).into_response())
 }
 
 async fn cancel(State(api): State<SolveApi>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, HttpError> {
-    let key = authenticate(&api.hub, &headers).await?;
+    let key = authenticate(&api, &headers, "DELETE", &format!("/v1/solve/{id}"), b"").await?;
     let outcome = api.hub.cancel(&key.key_id, &id).await.ok_or_else(|| unknown_job(&id))?;
     let state = match outcome {
         CancelOutcome::Cancelling => {
@@ -318,7 +345,7 @@ async fn cancel(State(api): State<SolveApi>, headers: HeaderMap, Path(id): Path<
 }
 
 async fn events(State(api): State<SolveApi>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, HttpError> {
-    let key = authenticate(&api.hub, &headers).await?;
+    let key = authenticate(&api, &headers, "GET", &format!("/v1/solve/{id}/events"), b"").await?;
     let last_event_id = match headers.get("last-event-id") {
         None => 0,
         Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {

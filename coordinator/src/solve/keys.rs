@@ -160,6 +160,36 @@ impl KeyStore {
         }))
     }
 
+    /// The key record standing for a hotkey that signs its requests (btauth/1), made on its
+    /// first request (id `hotkey-<ss58>`, no secret: its hash column can match no key). `None`
+    /// when the operator revoked it (`whetstone keys revoke hotkey-<ss58>`).
+    pub(crate) async fn for_hotkey(&self, hotkey: &str) -> Result<Option<ApiKey>, StoreError> {
+        sqlx::query("INSERT INTO solve_keys (key_id, name, key_sha256, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(format!("hotkey-{hotkey}"))
+            .bind(hotkey)
+            .bind(format!("hotkey:{hotkey}"))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "SELECT key_id, name, rate_per_minute, max_concurrent, spend_cap_micro_usd
+             FROM solve_keys WHERE key_sha256 = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(format!("hotkey:{hotkey}"))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ApiKey {
+            key_id: row.try_get("key_id")?,
+            name: row.try_get("name")?,
+            limits: KeyLimits {
+                rate_per_minute: opt_u32(row.try_get("rate_per_minute")?),
+                max_concurrent: opt_u32(row.try_get("max_concurrent")?),
+                spend_cap_micro_usd: row.try_get::<Option<i64>, _>("spend_cap_micro_usd")?.and_then(|v| u64::try_from(v).ok()),
+            },
+        }))
+    }
+
     /// Jobs the key made since `since_ms`, and what they spent or hold as budget.
     pub(crate) async fn usage_since(&self, key_id: &str, since_ms: i64) -> Result<(u32, u64), StoreError> {
         let row = sqlx::query(

@@ -416,3 +416,42 @@ async fn limits_answer_429_and_402_with_what_to_do() {
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("spend_cap_reached")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap_or_default().contains("budget_micro_usd"), "{body}");
 }
+
+/// btauth/1 headers from `key` over the request, for this test coordinator (dev key Alice).
+fn signed_by(key: whetstone_chain::wallet::dev::DevKey, method: &str, path: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let receiver = whetstone_tasks::Hotkey::new(whetstone_chain::wallet::dev::DevKey::Alice.address());
+    let request = whetstone_chain::auth::RequestParts { method, path, body };
+    let headers = whetstone_chain::auth::sign_request(&key.pair(), request, Some(&receiver), whetstone_chain::auth::SystemClock::nonce());
+    headers.pairs().into_iter().map(|(name, value)| (name, value.to_owned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hotkey_signed_request_is_its_own_caller() {
+    use whetstone_chain::wallet::dev::DevKey;
+    let (harness, url) = start(|_| {}).await;
+    let agent = harness.submit_agent("noop").await.to_string();
+    let body = request_body(&repo(), &agent, None);
+
+    let bob = signed_by(DevKey::Bob, "POST", "/v1/solve", &body);
+    let headers: Vec<(&str, &str)> = bob.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, answer) = call(Method::POST, &format!("{url}/v1/solve"), None, Some(body.clone()), &headers).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&answer));
+    let id = json_of(&answer)["id"].as_str().expect("id").to_owned();
+
+    // The signature covers the body: the same headers over another body are refused.
+    let other = request_body(&tar_of(&[("b.py", b"z\n")]), &agent, None);
+    let (status, answer) = call(Method::POST, &format!("{url}/v1/solve"), None, Some(other), &headers).await;
+    assert_eq!((status, error_code(&answer).as_str()), (StatusCode::UNAUTHORIZED, "bad_signature"));
+
+    // Bob reads his job; Charlie, signing too, cannot see it.
+    let path = format!("/v1/solve/{id}");
+    for (key, expected) in [(DevKey::Bob, StatusCode::OK), (DevKey::Charlie, StatusCode::NOT_FOUND)] {
+        let signed = signed_by(key, "GET", &path, b"");
+        let headers: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, _) = call(Method::GET, &format!("{url}{path}"), None, None, &headers).await;
+        assert_eq!(status, expected, "{key:?}");
+    }
+    let listed = KeyStore::open(harness.data_dir()).await.expect("keys").list().await.expect("list");
+    assert_eq!(listed.len(), 2, "bob and charlie each became a caller: {listed:?}");
+    assert!(listed.iter().any(|k| k.key_id == format!("hotkey-{}", DevKey::Bob.address()) && k.jobs == 1), "{listed:?}");
+}
