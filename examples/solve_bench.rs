@@ -4,12 +4,13 @@
 //! images). The repair agent on the starter task toolz-partitionby-yields-keys, `runs` times
 //! each (default 3), interleaved so a busy host slows both alike; medians reported:
 //!
-//! - **agent test**: the run `whetstone agent test` makes ([`run_agent`] in the task's image,
-//!   without the grading that follows it).
+//! - **agent test**: what `whetstone agent test` does for one task: [`run_agent`] in the
+//!   task's image, then the patch graded in a fresh container (`grade_patch`, the test suite).
 //! - **solve**: `whetstone::solve_client` packs the task's repository as a git work tree,
-//!   submits it to a coordinator's solve API on loopback, and follows the event stream until
-//!   `finished`; the coordinator dispatches it to a real agent-runner over gRPC, which runs the
-//!   same agent in the same sandbox.
+//!   submits it with the task's test command to a coordinator's solve API on loopback, and
+//!   follows the event stream until `finished`; the coordinator dispatches it to a real
+//!   agent-runner over gRPC, which runs the same agent in the same sandbox and then the test
+//!   command on the diff in a fresh container.
 //!
 //! The difference is the solve path's added latency (target under 1 s: issue 12).
 
@@ -118,6 +119,11 @@ async fn main() {
     let sandbox = Sandbox::connect("solve-bench-direct").await.expect("Docker");
     let image = agent_image(&sandbox, &task, &agent, &NoProgress).await.expect("image");
     let limits = agent_limits(defaults.agent_limits.into(), &agent);
+    let task_image = sandbox.ensure_environment_image(&task.environment(), &NoProgress).await.expect("task image");
+    let grade_limits = whetstone_proto::job::SandboxLimits {
+        timeout: Duration::from_secs(task.spec.tests.timeout_secs + defaults.grade_overhead_secs),
+        ..defaults.grade_limits.into()
+    };
 
     println!("warming up (images, agent cache)…");
     let _ = run_agent(&sandbox, &image, &task, &agent, limits, "solve-bench-warm").await;
@@ -127,6 +133,9 @@ async fn main() {
     for i in 0..runs {
         let started = Instant::now();
         let report = run_agent(&sandbox, &image, &task, &agent, limits, &format!("solve-bench-{i}")).await;
+        let _ =
+            whetstone_validator::grade_patch(&sandbox, &task_image, &task, &report.patch, grade_limits, &format!("solve-bench-grade-{i}"))
+                .await;
         direct.push(started.elapsed());
         let (elapsed, status) = solve_once(&solve, &request).await;
         solved.push(elapsed);
@@ -140,9 +149,9 @@ async fn main() {
     }
     let (direct, solved) = (median(direct), median(solved));
     println!("\n{TASK}, repair agent, {runs} runs each (medians)");
-    println!("  agent test run       {:>8.3} s", direct.as_secs_f64());
-    println!("  solve, end to end    {:>8.3} s", solved.as_secs_f64());
-    println!("  added by solve path  {:>8.3} s   (target < 1 s)", solved.as_secs_f64() - direct.as_secs_f64());
+    println!("  agent test (run + grade) {:>8.3} s", direct.as_secs_f64());
+    println!("  solve (run + tests)      {:>8.3} s", solved.as_secs_f64());
+    println!("  added by solve path      {:>8.3} s   (target < 1 s)", solved.as_secs_f64() - direct.as_secs_f64());
     stop.cancel();
     let _ = runner.await;
     let _ = serving.await;
