@@ -55,7 +55,8 @@ pub async fn run(args: SolveArgs) -> Result<()> {
     spinner.set(format!("sending {} KiB to {}", snapshot.len().div_ceil(1024), client.base_url()));
     let request = SolveRequest {
         statement: args.statement.clone(),
-        snapshot,
+        // Kept: the base of the 3-way merge when the work tree changes while the agent works.
+        snapshot: snapshot.clone(),
         agent: args.agent.clone(),
         budget_micro_usd: args.budget,
         test_command: args.test.clone(),
@@ -82,7 +83,7 @@ pub async fn run(args: SolveArgs) -> Result<()> {
             spinner.done(format!("{} made a diff", finished.agent.name));
             print!("{}", finished.diff);
             if args.apply {
-                apply(&root, &finished.diff)?;
+                apply(&root, &finished.diff, &snapshot)?;
             }
             Ok(())
         }
@@ -131,37 +132,155 @@ async fn follow(client: &SolveClient, id: &str, spinner: &Spinner) -> Result<Fin
     }
 }
 
-/// `git apply --check`, then `git apply`; when the check fails, `git apply --3way`.
-fn apply(root: &std::path::Path, diff: &str) -> Result<()> {
-    let git = |args: &[&str]| -> Result<std::process::Output> {
-        use std::io::Write as _;
-        let mut child = std::process::Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .context("failed to run git (is it installed?)")?;
-        child.stdin.take().context("git's stdin")?.write_all(diff.as_bytes())?;
-        Ok(child.wait_with_output()?)
-    };
-    if git(&["apply", "--check", "-"])?.status.success() {
-        let applied = git(&["apply", "-"])?;
+/// Applies the agent's diff to the work tree: `git apply` after `git apply --check`; when the
+/// check fails (files changed while the agent worked), a 3-way merge per file with
+/// `git merge-file`, the base being the snapshot the agent was given, "theirs" that snapshot with
+/// the diff applied, and "ours" the file as it is now. Conflicts are left marked in the files
+/// and named in the error.
+fn apply(root: &std::path::Path, diff: &str, snapshot: &[u8]) -> Result<()> {
+    if git(root, &["apply", "--check", "-"], diff)?.status.success() {
+        let applied = git(root, &["apply", "-"], diff)?;
         if !applied.status.success() {
             bail!("git apply failed: {}", String::from_utf8_lossy(&applied.stderr));
         }
         eprintln!("whetstone: applied to {}", root.display());
         return Ok(());
     }
-    let merged = git(&["apply", "--3way", "-"])?;
-    if merged.status.success() {
+    let (base, theirs) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    for dir in [base.path(), theirs.path()] {
+        tar::Archive::new(snapshot).unpack(dir).context("failed to unpack the snapshot sent to the agent")?;
+    }
+    let patched = git(theirs.path(), &["apply", "-"], diff)?;
+    if !patched.status.success() {
+        bail!(
+            "the diff does not apply even to the snapshot the agent worked on:\n{}\nthe diff is printed above",
+            String::from_utf8_lossy(&patched.stderr)
+        );
+    }
+    let mut conflicts = Vec::new();
+    for path in touched_paths(diff) {
+        let (ours, was, now) = (root.join(&path), base.path().join(&path), theirs.path().join(&path));
+        let read = |p: &std::path::Path| std::fs::read(p).ok();
+        match (read(&ours), read(&was), read(&now)) {
+            // Nobody else touched it, or both made the same change.
+            (current, before, after) if current == before || current == after => match after {
+                Some(after) => {
+                    if let Some(parent) = ours.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&ours, after)?;
+                }
+                None => {
+                    let _ = std::fs::remove_file(&ours);
+                }
+            },
+            (Some(_), Some(_), Some(_)) => {
+                let ours_text = ours.to_string_lossy().into_owned();
+                let (was_text, now_text) = (was.to_string_lossy().into_owned(), now.to_string_lossy().into_owned());
+                let args = ["merge-file", "-L", "yours", "-L", "sent to the agent", "-L", "agent", &ours_text, &was_text, &now_text];
+                let merged = git(root, &args, "")?;
+                match merged.status.code() {
+                    Some(0) => {}
+                    Some(n) if n > 0 => conflicts.push(format!("{path} ({n} conflict{})", if n == 1 { "" } else { "s" })),
+                    _ => bail!("git merge-file failed on {path}: {}", String::from_utf8_lossy(&merged.stderr)),
+                }
+            }
+            _ => conflicts.push(format!("{path} (you and the agent each created, changed or deleted it)")),
+        }
+    }
+    if conflicts.is_empty() {
         eprintln!("whetstone: applied to {} with a 3-way merge (your files had changed); review `git diff`", root.display());
         return Ok(());
     }
     bail!(
-        "the diff does not apply to {} even with a 3-way merge:\n{}\nthe diff is printed above; apply what you want by hand",
+        "applied to {} with a 3-way merge, but these files conflict: {}; the conflicts are marked with <<<<<<< in the files \
+         (files where you and the agent disagree on existence were left as yours); the diff is printed above",
         root.display(),
-        String::from_utf8_lossy(&merged.stderr)
+        conflicts.join(", ")
     )
+}
+
+/// Runs git in `dir` with `input` on its stdin.
+fn git(dir: &std::path::Path, args: &[&str], input: &str) -> Result<std::process::Output> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("failed to run git (is it installed?)")?;
+    child.stdin.take().context("git's stdin")?.write_all(input.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+/// The paths a `git diff` names (old and new sides), without their `a/` and `b/` prefixes.
+fn touched_paths(diff: &str) -> std::collections::BTreeSet<String> {
+    diff.lines()
+        .filter_map(|line| line.strip_prefix("--- a/").or_else(|| line.strip_prefix("+++ b/")))
+        .map(|path| path.trim_end().to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn sh(dir: &Path, script: &str) -> String {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("sh runs");
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A repository with `f` = lines 1..=10 committed, its snapshot as `whetstone solve` packs
+    /// it, and the diff an agent changing line 5 to "five" returns.
+    fn repository() -> (tempfile::TempDir, Vec<u8>, String) {
+        let repo = tempfile::tempdir().expect("tempdir");
+        sh(repo.path(), "git init -q && seq 1 10 > f && git add f && git -c user.email=t@t -c user.name=t commit -qm base");
+        let snapshot = whetstone::solve_client::pack_worktree(repo.path()).expect("packs");
+        let agent = tempfile::tempdir().expect("tempdir");
+        tar::Archive::new(snapshot.as_slice()).unpack(agent.path()).expect("unpacks");
+        let diff = sh(
+            agent.path(),
+            "git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm s && sed -i 's/^5$/five/' f && git diff",
+        );
+        (repo, snapshot, diff)
+    }
+
+    fn lines(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("f")).expect("f").lines().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn a_diff_applies_as_it_is_to_an_unchanged_tree() {
+        let (repo, snapshot, diff) = repository();
+        apply(repo.path(), &diff, &snapshot).expect("applies");
+        assert_eq!(lines(repo.path()), "1 2 3 4 five 6 7 8 9 10");
+    }
+
+    #[test]
+    fn a_change_made_while_the_agent_worked_is_merged_with_the_agents() {
+        let (repo, snapshot, diff) = repository();
+        // Line 2 is in the hunk's context: `git apply` alone refuses, and `--3way` refuses a
+        // file with unstaged changes.
+        sh(repo.path(), "sed -i 's/^2$/two/' f");
+        apply(repo.path(), &diff, &snapshot).expect("merges");
+        assert_eq!(lines(repo.path()), "1 two 3 4 five 6 7 8 9 10");
+    }
+
+    #[test]
+    fn a_conflicting_change_is_marked_in_the_file_and_named() {
+        let (repo, snapshot, diff) = repository();
+        sh(repo.path(), "sed -i 's/^5$/FIVE/' f");
+        let error = apply(repo.path(), &diff, &snapshot).expect_err("conflicts").to_string();
+        assert!(error.contains("f (1 conflict)"), "{error}");
+        let text = std::fs::read_to_string(repo.path().join("f")).expect("f");
+        assert!(
+            text.contains("<<<<<<< yours") && text.contains("FIVE") && text.contains("five") && text.contains(">>>>>>> agent"),
+            "{text}"
+        );
+    }
 }
