@@ -44,17 +44,17 @@ impl Default for CopiesConfig {
 pub(crate) struct Comparison {
     pub fingerprint: Fingerprint,
     /// The earlier agent it copies, when the similarity reaches the threshold.
-    pub copy: Option<Copy>,
+    pub copy: Option<CopiedFrom>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Copy {
+pub(crate) struct CopiedFrom {
     pub original: Digest,
     pub original_miner: Hotkey,
     pub similarity: f64,
 }
 
-impl Copy {
+impl CopiedFrom {
     pub(crate) fn mark(&self) -> CopyMark {
         CopyMark { original: self.original.clone(), permille: (self.similarity * 1000.0).round().clamp(0.0, 1000.0) as u32 }
     }
@@ -77,7 +77,7 @@ pub(crate) fn compare(
         .filter(|other| &other.hotkey != miner)
         .map(|other| (other, Similarity::between(&fingerprint, &Fingerprint::from_hashes(other.hashes.clone())).score()))
         .max_by(|a, b| a.1.total_cmp(&b.1));
-    let copy = closest.filter(|(_, score)| *score >= threshold).map(|(other, similarity)| Copy {
+    let copy = closest.filter(|(_, score)| *score >= threshold).map(|(other, similarity)| CopiedFrom {
         original: other.digest.clone(),
         original_miner: other.hotkey.clone(),
         similarity,

@@ -64,7 +64,7 @@ impl pb::agents_server::Agents for Services {
         if !self.store.insert_agent(&agent).await.map_err(ApiError::from)? {
             return Err(ApiError::AlreadyExists(format!("agent {digest} was already submitted")).into());
         }
-        let mark = comparison.copy.as_ref().map(crate::copies::Copy::mark);
+        let mark = comparison.copy.as_ref().map(crate::copies::CopiedFrom::mark);
         if let Some(copy) = &comparison.copy {
             tracing::warn!(agent = %digest, original = %copy.original, similarity = copy.similarity, "agent accepted as a flagged copy");
         }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use whetstone_chain::consensus::{self, LedgerEntry, Policy, Rejection, Rules, ValidatorSet};
-use whetstone_chain::verdict::{AgentClaim, SignedVerdict};
+use whetstone_chain::verdict::AgentClaim;
 use whetstone_chain::wallet::dev::DevKey;
 use whetstone_chain::yuma::{Epoch, EpochInput, Hyperparameters, NeuronState};
 use whetstone_proto::job::{Capability, GradeAssignment};
 use whetstone_proto::pb;
-use whetstone_tasks::{Digest, Hotkey, RunId};
+use whetstone_tasks::{Digest, Hotkey};
 
 use crate::support::{CannedRunner, CannedValidator, Harness, RawWorker, example_agent, signed_report};
 
@@ -31,11 +31,7 @@ async fn ledger(harness: &Harness, page: u32) -> Vec<LedgerEntry> {
         for v in response.verdicts {
             assert!(v.seq > after_seq, "sequence numbers only grow");
             after_seq = v.seq;
-            entries.push(LedgerEntry {
-                seq: v.seq,
-                run_id: RunId::new(v.run_id),
-                verdict: SignedVerdict { statement: v.statement, signature: v.signature },
-            });
+            entries.push(LedgerEntry::try_from(v).expect("a well-formed ledger entry"));
         }
         assert_eq!(response.next_after_seq, after_seq);
         if !response.more {
@@ -46,16 +42,7 @@ async fn ledger(harness: &Harness, page: u32) -> Vec<LedgerEntry> {
 
 async fn claims(harness: &Harness) -> Vec<AgentClaim> {
     let response = harness.scores().claims(pb::ClaimsRequest {}).await.expect("claims").into_inner();
-    response
-        .claims
-        .into_iter()
-        .map(|c| AgentClaim {
-            agent: c.agent_digest.parse().expect("digest"),
-            miner: Hotkey::new(c.miner_hotkey),
-            claimed_at_ms: c.claimed_at_ms,
-            signature: c.signature,
-        })
-        .collect()
+    response.claims.into_iter().map(|c| AgentClaim::try_from(c).expect("a well-formed claim")).collect()
 }
 
 async fn standings(harness: &Harness) -> pb::ValidatorsResponse {
