@@ -114,6 +114,8 @@ struct Session {
     hotkey: Hotkey,
     capabilities: HashSet<Capability>,
     capacity: u32,
+    /// Leases the worker holds: kept beside `leases` so free room is O(1) with many workers.
+    held: u32,
     sender: WorkerSender,
 }
 
@@ -129,15 +131,32 @@ pub(crate) struct Scheduler {
     audit_seed: [u8; 32],
     /// The developers' solve jobs (queued ones are dispatched before scored runs).
     solves: Arc<crate::solve::Hub>,
+    /// Whether anything since the last dispatch may have made work assignable: a worker
+    /// connected, a lease ended, work was added. Heartbeats alone do not, and with a thousand
+    /// workers they are most events.
+    needs_dispatch: bool,
 }
+
+/// Events handled before one dispatch pass, when they arrive faster than they are handled:
+/// a burst of reports then costs one look at the queues, not one each.
+const EVENTS_PER_DISPATCH: usize = 256;
 
 impl Scheduler {
     pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig, solves: Arc<crate::solve::Hub>) -> (Self, SchedulerHandle) {
         let (sender, events) = mpsc::channel(1024);
         let mut audit_seed = [0; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut audit_seed);
-        let scheduler =
-            Self { store, config, sessions: BTreeMap::new(), leases: HashMap::new(), next_session: 0, events, audit_seed, solves };
+        let scheduler = Self {
+            store,
+            config,
+            sessions: BTreeMap::new(),
+            leases: HashMap::new(),
+            next_session: 0,
+            events,
+            audit_seed,
+            solves,
+            needs_dispatch: true,
+        };
         (scheduler, SchedulerHandle { events: sender })
     }
 
@@ -148,10 +167,23 @@ impl Scheduler {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 event = self.events.recv() => match event {
-                    Some(event) => self.handle(event).await,
+                    Some(event) => {
+                        self.handle(event).await;
+                        for _ in 1..EVENTS_PER_DISPATCH {
+                            let Ok(event) = self.events.try_recv() else { break };
+                            self.handle(event).await;
+                        }
+                    }
                     None => break,
                 },
-                _ = tick.tick() => self.expire_leases().await,
+                _ = tick.tick() => {
+                    self.expire_leases().await;
+                    // Also retries a dispatch that failed.
+                    self.needs_dispatch = true;
+                }
+            }
+            if !std::mem::take(&mut self.needs_dispatch) {
+                continue;
             }
             if let Err(error) = self.dispatch().await {
                 tracing::error!(error = %error_chain(&error), "dispatch failed; retrying on the next tick");
@@ -165,7 +197,10 @@ impl Scheduler {
                 self.next_session += 1;
                 let id = self.next_session;
                 tracing::info!(worker = %worker_id, %hotkey, capacity, ?capabilities, "worker connected");
-                self.sessions.insert(worker_id, Session { id, hotkey, capabilities, capacity, sender });
+                // A returning worker still holds the leases it had (their jobs may be running).
+                let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
+                self.sessions.insert(worker_id, Session { id, hotkey, capabilities, capacity, held, sender });
+                self.needs_dispatch = true;
                 let _ = reply.send(id);
             }
             Event::Disconnected { worker_id, session } => {
@@ -193,15 +228,16 @@ impl Scheduler {
                     }
                 };
                 if self.holds_lease(&worker_id, &job_id) {
-                    self.leases.remove(&job_id);
+                    self.release(&job_id);
                 }
+                self.needs_dispatch = true;
                 if let Some(session) = self.sessions.get(&worker_id) {
                     let ack = pb::ReportAck { job_id, accepted };
                     let message = pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Ack(ack)) };
                     let _ = session.sender.try_send(Ok(message));
                 }
             }
-            Event::WorkAdded => {}
+            Event::WorkAdded => self.needs_dispatch = true,
             Event::CancelSolve { solve_id } => self.cancel_solve(&solve_id),
             Event::SolveProgress { worker_id, solve_id, lines } => {
                 // Only the runner holding the job speaks for it.
@@ -334,6 +370,15 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Ends a lease, giving its worker the room back.
+    fn release(&mut self, job_id: &str) -> Option<Lease> {
+        let lease = self.leases.remove(job_id)?;
+        if let Some(session) = self.sessions.get_mut(&lease.worker_id) {
+            session.held = session.held.saturating_sub(1);
+        }
+        Some(lease)
+    }
+
     fn holds_lease(&self, worker_id: &str, job_id: &str) -> bool {
         self.leases.get(job_id).is_some_and(|l| l.worker_id == worker_id)
     }
@@ -342,7 +387,7 @@ impl Scheduler {
         let now = Instant::now();
         let expired: Vec<String> = self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
         for job in expired {
-            let Some(lease) = self.leases.remove(&job) else { continue };
+            let Some(lease) = self.release(&job) else { continue };
             let reason = format!("lease expired on worker {}", lease.worker_id);
             let result = match lease.kind {
                 JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
@@ -362,32 +407,54 @@ impl Scheduler {
 
     async fn dispatch(&mut self) -> Result<(), StoreError> {
         self.dispatch_grades().await?;
-        let workers: Vec<String> = self.sessions.keys().cloned().collect();
-        for worker_id in workers {
-            let can_run = self.sessions.get(&worker_id).is_some_and(|s| s.capabilities.contains(&Capability::RunAgent));
-            if can_run && self.free(&worker_id) > 0 {
-                self.dispatch_solves(&worker_id, self.free(&worker_id));
-            }
+        let runners: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.capabilities.contains(&Capability::RunAgent) && s.capacity > s.held)
+            .map(|(worker_id, _)| worker_id.clone())
+            .collect();
+        let mut room = Vec::with_capacity(runners.len());
+        for worker_id in runners {
+            self.dispatch_solves(&worker_id, self.free(&worker_id));
             let free = self.free(&worker_id);
-            if free > 0 && can_run {
-                self.dispatch_runs(&worker_id, free).await?;
+            if free > 0 {
+                room.push((worker_id, free));
             }
         }
-        Ok(())
+        self.dispatch_runs(room).await
     }
 
     /// Slots a worker has free: its capacity less the leases it holds.
     fn free(&self, worker_id: &str) -> u32 {
-        let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
-        self.sessions.get(worker_id).map_or(0, |s| s.capacity.saturating_sub(held))
+        self.sessions.get(worker_id).map_or(0, |s| s.capacity.saturating_sub(s.held))
     }
 
-    async fn dispatch_runs(&mut self, worker_id: &str, free: u32) -> Result<u32, StoreError> {
+    /// Hands the oldest queued runs to the runners with free room, in worker order: one look
+    /// at the queue for all of them.
+    async fn dispatch_runs(&mut self, room: Vec<(String, u32)>) -> Result<(), StoreError> {
+        let total = room.iter().fold(0u32, |sum, (_, free)| sum.saturating_add(*free));
+        if total == 0 {
+            return Ok(());
+        }
+        let mut queued = self.store.queued_runs(total).await?.into_iter();
+        for (worker_id, free) in room {
+            self.dispatch_runs_to(&worker_id, free, &mut queued).await?;
+        }
+        Ok(())
+    }
+
+    async fn dispatch_runs_to(
+        &mut self,
+        worker_id: &str,
+        free: u32,
+        queued: &mut impl Iterator<Item = crate::store::QueuedRun>,
+    ) -> Result<u32, StoreError> {
         let mut sent = 0;
-        for run in self.store.queued_runs(free).await? {
+        while sent < free {
             if !self.can_send(worker_id) {
                 break;
             }
+            let Some(run) = queued.next() else { break };
             let Some(attempt) = self.store.lease_run(&run.run_id, worker_id).await? else { continue };
             let assignment = Assignment::Run(RunAssignment {
                 run_id: run.run_id.clone(),
@@ -509,7 +576,15 @@ impl Scheduler {
             return false;
         }
         tracing::info!(job = assignment.job_id(), worker = worker_id, "dispatched");
-        self.leases.insert(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at });
+        let previous = self.leases.insert(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at });
+        if let Some(previous) = previous
+            && let Some(holder) = self.sessions.get_mut(&previous.worker_id)
+        {
+            holder.held = holder.held.saturating_sub(1);
+        }
+        if let Some(session) = self.sessions.get_mut(worker_id) {
+            session.held += 1;
+        }
         true
     }
 }
