@@ -183,7 +183,7 @@ pub fn runs_table(records: &[pb::RunRecord]) -> Table {
 pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    let mut header = vec!["#", "agent", "version", "hotkey", "digest", "resolved", "pending", "score"];
+    let mut header = vec!["#", "agent", "version", "hotkey", "digest", "resolved", "pending", "score", "cost/resolved"];
     if board.chain.is_some() {
         header.extend(["uid", "incentive"]);
     }
@@ -202,6 +202,7 @@ pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
             Cell::new(format!("{}/{}", entry.resolved, entry.tasks)).set_alignment(CellAlignment::Right),
             Cell::new(entry.pending).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.3}", entry.score)).set_alignment(CellAlignment::Right),
+            Cell::new(cost_per_resolved(entry)).set_alignment(CellAlignment::Right),
         ];
         if board.chain.is_some() {
             // Unregistered hotkeys have neither: nothing on chain pays them.
@@ -212,6 +213,15 @@ pub fn leaderboard_table(board: &pb::LeaderboardResponse) -> Table {
         table.add_row(row);
     }
     table
+}
+
+/// LLM spend and sandbox time per resolved task, e.g. "$0.0420 + 95 s"; "-" before the
+/// agent resolves anything.
+pub fn cost_per_resolved(entry: &pb::LeaderboardEntry) -> String {
+    match (entry.llm_micro_usd_per_resolved, entry.sandbox_ms_per_resolved) {
+        (Some(llm), Some(sandbox_ms)) => format!("{} + {:.0} s", usd(llm), sandbox_ms as f64 / 1000.0),
+        _ => "-".to_owned(),
+    }
 }
 
 /// A run's result with how many of its verdicts agree with it, e.g. "✓ resolved 2/2".
@@ -335,6 +345,7 @@ mod tests {
         };
         let text = leaderboard_table(&board).to_string();
         assert!(text.contains("incentive") && text.contains("75.00%") && text.contains("not registered"), "{text}");
+        assert!(text.contains("cost/resolved"), "{text}");
         let note = incentive_note(board.chain.as_ref());
         assert!(note.contains("1 validator at block 42") && note.contains("every 11 blocks"), "{note}");
 
@@ -343,6 +354,14 @@ mod tests {
         assert!(incentive_note(None).contains("no chain view"));
         let idle = pb::ChainView { validators_with_weights: 0, ..chain };
         assert!(incentive_note(Some(&idle)).contains("no validator has weights"));
+    }
+
+    #[test]
+    fn cost_per_resolved_task_shows_spend_and_sandbox_time_or_a_dash() {
+        let paid =
+            pb::LeaderboardEntry { llm_micro_usd_per_resolved: Some(42_000), sandbox_ms_per_resolved: Some(95_400), ..Default::default() };
+        assert_eq!(cost_per_resolved(&paid), format!("{} + 95 s", usd(42_000)));
+        assert_eq!(cost_per_resolved(&pb::LeaderboardEntry::default()), "-");
     }
 
     #[test]

@@ -266,6 +266,7 @@ async fn run_in_sandbox(
         duration: Duration::ZERO,
         error,
         llm: LlmUsage::default(),
+        sandbox: Duration::ZERO,
     };
     let workspace = match tempfile::tempdir() {
         Ok(dir) => dir,
@@ -310,6 +311,19 @@ async fn run_in_sandbox(
         Ok(outcome) => outcome,
         Err(error) => return report(RunOutcome::InfraError, Vec::new(), -1, String::new(), format!("sandbox failed: {error}")),
     };
+    let sandbox_time = outcome.timings.total;
+    RunReport { sandbox: sandbox_time, ..collect_work(outcome, limits, &pristine, &workspace.path().join("work"), report) }
+}
+
+/// The run's result from what the agent's container left: its exit, its disk, its work tree
+/// diffed against the pristine repo.
+fn collect_work(
+    outcome: whetstone_sandbox::RunOutcome,
+    limits: SandboxLimits,
+    pristine: &std::path::Path,
+    work: &std::path::Path,
+    report: impl Fn(RunOutcome, Vec<u8>, i64, String, String) -> RunReport,
+) -> RunReport {
     let (run_outcome, exit_code, note) = match outcome.exit {
         Exit::Code(code) => (RunOutcome::Completed, code, String::new()),
         Exit::TimedOut => (RunOutcome::TimedOut, -1, format!("agent killed at its {}s deadline", limits.timeout.as_secs())),
@@ -336,13 +350,12 @@ async fn run_in_sandbox(
     let Some((_, Some(tree))) = outcome.downloads.into_iter().next() else {
         return report(RunOutcome::AgentError, Vec::new(), exit_code, log, "the agent removed /repo".into());
     };
-    let work = workspace.path().join("work");
-    if let Err(error) = unpack_safe(&tree, &work, true) {
+    if let Err(error) = unpack_safe(&tree, work, true) {
         return report(RunOutcome::AgentError, Vec::new(), exit_code, log, format!("the agent's work tree is unusable: {error}"));
     }
     // The sandbox's .git is the agent's to tamper with; the diff uses the pristine one.
     let _ = std::fs::remove_dir_all(work.join(".git"));
-    let patch = match whetstone_tasks::repo::diff_against_head(&pristine, &work) {
+    let patch = match whetstone_tasks::repo::diff_against_head(pristine, work) {
         Ok(patch) => patch,
         Err(error) => return report(RunOutcome::AgentError, Vec::new(), exit_code, log, format!("failed to diff the work tree: {error}")),
     };

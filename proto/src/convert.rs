@@ -228,6 +228,7 @@ impl From<RunReport> for pb::RunReport {
             llm_calls: value.llm.calls.into_iter().map(Into::into).collect(),
             llm_spent_micro_usd: value.llm.spent_micro_usd,
             llm_refused: value.llm.refused,
+            sandbox_ms: millis(value.sandbox),
         }
     }
 }
@@ -280,6 +281,7 @@ impl TryFrom<pb::RunReport> for RunReport {
                 spent_micro_usd: value.llm_spent_micro_usd,
                 refused: value.llm_refused,
             },
+            sandbox: Duration::from_millis(value.sandbox_ms),
         })
     }
 }
@@ -491,6 +493,7 @@ mod tests {
             duration: Duration::from_millis(1200),
             error: String::new(),
             llm: LlmUsage { calls: vec![call.clone(), LlmCall { status: 429, ..call }], spent_micro_usd: 14, refused: 1 },
+            sandbox: Duration::from_millis(900),
         };
         let wire: pb::RunReport = report.clone().into();
         assert_eq!(RunReport::try_from(wire).expect("valid"), report);

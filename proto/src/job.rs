@@ -69,6 +69,8 @@ pub struct RunReport {
     pub error: String,
     /// What the agent did through the inference proxy.
     pub llm: LlmUsage,
+    /// How long the agent's container ran: the run's sandbox time, for its cost.
+    pub sandbox: Duration,
 }
 
 impl RunReport {
@@ -83,6 +85,7 @@ impl RunReport {
             duration: Duration::ZERO,
             error: error.into(),
             llm: LlmUsage::default(),
+            sandbox: Duration::ZERO,
         }
     }
 }

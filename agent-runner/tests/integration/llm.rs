@@ -58,6 +58,8 @@ async fn docker_llm_agent_resolves_a_shipped_task_through_the_proxy() {
     assert_eq!(first.cost_micro_usd, 1926);
     assert_eq!(report.llm.spent_micro_usd, report.llm.calls.iter().map(|c| c.cost_micro_usd).sum::<u64>());
     assert!(upstream.requests().0 >= 1);
+    // The run's other cost: the agent container's lifetime, at least the call's round trip.
+    assert!(report.sandbox >= std::time::Duration::from_millis(first.latency_ms), "sandbox time {:?}", report.sandbox);
 
     let graded = whetstone_validator::grade_patch(&sandbox, &image, &task, &report.patch, limits(300), "llm-grade").await;
     assert_eq!(

@@ -30,8 +30,9 @@ impl Services {
 
     pub(crate) async fn current_leaderboard(&self) -> Result<(Vec<scoring::LeaderboardEntry>, Evaluation), ApiError> {
         let agents = self.store.agents().await?;
+        let costs = self.store.agent_costs().await?.into_iter().collect();
         let evaluation = self.evaluate().await?;
-        Ok((scoring::leaderboard(&agents, &evaluation.consensus), evaluation))
+        Ok((scoring::leaderboard(&agents, &evaluation.consensus, &costs), evaluation))
     }
 
     async fn claims_checked(&self) -> Result<Vec<AgentClaim>, ApiError> {
@@ -55,7 +56,12 @@ impl pb::scores_server::Scores for Services {
             .into_iter()
             .map(|e| {
                 let earned = incentives.as_ref().and_then(|view| view.of_hotkey(&e.agent.hotkey));
+                let per_resolved = e.cost_per_resolved();
                 pb::LeaderboardEntry {
+                    llm_spent_micro_usd: e.cost.llm_micro_usd,
+                    sandbox_ms: e.cost.sandbox_ms,
+                    llm_micro_usd_per_resolved: per_resolved.map(|c| c.llm_micro_usd),
+                    sandbox_ms_per_resolved: per_resolved.map(|c| c.sandbox_ms),
                     agent_digest: e.agent.digest.to_string(),
                     name: e.agent.name,
                     version: e.agent.version,
@@ -227,5 +233,7 @@ fn run_record_to_wire(r: RunRecord, consensus: &Consensus) -> pb::RunRecord {
         verdict: r.verdict.map(Into::into),
         run_duration_ms: r.duration_ms.unwrap_or_default(),
         error: r.error.unwrap_or_default(),
+        llm_spent_micro_usd: r.cost.llm_micro_usd,
+        sandbox_ms: r.cost.sandbox_ms,
     }
 }

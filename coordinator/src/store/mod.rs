@@ -213,6 +213,25 @@ pub struct RunRecord {
     pub verdict: Option<Verdict>,
     /// Signed verdicts in the ledger for this run.
     pub verdicts: u32,
+    /// What the run cost, as its agent-runner reported it (zero until it reports).
+    pub cost: RunCost,
+}
+
+/// What one run, or an agent's runs together, cost: LLM spend through the inference proxy and
+/// the agent container's time. Reported by agent-runners and not signed by validators, so it
+/// orders the displayed leaderboard but never moves weights (docs/scoring.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCost {
+    pub llm_micro_usd: u64,
+    pub sandbox_ms: u64,
+}
+
+impl RunCost {
+    /// This cost spread over `resolved` tasks; `None` when nothing was resolved.
+    pub fn per_resolved(self, resolved: u32) -> Option<RunCost> {
+        (resolved > 0)
+            .then(|| RunCost { llm_micro_usd: self.llm_micro_usd / u64::from(resolved), sandbox_ms: self.sandbox_ms / u64::from(resolved) })
+    }
 }
 
 /// One run's trajectory: its record, the agent's output and patch, its LLM calls, and who
@@ -295,6 +314,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// When `hotkey` submitted agents at or after `since_ms` (Unix milliseconds), oldest first.
     async fn agent_exists(&self, digest: &Digest) -> Result<bool, StoreError>;
     async fn submissions_since(&self, hotkey: &Hotkey, since_ms: i64) -> Result<Vec<i64>, StoreError>;
+    /// What each agent's finished runs cost together, by agent digest (agents without a
+    /// finished run are absent).
+    async fn agent_costs(&self) -> Result<Vec<(Digest, RunCost)>, StoreError>;
     /// Every blob digest a record names (agent packages, task bundles; run logs once they
     /// move to blobs): what the blob garbage collector must keep.
     async fn blob_references(&self) -> Result<Vec<Digest>, StoreError>;

@@ -11,7 +11,7 @@ use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
     AgentRow, ClaimRow, CopyMark, Counts, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask, NewVerdict, QueuedGrade,
-    QueuedRun, Recorded, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
+    QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -211,9 +211,12 @@ impl Store for SqliteStore {
                 sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
             return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
         }
-        sqlx::query("UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ?, runner_hotkey = ?, patch_digest = ? WHERE run_id = ?")
+        sqlx::query(
+            "UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ?, sandbox_ms = ?, runner_hotkey = ?, patch_digest = ? WHERE run_id = ?",
+        )
             .bind(to_i64(report.llm.spent_micro_usd))
             .bind(i64::from(report.llm.refused))
+            .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
             .bind(runner.as_str())
             .bind(Digest::of_bytes(&report.patch).as_str())
             .bind(report.run_id.as_str())
@@ -575,7 +578,7 @@ impl Store for SqliteStore {
     async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.run_id, r.agent_digest, a.name, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,
-                    r.duration_ms, r.error, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
+                    r.duration_ms, r.error, r.llm_spent_micro_usd, r.sandbox_ms, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
                     (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
              WHERE ?1 IS NULL OR r.agent_digest = ?1
@@ -590,7 +593,7 @@ impl Store for SqliteStore {
     async fn run_detail(&self, run_id: &RunId) -> Result<Option<RunDetail>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT r.run_id, r.agent_digest, a.name, a.hotkey, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,
-                    r.duration_ms, r.error, r.log, r.patch, r.llm_spent_micro_usd, r.llm_refused, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
+                    r.duration_ms, r.error, r.log, r.patch, r.llm_spent_micro_usd, r.sandbox_ms, r.llm_refused, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
                     (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
              WHERE r.run_id = ?",
@@ -647,6 +650,21 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn agent_costs(&self) -> Result<Vec<(Digest, RunCost)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT agent_digest, SUM(llm_spent_micro_usd) AS llm, SUM(sandbox_ms) AS sandbox
+             FROM runs WHERE state = 'done' GROUP BY agent_digest ORDER BY agent_digest",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let cost = RunCost { llm_micro_usd: to_u64(row.try_get("llm")?), sandbox_ms: to_u64(row.try_get("sandbox")?) };
+                Ok((digest(row.try_get("agent_digest")?)?, cost))
+            })
+            .collect()
+    }
+
     async fn blob_references(&self) -> Result<Vec<Digest>, StoreError> {
         let digests: Vec<String> =
             sqlx::query_scalar("SELECT digest FROM agents UNION SELECT digest FROM tasks").fetch_all(&self.pool).await?;
@@ -680,5 +698,6 @@ fn run_record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
         error: row.try_get("error")?,
         verdict,
         verdicts: to_u32(row.try_get("verdict_count")?),
+        cost: RunCost { llm_micro_usd: to_u64(row.try_get("llm_spent_micro_usd")?), sandbox_ms: to_u64(row.try_get("sandbox_ms")?) },
     })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use whetstone_proto::job::Capability;
 
-use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness};
+use crate::support::{CANNED_SANDBOX_TIME, CannedRunner, CannedValidator, HOTKEY, Harness};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_runs_grades_and_scores_over_grpc() {
@@ -44,6 +44,10 @@ async fn a_round_runs_grades_and_scores_over_grpc() {
     assert_eq!((entry.name.as_str(), entry.hotkey.as_str()), ("repair", HOTKEY));
     assert_eq!((entry.resolved, entry.graded, entry.tasks), (1, 2, 2));
     assert_eq!(entry.score, 0.5);
+    // Cost: both runs' LLM spend and sandbox time as the runner reported them, over one resolved task.
+    let sandbox_ms = 2 * CANNED_SANDBOX_TIME.as_millis() as u64;
+    assert_eq!((entry.llm_spent_micro_usd, entry.sandbox_ms), (2 * 412, sandbox_ms));
+    assert_eq!((entry.llm_micro_usd_per_resolved, entry.sandbox_ms_per_resolved), (Some(2 * 412), Some(sandbox_ms)));
 
     let weights = harness.weights().await;
     assert_eq!(weights.hotkeys, vec![HOTKEY.to_owned()]);
@@ -55,6 +59,7 @@ async fn a_round_runs_grades_and_scores_over_grpc() {
     assert_eq!(records.len(), 2, "{records:?}");
     for record in &records {
         assert_eq!((record.run_state.as_str(), record.run_outcome.as_str(), record.attempts), ("done", "completed", 1));
+        assert_eq!((record.llm_spent_micro_usd, record.sandbox_ms), (412, CANNED_SANDBOX_TIME.as_millis() as u64));
         let status = record.verdict.as_ref().map(|v| v.status).expect("graded");
         let resolved = whetstone_proto::pb::VerdictStatus::Resolved as i32;
         assert_eq!(status == resolved, record.task_digest == tasks[0].to_string(), "{record:?}");

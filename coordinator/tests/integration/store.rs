@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, SqliteStore, Store};
+use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, RunCost, SqliteStore, Store};
 use whetstone_proto::job::{Capability, RunOutcome, RunReport};
 use whetstone_proto::pb;
 use whetstone_tasks::{Digest, Hotkey, RunId};
@@ -53,7 +53,8 @@ async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
         log: String::new(),
         duration: Duration::from_secs(1),
         error: String::new(),
-        llm: whetstone_proto::job::LlmUsage::default(),
+        llm: whetstone_proto::job::LlmUsage { spent_micro_usd: 1_250, ..Default::default() },
+        sandbox: Duration::from_millis(700),
     };
     let runner = Hotkey::parse(HOTKEY).expect("valid hotkey");
     assert_eq!(store.complete_run(&report, "runner-2", &runner, 2).await.expect("complete"), Recorded::Accepted);
@@ -62,6 +63,9 @@ async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
     assert_eq!(store.complete_run(&unknown, "runner-1", &runner, 2).await.expect("complete unknown"), Recorded::Unknown);
     let counts = store.counts().await.expect("counts");
     assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 2, grades_done: 0 }, "one grade slot per replica");
+    let spent = RunCost { llm_micro_usd: 1_250, sandbox_ms: 700 };
+    assert_eq!(store.agent_costs().await.expect("costs"), vec![(run.agent.clone(), spent)], "the first report's cost, once");
+    assert_eq!(store.run_records(None).await.expect("records")[0].cost, spent);
 
     // A validator holds at most one slot of a run; the other slot goes to another validator.
     let slots = store.queued_grades(10).await.expect("queued grades");

@@ -390,6 +390,9 @@ type OutcomeRule = Box<dyn Fn(&RunAssignment) -> RunOutcome + Send + Sync>;
 
 /// The LLM calls a [`CannedRunner`] reports with every completed run: one answered, one
 /// refused for the budget.
+/// The sandbox time a [`CannedRunner`] reports for a completed run.
+pub const CANNED_SANDBOX_TIME: Duration = Duration::from_millis(1_500);
+
 pub fn canned_llm_usage() -> LlmUsage {
     let call = LlmCall { model: "m".into(), prompt_tokens: 1200, completion_tokens: 80, cost_micro_usd: 412, latency_ms: 950, status: 200 };
     LlmUsage { calls: vec![call.clone(), LlmCall { status: 429, cost_micro_usd: 0, ..call }], spent_micro_usd: 412, refused: 1 }
@@ -451,6 +454,7 @@ impl Executor for CannedRunner {
             duration: self.delay,
             error: if outcome == RunOutcome::InfraError { "canned: the sandbox engine is down".into() } else { String::new() },
             llm: if completed { canned_llm_usage() } else { LlmUsage::default() },
+            sandbox: if completed { CANNED_SANDBOX_TIME } else { Duration::ZERO },
         })
     }
 }
