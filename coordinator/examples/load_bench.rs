@@ -235,6 +235,7 @@ impl Executor for InstantWorker {
                 duration: Duration::from_millis(1),
                 error: String::new(),
                 llm: LlmUsage::default(),
+                sandbox: Duration::from_millis(1),
             }),
             Assignment::Grade(grade) => {
                 let resolved = grade.patch.len() % 2 == 0;
