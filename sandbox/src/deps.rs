@@ -16,6 +16,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::debs::DEBIAN_LOCK_FILE;
+
 /// The lock's file name in a task's `environment/`.
 pub const PIP_LOCK_FILE: &str = "requirements.lock";
 /// The Python of the base image (Debian bookworm's `python3`).
@@ -61,6 +63,15 @@ pub enum DependencyError {
          WHETSTONE_CRATES_URL to a mirror), or put the .crate file in {cache}"
     )]
     CrateDownload { package: String, url: String, reason: String, cache: PathBuf },
+    #[error("{DEBIAN_LOCK_FILE} line {line}: {reason}")]
+    BadDebianLock { line: usize, reason: String },
+    #[error(
+        "could not download the Debian package {package} from {url}: {reason}; the host fetches it with curl \
+         from its Debian mirror (WHETSTONE_DEBIAN_MIRROR, else the host's apt sources; HTTPS_PROXY if it is behind a proxy). \
+         A version the mirror no longer serves can be put in {cache} by hand (e.g. from snapshot.debian.org), \
+         or the lock resolved again"
+    )]
+    DebDownload { package: String, url: String, reason: String, cache: PathBuf },
     #[error("the downloaded {file} has sha256 {actual}, not the {expected} the lock names")]
     HashMismatch { file: String, expected: String, actual: String },
     #[error("no wheel of {package} was downloaded (pip reported success; is it in the index?)")]
@@ -138,6 +149,8 @@ pub struct DependencyCache {
     index_url: Option<String>,
     /// Where `.crate` files are downloaded from; `None`: `WHETSTONE_CRATES_URL` or crates.io.
     pub(crate) crates_url: Option<String>,
+    /// The Debian mirror `.deb` files come from; `None`: the base image's mirror.
+    pub(crate) debian_mirror: Option<String>,
 }
 
 impl DependencyCache {
@@ -158,7 +171,7 @@ impl DependencyCache {
     /// A cache at `root`.
     pub fn at(root: impl Into<PathBuf>) -> Self {
         let python = std::env::var("WHETSTONE_PYTHON").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "python3".into());
-        Self { root: root.into(), python, index_url: None, crates_url: None }
+        Self { root: root.into(), python, index_url: None, crates_url: None, debian_mirror: None }
     }
 
     /// Downloads from `url` (a PEP 503 simple index) instead of the index the host's pip is
@@ -172,6 +185,13 @@ impl DependencyCache {
     /// static.crates.io) instead of `WHETSTONE_CRATES_URL` or crates.io.
     pub fn with_crates_url(mut self, url: impl Into<String>) -> Self {
         self.crates_url = Some(url.into());
+        self
+    }
+
+    /// Downloads `.deb` files from `mirror` (a Debian archive URL ending in `/debian`, with
+    /// `debian-security` beside it) instead of the mirror the base image comes from.
+    pub fn with_debian_mirror(mut self, mirror: impl Into<String>) -> Self {
+        self.debian_mirror = Some(mirror.into());
         self
     }
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::archive::pack_files;
 use crate::client::{Progress, Sandbox};
 use crate::crates::{CARGO_LOCK_FILE, locked_crates};
+use crate::debs::{DEBIAN_LOCK_FILE, DEBIAN_LOCKED_INSTALL, DebianLock, debian_context};
 use crate::deps::{DependencyCache, DependencyError, PIP_LOCK_FILE, PipLock};
 use crate::error::{SandboxError, is_not_found};
 use crate::lock::lock_tag;
@@ -81,7 +82,7 @@ impl EnvironmentFiles {
     /// True when the environment carries a lock: its build then installs from the host's
     /// caches with the network disabled.
     pub fn is_locked(&self) -> bool {
-        self.file(PIP_LOCK_FILE).is_some() || self.file(CARGO_LOCK_FILE).is_some()
+        [PIP_LOCK_FILE, CARGO_LOCK_FILE, DEBIAN_LOCK_FILE].iter().any(|file| self.file(file).is_some())
     }
 
     /// True when the Dockerfile builds on the Rust toolchain image (`ARG RUST_IMAGE`).
@@ -89,10 +90,11 @@ impl EnvironmentFiles {
         String::from_utf8_lossy(self.dockerfile()).lines().any(|line| line.trim() == format!("ARG {RUST_IMAGE_ARG}"))
     }
 
-    /// A locked environment builds with the network disabled, unless its Dockerfile installs
-    /// Debian packages (which come from the mirror).
+    /// A locked environment, or one on the (locked) Rust toolchain image, builds with the
+    /// network disabled, unless its Dockerfile runs apt-get itself (unlocked packages from
+    /// the mirror; [`DEBIAN_LOCK_FILE`] is the locked way).
     pub fn builds_offline(&self) -> bool {
-        self.is_locked() && !String::from_utf8_lossy(self.dockerfile()).contains("apt-get")
+        (self.is_locked() || self.needs_rust_image()) && !String::from_utf8_lossy(self.dockerfile()).contains("apt-get")
     }
 
     /// The tag its image gets on `base`: a Dockerfile alone keeps [`env_image_tag`]; with
@@ -110,7 +112,8 @@ impl EnvironmentFiles {
         }
         hasher.update(base.as_str().as_bytes());
         if self.needs_rust_image() {
-            hasher.update(RUST_TOOLCHAIN_RECIPE.as_bytes());
+            hasher.update(rust_toolchain_recipe().as_bytes());
+            hasher.update(RUST_TOOLCHAIN_LOCK.as_bytes());
         }
         let digest = hex::encode(hasher.finalize());
         ImageRef(format!("whetstone-env:{}", &digest[..16]))
@@ -120,25 +123,33 @@ impl EnvironmentFiles {
 /// The build argument naming the Rust toolchain image.
 pub const RUST_IMAGE_ARG: &str = "RUST_IMAGE";
 
-/// The Rust toolchain image, built on the base image once (tagged like any environment):
-/// Debian's `rustc-web`/`cargo-web`, the current Rust Debian ships for bookworm through its
-/// security suite (rustc 1.96 at the time of writing; bookworm's own `rustc` is 1.63), from
-/// the mirror the base image was bootstrapped from.
-pub const RUST_TOOLCHAIN_RECIPE: &str = "ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-RUN sed -n 's#^deb \\(.*\\)/debian bookworm main.*#deb \\1/debian-security bookworm-security main#p' /etc/apt/sources.list \\
-      > /etc/apt/sources.list.d/security.list \\
- && apt-get update \\
- && apt-get install -y --no-install-recommends rustc-web cargo-web \\
- && rm -rf /var/lib/apt/lists/* \\
- && rustc --version && cargo --version
-";
+/// The Rust toolchain's Debian packages: `rustc-web`/`cargo-web` (the current Rust Debian
+/// ships for bookworm through its security suite; bookworm's own `rustc` is 1.63) and what
+/// they need over the base image, pinned by hash. Every host installs these exact bytes, so
+/// every validator compiles with the same toolchain. Resolve it again (a newer toolchain, or
+/// when the mirror stops serving these versions) with
+/// `whetstone tasks lock-debian rustc-web cargo-web --output sandbox/locks/rust-toolchain.lock`.
+pub const RUST_TOOLCHAIN_LOCK: &str = include_str!("../locks/rust-toolchain.lock");
+
+/// The Rust toolchain image's Dockerfile: [`RUST_TOOLCHAIN_LOCK`] installed on the base
+/// image with no network.
+pub fn rust_toolchain_recipe() -> String {
+    format!("ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\n{DEBIAN_LOCKED_INSTALL}RUN rustc --version && cargo --version\n")
+}
+
+/// The Rust toolchain image's tag on `base`: its recipe and lock decide it.
+pub fn rust_toolchain_tag(base: &ImageRef) -> ImageRef {
+    let mut recipe = rust_toolchain_recipe().into_bytes();
+    recipe.extend_from_slice(RUST_TOOLCHAIN_LOCK.as_bytes());
+    env_image_tag(&recipe, base)
+}
 
 /// The build-context files of a locked environment's dependencies, from `cache`.
 fn locked_context(
     cache: &DependencyCache,
     pip_lock: Option<&str>,
     cargo_lock: Option<&str>,
+    debian_lock: Option<&str>,
 ) -> Result<Vec<(String, Vec<u8>, u32)>, DependencyError> {
     let read = |dir: &str, file: &str, path: &std::path::Path| {
         std::fs::read(path)
@@ -159,6 +170,9 @@ fn locked_context(
             context.push(read("crates", &file, &path)?);
         }
         context.push(("crates/SHA256SUMS".to_owned(), sums.into_bytes(), 0o644));
+    }
+    if let Some(text) = debian_lock {
+        context.extend(debian_context(cache, &DebianLock::parse(text)?)?);
     }
     Ok(context)
 }
@@ -181,7 +195,7 @@ impl Sandbox {
     ) -> Result<ImageRef, SandboxError> {
         let base = self.ensure_base_image(progress).await?;
         let rust = match environment.needs_rust_image() {
-            true => Some(self.ensure_image(RUST_TOOLCHAIN_RECIPE.as_bytes(), &base, progress).await?),
+            true => Some(self.ensure_rust_toolchain_image(&base, progress).await?),
             false => None,
         };
         if !environment.is_locked() && rust.is_none() {
@@ -192,10 +206,13 @@ impl Sandbox {
             let cache = self.dependency_cache.clone();
             let pip_lock = environment.file(PIP_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
             let cargo_lock = environment.file(CARGO_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
+            let debian_lock = environment.file(DEBIAN_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
             progress.message(&format!("fetching the locked dependencies into {}", cache.root().display()));
-            let dependencies = tokio::task::spawn_blocking(move || locked_context(&cache, pip_lock.as_deref(), cargo_lock.as_deref()))
-                .await
-                .map_err(|e| SandboxError::io("fetch the locked dependencies", std::io::Error::other(e)))??;
+            let dependencies = tokio::task::spawn_blocking(move || {
+                locked_context(&cache, pip_lock.as_deref(), cargo_lock.as_deref(), debian_lock.as_deref())
+            })
+            .await
+            .map_err(|e| SandboxError::io("fetch the locked dependencies", std::io::Error::other(e)))??;
             let mut context: Vec<(String, Vec<u8>, u32)> =
                 environment.files.iter().map(|(path, bytes)| (path.clone(), bytes.clone(), 0o644)).collect();
             context.extend(dependencies);
@@ -206,6 +223,34 @@ impl Sandbox {
             self.build_context_image(&context, &args, &tag, environment.builds_offline(), progress).await
         })
         .await
+    }
+
+    /// The Rust toolchain image on `base` ([`rust_toolchain_tag`]): [`RUST_TOOLCHAIN_LOCK`]'s
+    /// packages from the dependency cache (fetched from the mirror when missing), installed
+    /// with no network.
+    pub async fn ensure_rust_toolchain_image(&self, base: &ImageRef, progress: &dyn Progress) -> Result<ImageRef, SandboxError> {
+        let tag = rust_toolchain_tag(base);
+        self.build_once(&tag, progress, || async {
+            let cache = self.dependency_cache.clone();
+            progress.message(&format!("fetching the Rust toolchain's packages into {}", cache.root().display()));
+            let debs = tokio::task::spawn_blocking(move || debian_context(&cache, &DebianLock::parse(RUST_TOOLCHAIN_LOCK)?))
+                .await
+                .map_err(|e| SandboxError::io("fetch the Rust toolchain's packages", std::io::Error::other(e)))??;
+            let mut context = vec![("Dockerfile".to_owned(), rust_toolchain_recipe().into_bytes(), 0o644)];
+            context.extend(debs);
+            self.build_context_image(&context, &[("BASE_IMAGE", base.as_str())], &tag, true, progress).await
+        })
+        .await
+    }
+
+    /// Removes an image this process built for itself (the tag only, if others share it).
+    pub(crate) async fn remove_image(&self, tag: &ImageRef) -> Result<(), SandboxError> {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
+        match self.docker.remove_image(tag.as_str(), Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(SandboxError::docker(format!("remove image {tag}"), e)),
+        }
     }
 
     /// A task's environment image: the base image first, then the task's Dockerfile on it;
@@ -275,7 +320,7 @@ impl Sandbox {
 
     /// `docker build` of `context` (which holds `Dockerfile`); `offline` disables the
     /// network for every step.
-    async fn build_context_image(
+    pub(crate) async fn build_context_image(
         &self,
         context: &[(String, Vec<u8>, u32)],
         args: &[(&str, &str)],

@@ -67,6 +67,7 @@ mod check;
 mod client;
 mod container;
 pub mod crates;
+pub mod debs;
 pub mod deps;
 mod error;
 mod exec;
@@ -87,7 +88,9 @@ pub use archive::ArchiveError;
 pub use base_image::{AGENT_USER, base_image_tag};
 pub use client::{LogProgress, NoProgress, Progress, Sandbox};
 pub use error::SandboxError;
-pub use images::{EnvironmentFiles, ImageRef, RUST_IMAGE_ARG, RUST_TOOLCHAIN_RECIPE, env_image_tag};
+pub use images::{
+    EnvironmentFiles, ImageRef, RUST_IMAGE_ARG, RUST_TOOLCHAIN_LOCK, env_image_tag, rust_toolchain_recipe, rust_toolchain_tag,
+};
 pub use janitor::{JanitorConfig, OrphanScope};
 pub use network::{EgressNetwork, RunNetwork};
 pub use service::{Service, ServiceSpec};

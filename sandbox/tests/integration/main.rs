@@ -4,6 +4,7 @@
 
 mod common;
 mod connect;
+mod debs;
 mod hardening;
 mod images;
 mod janitor;

@@ -39,6 +39,21 @@ pub enum TasksCommand {
         /// Task set directories.
         sets: Vec<PathBuf>,
     },
+    /// Pin Debian packages for a task environment: resolve them against the sandbox base
+    /// image (with bookworm-updates and bookworm-security) into a lock naming every .deb and
+    /// its sha256, and fetch the files into the host's dependency cache.
+    ///
+    /// Put the lock in the environment as `environment/debian.lock` and install it in the
+    /// Dockerfile with the lines this command prints on stderr; the image then builds with no
+    /// network and the same bytes on every validator. Needs Docker and the Debian mirror.
+    LockDebian {
+        /// Debian package names, optionally `name=version`.
+        #[arg(required = true)]
+        packages: Vec<String>,
+        /// Write the lock here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     Add(curate::AddArgs),
     Generate(curate::GenerateArgs),
     Validate(curate::ValidateArgs),
@@ -58,6 +73,7 @@ pub async fn run(command: TasksCommand) -> Result<()> {
         TasksCommand::Check { sets } => check(sets),
         TasksCommand::Digests { set, write } => digests(set, write),
         TasksCommand::Publish { connect, signer, sets } => publish(connect, signer, sets).await,
+        TasksCommand::LockDebian { packages, output } => lock_debian(packages, output).await,
         TasksCommand::Add(args) => curate::add(args).await,
         TasksCommand::Generate(args) => curate::generate(args).await,
         TasksCommand::Validate(args) => curate::validate(args).await,
@@ -92,6 +108,21 @@ fn digests(set: PathBuf, write: bool) -> Result<()> {
     } else {
         print!("{text}");
     }
+    Ok(())
+}
+
+async fn lock_debian(packages: Vec<String>, output: Option<PathBuf>) -> Result<()> {
+    let spinner = whetstone::ui::Spinner::new("connecting to Docker");
+    let sandbox = whetstone_sandbox::Sandbox::connect("lock-debian").await?;
+    let lock = sandbox.lock_debian_packages(&packages, &spinner).await?;
+    let text = lock.to_text();
+    match &output {
+        Some(path) => std::fs::write(path, &text).with_context(|| format!("failed to write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    let at = output.as_ref().map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    spinner.done(format!("locked {} packages ({}) to {at}", lock.debs.len(), packages.join(" ")));
+    eprintln!("install them in the environment's Dockerfile with:\n{}", whetstone_sandbox::debs::DEBIAN_LOCKED_INSTALL);
     Ok(())
 }
 

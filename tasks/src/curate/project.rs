@@ -88,21 +88,6 @@ impl ProjectRecord {
     }
 }
 
-/// The environment Dockerfile for a framework. Both start from Whetstone's base image
-/// (Debian bookworm with python3, pytest, git, patch) and fix the run's environment; cargo
-/// tasks add Debian's Rust toolchain (rustc 1.63), since no other toolchain source is
-/// reachable from an image build. Crates are therefore limited to `rust-version` ≤ 1.63.
-pub fn dockerfile(framework: Framework) -> String {
-    let common = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8\n";
-    match framework {
-        Framework::Pytest => common.to_owned(),
-        Framework::Cargo => format!(
-            "{common}RUN apt-get update \\\n && apt-get install -y --no-install-recommends rustc cargo libstd-rust-dev \\\n && rm -rf /var/lib/apt/lists/*\n\
-             ENV CARGO_HOME=/tmp/cargo-home CARGO_NET_OFFLINE=true CARGO_INCREMENTAL=0 CARGO_TERM_COLOR=never\n"
-        ),
-    }
-}
-
 /// The Dockerfile of a cargo project with locked dependencies: on the Rust toolchain image
 /// (`RUST_IMAGE`, Debian's current `rustc-web`), the crates of `environment/Cargo.lock`, which
 /// the sandbox puts in the build context under `crates/` with their checksums, are checked and
