@@ -183,11 +183,10 @@ impl Sandbox {
     /// A locked environment gets its dependencies from the host's [`DependencyCache`]
     /// (downloading what is missing with the host's pip and curl configuration) into the build
     /// context: the wheels of `requirements.lock` under `wheels/`, the crates of `Cargo.lock`
-    /// under `crates/` with a `crates/SHA256SUMS` naming each one's checksum. It is built with
-    /// no network unless its Dockerfile installs Debian packages
+    /// under `crates/` and the packages of `debian.lock` under `debs/`, each with a
+    /// `SHA256SUMS`. It is built with no network unless its Dockerfile runs apt-get itself
     /// ([`EnvironmentFiles::builds_offline`]). A Dockerfile that starts `FROM ${RUST_IMAGE}`
-    /// builds on the Rust toolchain image ([`RUST_TOOLCHAIN_RECIPE`]), itself built once from
-    /// the Debian mirror.
+    /// builds on the Rust toolchain image ([`Sandbox::ensure_rust_toolchain_image`]).
     pub async fn ensure_environment_image(
         &self,
         environment: &EnvironmentFiles,
