@@ -54,6 +54,9 @@ pub struct CoordinatorConfig {
     /// When a submission is a copy of another miner's agent, and what then: refused (the
     /// default) or accepted and marked on the leaderboard. Default threshold 0.5.
     pub copies: crate::copies::CopiesConfig,
+    /// The dashboard served on the solve API's HTTP port (see `crate::web::WebConfig`).
+    /// Default: public pages only; runs' logs, LLM calls and patches hidden.
+    pub web: crate::web::WebConfig,
 }
 
 /// The `[blobs]` table.
@@ -142,6 +145,7 @@ impl Default for CoordinatorConfig {
             grading: crate::grading::GradingConfig::default(),
             solve: crate::solve::SolveConfig::default(),
             copies: crate::copies::CopiesConfig::default(),
+            web: crate::web::WebConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //!        └──────────────▶ BlobStore (agent packages, task bundles by digest; object_store:
 //!                         local files or S3), swept for unreferenced blobs on a timer
 //! solve API (HTTP, axum, its own port) ──▶ solve::Hub ◀── scheduler (solve jobs to runners)
+//! dashboard (HTML pages on the same port, `web`) ──▶ Store + the consensus over the ledger
 //! ```
 
 pub mod auth;
@@ -20,6 +21,7 @@ mod scoring;
 mod service;
 pub mod solve;
 pub mod store;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub use grading::GradingConfig;
 pub use scoring::{LeaderboardEntry, leaderboard, weights};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+pub use web::WebConfig;
 use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
 
 use crate::scheduler::Scheduler;
@@ -148,7 +151,8 @@ impl Coordinator {
             };
             let stop = shutdown.clone();
             tokio::spawn(async move {
-                let served = axum::serve(listener, solve::router(api)).with_graceful_shutdown(stop.cancelled_owned()).await;
+                let web = web::router(web::Web { services: api.services.clone() });
+                let served = axum::serve(listener, solve::router(api).merge(web)).with_graceful_shutdown(stop.cancelled_owned()).await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the solve API stopped");
                 }

@@ -16,7 +16,7 @@ const MAX_PAGE: u32 = 5000;
 
 impl Services {
     /// The scoring function over the ledger as it stands.
-    async fn evaluate(&self) -> Result<Evaluation, ApiError> {
+    pub(crate) async fn evaluate(&self) -> Result<Evaluation, ApiError> {
         Ok(self.ledger.evaluate(self.store.as_ref(), self.validator_set()).await?)
     }
 
@@ -35,6 +35,13 @@ impl Services {
         Ok((scoring::leaderboard(&agents, &evaluation.consensus, &costs), evaluation))
     }
 
+    /// What the validators' weights on the synced metagraph earn each miner: a Yuma epoch
+    /// over the latest snapshot (quick for a few hundred uids, so it runs per request); `None`
+    /// without a chain view.
+    pub(crate) fn incentive_view(&self) -> Option<IncentiveView> {
+        self.chain.as_ref().and_then(|chain| chain.current()).and_then(|s| IncentiveView::of(&s))
+    }
+
     async fn claims_checked(&self) -> Result<Vec<AgentClaim>, ApiError> {
         Ok(self
             .store
@@ -49,8 +56,7 @@ impl Services {
 #[tonic::async_trait]
 impl pb::scores_server::Scores for Services {
     async fn leaderboard(&self, _: Request<pb::LeaderboardRequest>) -> Result<Response<pb::LeaderboardResponse>, Status> {
-        // An epoch over a few hundred uids is quick; it runs per request on the latest snapshot.
-        let incentives = self.chain.as_ref().and_then(|chain| chain.current()).and_then(|s| IncentiveView::of(&s));
+        let incentives = self.incentive_view();
         let (board, evaluation) = self.current_leaderboard().await?;
         let entries = board
             .into_iter()

@@ -33,7 +33,8 @@ use self::keys::KeyStore;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SolveConfig {
-    /// Where the HTTP solve API listens, beside gRPC. Default none (off) in the library;
+    /// Where the HTTP solve API listens, beside gRPC; the dashboard's pages (`crate::web`)
+    /// are served on the same port. Default none (off) in the library;
     /// `whetstone coordinator` serves it on 127.0.0.1:50052 unless told otherwise; port 0
     /// picks a free port.
     pub listen: Option<SocketAddr>,

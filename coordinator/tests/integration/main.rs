@@ -13,6 +13,7 @@
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
 //! | `chain`    | membership synced from a localnet, and the leaderboard's Yuma incentive |
 //! | `solve`    | the solve API over HTTP: keys, limits, errors, events, cancel, isolation |
+//! | `web`      | the dashboard in headless Chromium: pages, charts, links, visibility    |
 
 mod auth;
 mod chain;
@@ -25,3 +26,4 @@ mod miners;
 mod solve;
 mod store;
 mod support;
+mod web;

@@ -8,11 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use whetstone_coordinator::CoordinatorConfig;
@@ -20,7 +16,7 @@ use whetstone_coordinator::solve::keys::{KeyLimits, KeyStore};
 use whetstone_proto::job::{Assignment, Capability, Report, RunOutcome, SolveAssignment, SolveReport};
 use whetstone_proto::worker::Executor;
 
-use crate::support::{CannedRunner, CannedValidator, Harness, Seen, within};
+use crate::support::{CannedRunner, CannedValidator, Harness, Seen, call, within};
 
 const DIFF: &str = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
 
@@ -38,23 +34,6 @@ async fn start(edit: impl FnOnce(&mut CoordinatorConfig)) -> (Harness, String) {
 async fn key(harness: &Harness, name: &str, limits: KeyLimits) -> String {
     let keys = KeyStore::open(harness.data_dir()).await.expect("key store opens");
     keys.create(name, limits).await.expect("key made").1
-}
-
-/// One request; the status and the whole body.
-async fn call(method: Method, url: &str, key: Option<&str>, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> (StatusCode, Vec<u8>) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        request = request.header("authorization", format!("Bearer {key}"));
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
-    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request)).await.expect("answer within 30 s").expect("HTTP");
-    let status = response.status();
-    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-    (status, body)
 }
 
 fn json_of(body: &[u8]) -> Value {

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -314,6 +319,25 @@ impl Harness {
         let signer = RequestSigner::new(key.pair(), Hotkey::new(DevKey::Alice.address()));
         WorkerSession::spawn(self.url(), worker_id, signer, capability, capacity, executor)
     }
+}
+
+// --- HTTP -----------------------------------------------------------------------------------
+
+/// One request; the status and the whole body.
+pub async fn call(method: Method, url: &str, key: Option<&str>, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> (StatusCode, Vec<u8>) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request)).await.expect("answer within 30 s").expect("HTTP");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    (status, body)
 }
 
 // --- real worker sessions -------------------------------------------------------------------
