@@ -65,6 +65,9 @@ pub struct DevnetOptions {
     /// After the round, send one solve job (the first task's repository and instruction) to
     /// the best agent through the coordinator's solve API, as a developer would.
     pub solve: bool,
+    /// After the round, keep the coordinator (and its dashboard) and the localnet up until
+    /// `shutdown` fires.
+    pub serve: bool,
 }
 
 impl Default for DevnetOptions {
@@ -79,6 +82,7 @@ impl Default for DevnetOptions {
             deadline: Duration::from_secs(30 * 60),
             upstream: crate::agent_tools::Upstream::None,
             solve: false,
+            serve: false,
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct DevnetReport {
     pub leftover_containers: usize,
     /// With `--solve`: the solve job sent after the round.
     pub solve: Option<Result<DevnetSolve, String>>,
+    /// Where the coordinator served the dashboard (and the solve API).
+    pub dashboard: Option<String>,
 }
 
 /// Where devnet reports what it is doing.
@@ -307,16 +313,18 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         // Both validators grade every run. With no third validator, a dispute or audit grade
         // would wait forever: none.
         grading: whetstone_coordinator::GradingConfig { replicas: 2, max_disputes: 0, audit_fraction: 0.0 },
-        // With --solve: the solve API on a free port, and "best" ranked after one round.
-        solve: whetstone_coordinator::solve::SolveConfig {
-            listen: options.solve.then(|| ([127, 0, 0, 1], 0).into()),
-            min_decided: 1,
-            ..Default::default()
-        },
+        // The HTTP port (dashboard, solve API) on a free port, and "best" ranked after one round.
+        solve: whetstone_coordinator::solve::SolveConfig { listen: Some(([127, 0, 0, 1], 0).into()), min_decided: 1, ..Default::default() },
+        // Only this machine's user reaches devnet's loopback port, and every miner is a dev
+        // key: runs' logs, LLM calls and patches are shown.
+        web: whetstone_coordinator::WebConfig { show_run_details: true },
         ..CoordinatorConfig::default()
     };
     let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph);
-    let solve_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
+    let http_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
+    if let Some(http_url) = &http_url {
+        reporter.event(&format!("dashboard at {http_url}/ (live while the round runs)"));
+    }
     let addr = coordinator.local_addr().map_err(|source| DevnetError::DataDir { path: "listener".into(), source })?;
     let url = format!("http://{addr}");
     let coordinator_task = tokio::spawn(coordinator.serve(stop.clone()));
@@ -350,7 +358,8 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         .collect();
 
     let result = round(&options, &sets, &url, &chain, reporter, &shutdown, &runner_task, &validator_tasks).await;
-    let solve = match (&result, &solve_url, sets.iter().flat_map(|s| &s.tasks).next()) {
+    let solve_url = http_url.as_ref().filter(|_| options.solve);
+    let solve = match (&result, solve_url, sets.iter().flat_map(|s| &s.tasks).next()) {
         (Ok(_), Some(solve_url), Some(task)) => {
             reporter.step(&format!("solve API at {solve_url}: one solve job for {}'s repository to the best agent", task.spec.id));
             let coordinator_dir = options.data_dir.join("coordinator");
@@ -363,6 +372,10 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         _ => None,
     };
 
+    if let (true, Ok(_), Some(http_url)) = (options.serve, &result, &http_url) {
+        reporter.step(&format!("round finished; dashboard at {http_url}/ until Ctrl-C (then the results print here)"));
+        shutdown.cancelled().await;
+    }
     reporter.step("shutting down");
     stop.cancel();
     let _ = runner_task.await;
@@ -391,6 +404,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         elapsed: started.elapsed(),
         leftover_containers,
         solve,
+        dashboard: http_url,
     })
 }
 

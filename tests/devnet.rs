@@ -9,7 +9,10 @@ use whetstone::dev_keys;
 use whetstone::devnet::{self, DevnetOptions, Reporter};
 use whetstone_proto::pb;
 
-struct Quiet;
+/// Prints devnet's steps; with `--serve`, passes on the dashboard's URL once the round is over.
+struct Quiet {
+    serving: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+}
 
 impl whetstone_sandbox::Progress for Quiet {
     fn message(&self, _msg: &str) {}
@@ -18,6 +21,10 @@ impl whetstone_sandbox::Progress for Quiet {
 impl Reporter for Quiet {
     fn step(&self, message: &str) {
         eprintln!("devnet: {message}");
+        let url = message.strip_prefix("round finished; dashboard at ").and_then(|rest| rest.split_whitespace().next());
+        if let (Some(url), Some(serving)) = (url, &self.serving) {
+            let _ = serving.send(url.to_owned());
+        }
     }
 
     fn event(&self, message: &str) {
@@ -30,9 +37,31 @@ impl Reporter for Quiet {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn docker_devnet_round_ranks_the_example_agents() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = DevnetOptions { data_dir: dir.path().join("devnet"), solve: true, ..DevnetOptions::default() };
+    let options = DevnetOptions { data_dir: dir.path().join("devnet"), solve: true, serve: true, ..DevnetOptions::default() };
     devnet::prepare_data_dir(&options.data_dir).expect("data dir");
-    let report = devnet::run(options.clone(), &Quiet, CancellationToken::new()).await.expect("devnet round");
+    // With --serve, devnet keeps its dashboard up after the round until told to stop: read
+    // the leaderboard page there (the Yuma incentive of the weights just set is on it), then stop.
+    let (serving, mut served) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stop = CancellationToken::new();
+    let reader = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let url = served.recv().await;
+            let page = match &url {
+                Some(url) => get(url).await,
+                None => String::new(),
+            };
+            stop.cancel();
+            page
+        }
+    });
+    let run = devnet::run(options.clone(), &Quiet { serving: Some(serving) }, stop.clone()).await;
+    stop.cancel();
+    let report = run.expect("devnet round");
+    let board = reader.await.expect("the page reader");
+    assert!(board.contains("<h1>Leaderboard</h1>") && board.contains(">repair</a>"), "the dashboard served the board: {board}");
+    assert!(board.contains("100.0%<div class=\"sub\">uid 2</div>"), "it shows the Yuma incentive the weights earn: {board}");
+    assert!(report.dashboard.is_some());
 
     let score = |name: &str| {
         let entry = report.leaderboard.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("{name} on the board"));
@@ -90,6 +119,16 @@ async fn docker_devnet_round_ranks_the_example_agents() {
     // A second round in the same directory starts clean instead of refusing or mixing results.
     devnet::prepare_data_dir(&options.data_dir).expect("devnet may reuse its own directory");
     assert!(!report.validators[0].audit_path.exists());
+}
+
+/// The body of a GET to `url`.
+async fn get(url: &str) -> String {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client.get(url.parse().expect("a URL")).await.expect("the dashboard answers");
+    let body = response.into_body().collect().await.expect("the whole page").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 #[test]

@@ -36,8 +36,9 @@ pub struct CoordinatorArgs {
     /// `[auth] membership` is "dev" or "allow_all".
     #[arg(long, env = "WHETSTONE_COORDINATOR_HOTKEY", value_name = "SS58")]
     hotkey: Option<String>,
-    /// Where the developers' solve API (HTTP) listens; overrides `[solve] listen`. Default
-    /// 127.0.0.1:50052. Keys for it: `whetstone keys create NAME`.
+    /// Where the coordinator's HTTP port listens: the developers' solve API (keys for it:
+    /// `whetstone keys create NAME`) and the dashboard's web pages at `/`. Overrides
+    /// `[solve] listen`. Default 127.0.0.1:50052.
     #[arg(long, value_name = "ADDR")]
     solve_listen: Option<SocketAddr>,
     #[command(flatten)]
@@ -100,7 +101,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
     };
     tracing::info!("coordinator listening on {}", coordinator.local_addr()?);
     if let Some(addr) = coordinator.solve_addr() {
-        tracing::info!("solve API on http://{addr} (described at /v1/openapi.json)");
+        tracing::info!("solve API on http://{addr} (described at /v1/openapi.json); dashboard at http://{addr}/");
     }
     let served = coordinator.serve(shutdown.clone()).await;
     shutdown.cancel();

@@ -46,6 +46,10 @@ pub struct DevnetArgs {
     /// print the diff it got back.
     #[arg(long)]
     solve: bool,
+    /// After the round, keep the coordinator's dashboard (leaderboard, agents, runs with their
+    /// patches, tasks, validators) up until Ctrl-C; the results print when it stops.
+    #[arg(long)]
+    serve: bool,
 }
 
 pub async fn run(args: DevnetArgs) -> Result<()> {
@@ -60,6 +64,7 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     options.validator_capacity = args.validator_capacity;
     options.agent_timeout = Duration::from_secs(args.agent_timeout);
     options.solve = args.solve;
+    options.serve = args.serve;
     if let Some(upstream) = args.upstream {
         options.upstream = whetstone::agent_tools::Upstream::parse(Some(&upstream));
     }
@@ -136,6 +141,10 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
         }
         Some(Err(error)) => println!("\nSolve API: the solve job failed: {error}"),
         None => {}
+    }
+    if let Some(dashboard) = &report.dashboard {
+        let until = if args.serve { "until Ctrl-C" } else { "while devnet ran; `whetstone devnet --serve` keeps it up after the round" };
+        println!("dashboard at {dashboard}/ ({until})");
     }
     println!("log:    {}", log_path.display());
     if report.leftover_containers > 0 {
