@@ -134,6 +134,8 @@ async fn the_dashboard_shows_a_finished_round_in_a_real_browser_and_hides_what_m
     assert!(first_row < board.find(">noop</a>").expect("noop is on the board"), "the better agent ranks first");
     assert!(board.contains(">2 / 3</td>") && board.contains(">1 / 3</td>"), "resolved counts: {board}");
     assert!(board.contains("66.7%") && board.contains("33.3%"), "scores as the consensus computes them");
+    // Three runs at $0.000412 each: shouty's over two resolved tasks, noop's over one.
+    assert!(board.contains(">$0.000618<") && board.contains(">$0.001236<"), "cost per resolved task: {board}");
     assert!(board.contains("does not follow the subnet's chain"), "no incentive without a chain view, and the page says why");
     assert!(!board.contains("<img"), "an agent's version is text, never markup: {board}");
     let mut visited = Vec::new();

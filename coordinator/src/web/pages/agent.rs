@@ -11,7 +11,7 @@ use super::leaderboard::card;
 use crate::ledger::Evaluation;
 use crate::store::RunRecord;
 use crate::web::charts::{Cell, HeatCell, HeatMap, StepChart};
-use crate::web::html::{Html, duration_ms, percent, short, utc};
+use crate::web::html::{Html, duration_ms, percent, short, usd, utc};
 use crate::web::{PageError, Web, hotkey, layout, result_badge};
 
 /// Most points in the score-over-time chart: the ledger is sampled, not replayed per verdict.
@@ -51,6 +51,9 @@ pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> 
     card(&mut body, "Resolved", &format!("{} / {}", entry.resolved, entry.tasks));
     card(&mut body, "Decided", &entry.decided.to_string());
     card(&mut body, "Pending", &entry.pending.to_string());
+    let per_resolved = entry.cost_per_resolved().map_or_else(|| "—".to_owned(), |c| usd(c.llm_micro_usd));
+    card(&mut body, "LLM spend / resolved", &per_resolved);
+    card(&mut body, "LLM spend, all runs", &usd(entry.cost.llm_micro_usd));
     body.raw("</div>");
 
     body.raw("<h2>Results per task</h2><p class=\"note\">Each validator's signed verdict on this agent's run of each task, and the consensus that counts. Click a cell for the run.</p><div class=\"scroll\">");
@@ -77,7 +80,7 @@ pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> 
         }
     }
 
-    body.raw("<h2>Runs</h2><table><thead><tr><th>Task</th><th>State</th><th>Consensus</th><th class=\"num\">Verdicts</th><th class=\"num\">Duration</th><th>Run</th></tr></thead><tbody>");
+    body.raw("<h2>Runs</h2><table><thead><tr><th>Task</th><th>State</th><th>Consensus</th><th class=\"num\">Verdicts</th><th class=\"num\">Agent time</th><th class=\"num\">LLM spend</th><th>Run</th></tr></thead><tbody>");
     for run in &runs {
         let tally = evaluation.consensus.run(&run.run_id);
         body.raw("<tr><td>").text(&run.task_id).raw("</td><td>").text(&run.state);
@@ -88,7 +91,8 @@ pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> 
         result_badge(&mut body, tally.map_or("", |t| t.result.as_str()));
         let agreeing = tally.map_or(0, |t| t.votes.iter().filter(|v| v.agrees == Some(true)).count());
         body.raw("</td><td class=\"num\">").fmt(format_args!("{agreeing} of {} agree", run.verdicts)).raw("</td><td class=\"num\">");
-        body.text(&run.duration_ms.map(duration_ms).unwrap_or_default()).raw("</td><td>");
+        body.text(&run.duration_ms.map(duration_ms).unwrap_or_default()).raw("</td><td class=\"num\">");
+        body.text(&usd(run.cost.llm_micro_usd)).raw("</td><td>");
         body.link("/runs/", run.run_id.as_str(), &short(run.run_id.as_str(), 14)).raw("</td></tr>");
     }
     body.raw("</tbody></table>");

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use crate::web::html::{Html, percent, short_digest};
+use crate::web::html::{Html, duration_ms, percent, short_digest, usd};
 use crate::web::{PageError, Tab, Web, hotkey, layout};
 
 pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> {
@@ -30,7 +30,8 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     }
     body.raw(
         "<table class=\"board\"><thead><tr><th class=\"num\">Rank</th><th>Agent</th><th>Miner hotkey</th>\
-         <th class=\"num\">Resolved</th><th>Score</th><th class=\"num\">Pending</th><th class=\"num\">Yuma incentive</th></tr></thead><tbody>",
+         <th class=\"num\">Resolved</th><th>Score</th><th class=\"num\">Pending</th><th class=\"num\">Cost / resolved</th>\
+         <th class=\"num\">Yuma incentive</th></tr></thead><tbody>",
     );
     for (rank, entry) in board.iter().enumerate() {
         let digest = entry.agent.digest.to_string();
@@ -49,6 +50,15 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
         body.raw("</td><td class=\"num\">").fmt(format_args!("{} / {}", entry.resolved, entry.tasks)).raw("</td><td>");
         score_bar(&mut body, entry.score);
         body.raw("</td><td class=\"num\">").fmt(format_args!("{}", entry.pending)).raw("</td><td class=\"num\">");
+        match entry.cost_per_resolved() {
+            Some(cost) => {
+                body.text(&usd(cost.llm_micro_usd)).raw("<div class=\"sub\">").text(&duration_ms(cost.sandbox_ms)).raw(" sandbox</div>");
+            }
+            None => {
+                body.raw("<span class=\"muted\" title=\"nothing resolved yet\">—</span>");
+            }
+        }
+        body.raw("</td><td class=\"num\">");
         match incentives.as_ref().and_then(|view| view.of_hotkey(&entry.agent.hotkey)) {
             Some(earned) => {
                 body.text(&percent(earned.incentive)).raw("<div class=\"sub\">").fmt(format_args!("uid {}", earned.uid)).raw("</div>");
@@ -79,7 +89,9 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     }
     body.raw(
         "</p><p class=\"note\">Score = tasks resolved ÷ tasks in the ledger. A run counts once a quorum of validators has signed \
-         verdicts on it; pending runs count for nobody yet.</p>",
+         verdicts on it; pending runs count for nobody yet. Cost / resolved: the agent's LLM spend over all its runs (and the time \
+         its sandboxes ran) divided by the tasks it resolved, as agent-runners report it; it orders equal scores on this board \
+         only and never moves weights (docs/scoring.md).</p>",
     );
     Ok(layout("Leaderboard", Some(Tab::Leaderboard), &scoring, body))
 }

@@ -45,9 +45,9 @@ pub(crate) async fn page(State(web): State<Web>, Path(run_id): Path<String>) -> 
     body.raw("</div><div class=\"card-label\">Consensus</div></div>");
     // The outcome once the run finished (completed, timed_out, …), its state (queued, leased) before.
     card(&mut body, "Agent run", record.outcome.as_deref().unwrap_or(&record.state));
-    card(&mut body, "Attempts", &record.attempts.to_string());
     card(&mut body, "Agent time", &record.duration_ms.map(duration_ms).unwrap_or_else(|| "—".into()));
-    card(&mut body, "Verdicts", &record.verdicts.to_string());
+    card(&mut body, "LLM spend", &usd(record.cost.llm_micro_usd));
+    card(&mut body, "Sandbox time", &duration_ms(record.cost.sandbox_ms));
     body.raw("</div>");
     if let Some(error) = record.error.as_deref().filter(|e| !e.is_empty()) {
         body.raw("<p class=\"problem\">").text(error).raw("</p>");
