@@ -93,7 +93,7 @@ async fn main() {
     let serving = tokio::spawn(coordinator.serve(stop.clone()));
     let runner = tokio::spawn(whetstone_agent_runner::serve(
         RunnerConfig {
-            coordinator_url: grpc_url.clone(),
+            coordinator_urls: vec![grpc_url.clone()],
             worker_id: "solve-bench-runner".into(),
             signer: signer(DevKey::Alice),
             capacity: 1,

@@ -331,7 +331,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
     let (llm, _scripted) = crate::agent_tools::proxy_upstream(&options.upstream, None).await.map_err(DevnetError::Llm)?;
     let runner_task = tokio::spawn(whetstone_agent_runner::serve(
         RunnerConfig {
-            coordinator_url: url.clone(),
+            coordinator_urls: vec![url.clone()],
             worker_id: RUNNER_ID.into(),
             signer: dev_signer(dev_keys::DevKey::Alice),
             capacity: options.runner_capacity,
@@ -346,7 +346,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         .map(|(worker_id, key, name)| {
             tokio::spawn(whetstone_validator::serve(
                 ValidatorConfig {
-                    coordinator_url: url.clone(),
+                    coordinator_urls: vec![url.clone()],
                     worker_id: (*worker_id).into(),
                     signer: dev_signer(*key),
                     capacity: options.validator_capacity,

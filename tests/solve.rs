@@ -57,7 +57,7 @@ impl Subnet {
         });
         let runner = tokio::spawn({
             let config = RunnerConfig {
-                coordinator_url: grpc_url.clone(),
+                coordinator_urls: vec![grpc_url.clone()],
                 worker_id: runner_id.to_owned(),
                 signer: signer(DevKey::Alice),
                 capacity: 1,

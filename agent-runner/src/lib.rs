@@ -26,8 +26,9 @@ use whetstone_sandbox::{RunSubnets, Sandbox, SandboxError};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// e.g. `http://127.0.0.1:50051`.
-    pub coordinator_url: String,
+    /// e.g. `http://127.0.0.1:50051`; several coordinators sharing one database are used in
+    /// turn, moving on when one goes away (`whetstone_proto::worker`).
+    pub coordinator_urls: Vec<String>,
     pub worker_id: String,
     /// Signs the session's hello with the operator's hotkey (see `whetstone_proto::auth`).
     pub signer: whetstone_proto::auth::RequestSigner,
@@ -63,8 +64,8 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
     }
     // Catches what a crash between container creation and its guard could still leave.
     let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
-    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.signer.clone(), config.data_dir.join("cache"))
-        .map_err(|e| RunnerError::BadUrl(config.coordinator_url.clone(), e))?;
+    let fetcher = Fetcher::connect_lazy_any(&config.coordinator_urls, config.signer.clone(), config.data_dir.join("cache"))
+        .map_err(|e| RunnerError::BadUrl(config.coordinator_urls.join(","), e))?;
     let gateway = match config.llm {
         Some((proxy_config, key)) => Some(Arc::new(InferenceGateway::start(&sandbox, proxy_config, key).await?)),
         None => None,
@@ -75,7 +76,7 @@ pub async fn serve(config: RunnerConfig, shutdown: CancellationToken) -> Result<
         runner = runner.with_gateway(Arc::clone(gateway));
     }
     let worker = WorkerConfig {
-        coordinator_url: config.coordinator_url,
+        coordinator_urls: config.coordinator_urls,
         worker_id: config.worker_id,
         signer: config.signer,
         capabilities: vec![Capability::RunAgent],

@@ -331,7 +331,7 @@ async fn measure(args: &Args, urls: &[String], peak_rss: impl Fn() -> Option<u64
         let key = key(role, index);
         let signer = RequestSigner::new(key.clone(), coordinator_hotkey());
         let config = WorkerConfig {
-            coordinator_url: urls[index as usize % urls.len()].clone(),
+            coordinator_urls: vec![urls[index as usize % urls.len()].clone()],
             worker_id: format!("{name}-{index}"),
             signer,
             capabilities: vec![capability],

@@ -3,6 +3,8 @@
 //! fresh, is re-hashed before use, so a corrupted cache or a lying server is caught.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tonic::transport::Channel;
 use whetstone_tasks::bundle::Bundle;
@@ -25,24 +27,76 @@ pub enum FetchError {
     },
 }
 
-/// Fetches and caches bundles from one coordinator, signing each request with the worker's
-/// hotkey (tasks hold hidden tests: the coordinator sends them to validators only).
+/// Fetches and caches bundles from a coordinator, signing each request with the worker's
+/// hotkey (tasks hold hidden tests: the coordinator sends them to validators only). Given
+/// several coordinators (sharing one database, so any of them has every bundle), it asks the
+/// one that answered last and moves on to the next when that one is unreachable.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    channel: Channel,
+    channels: Arc<[Channel]>,
+    /// Index of the coordinator that answered last.
+    current: Arc<AtomicUsize>,
     signer: RequestSigner,
     cache_dir: PathBuf,
 }
 
 impl Fetcher {
     pub fn new(channel: Channel, signer: RequestSigner, cache_dir: impl Into<PathBuf>) -> Self {
-        Self { channel, signer, cache_dir: cache_dir.into() }
+        Self { channels: Arc::from([channel]), current: Arc::default(), signer, cache_dir: cache_dir.into() }
     }
 
     /// A lazily connecting fetcher for `url`.
     pub fn connect_lazy(url: &str, signer: RequestSigner, cache_dir: impl Into<PathBuf>) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_lazy();
-        Ok(Self::new(channel, signer, cache_dir))
+        Self::connect_lazy_any(std::slice::from_ref(&url.to_owned()), signer, cache_dir)
+    }
+
+    /// A lazily connecting fetcher for any of `urls` (with none, every fetch is refused as unavailable).
+    pub fn connect_lazy_any(
+        urls: &[String],
+        signer: RequestSigner,
+        cache_dir: impl Into<PathBuf>,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channels = urls
+            .iter()
+            .map(|url| {
+                Ok(tonic::transport::Endpoint::from_shared(url.clone())?.connect_timeout(std::time::Duration::from_secs(5)).connect_lazy())
+            })
+            .collect::<Result<Vec<_>, tonic::transport::Error>>()?;
+        Ok(Self { channels: channels.into(), current: Arc::default(), signer, cache_dir: cache_dir.into() })
+    }
+
+    /// Asks each coordinator in turn, starting with the one that answered last, until one is
+    /// reachable; an answer (even a refusal) ends the search.
+    async fn fetch_bytes(&self, what: &'static str, digest: &Digest) -> Result<Vec<u8>, tonic::Status> {
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = None;
+        for offset in 0..self.channels.len() {
+            let index = (start + offset) % self.channels.len();
+            let channel = self.channels[index].clone();
+            let answer = match what {
+                "task" => {
+                    let mut client = pb::tasks_client::TasksClient::new(channel).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                    let request = pb::FetchTaskRequest { task_digest: digest.to_string() };
+                    client.fetch(self.signer.signed(FETCH_TASK, request)).await.map(|r| r.into_inner().bundle)
+                }
+                _ => {
+                    let mut client = pb::agents_client::AgentsClient::new(channel).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
+                    let request = pb::GetAgentRequest { agent_digest: digest.to_string() };
+                    client.get(self.signer.signed(GET_AGENT, request)).await.map(|r| r.into_inner().package)
+                }
+            };
+            match answer {
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    tracing::debug!(%status, coordinator = index, "coordinator unreachable; asking the next");
+                    last = Some(status);
+                }
+                answer => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return answer;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| tonic::Status::unavailable("no coordinator")))
     }
 
     pub async fn task(&self, digest: &Digest) -> Result<Task, FetchError> {
@@ -63,21 +117,7 @@ impl Fetcher {
                 Err(error) => tracing::warn!(%error, path = %path.display(), "discarding a corrupt cached bundle"),
             }
         }
-        let bytes = match what {
-            "task" => {
-                let mut client =
-                    pb::tasks_client::TasksClient::new(self.channel.clone()).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
-                let request = pb::FetchTaskRequest { task_digest: digest.to_string() };
-                client.fetch(self.signer.signed(FETCH_TASK, request)).await.map(|r| r.into_inner().bundle)
-            }
-            _ => {
-                let mut client =
-                    pb::agents_client::AgentsClient::new(self.channel.clone()).max_decoding_message_size(crate::MAX_MESSAGE_BYTES);
-                let request = pb::GetAgentRequest { agent_digest: digest.to_string() };
-                client.get(self.signer.signed(GET_AGENT, request)).await.map(|r| r.into_inner().package)
-            }
-        }
-        .map_err(|status| FetchError::Rpc { what, digest: digest.clone(), status })?;
+        let bytes = self.fetch_bytes(what, digest).await.map_err(|status| FetchError::Rpc { what, digest: digest.clone(), status })?;
         let bundle = Bundle::from_tar_expecting(&bytes, digest).map_err(|e| FetchError::Invalid {
             what,
             digest: digest.clone(),

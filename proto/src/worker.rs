@@ -5,6 +5,16 @@
 //! connection: the worker reconnects with backoff, heartbeats renew the leases of jobs still
 //! running, and reports not yet acknowledged are sent again (the coordinator counts each job's
 //! first report only, so resending is safe).
+//!
+//! # Several coordinators
+//!
+//! Coordinators sharing one database are interchangeable to a worker. Given a list, the worker
+//! uses one at a time and, when its session ends or the coordinator cannot be reached, moves
+//! straight to the next; only after every one has failed in a row does it wait (the reconnect
+//! delay, doubling up to [`MAX_RECONNECT_DELAY`]). Jobs keep running through the move, their
+//! reports go to the new coordinator, and a job whose lease has meanwhile moved to another
+//! worker is settled by the store: the first report counts, the other is acknowledged as a
+//! duplicate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -36,15 +46,17 @@ pub type ProgressSink = mpsc::UnboundedSender<pb::WorkerMessage>;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// e.g. `http://127.0.0.1:50051`.
-    pub coordinator_url: String,
+    /// e.g. `http://127.0.0.1:50051`; several coordinators sharing one database are used in
+    /// turn (see the module docs). Must not be empty.
+    pub coordinator_urls: Vec<String>,
     /// Stable across restarts, so leases survive a reconnect.
     pub worker_id: String,
     /// Signs the hello with the operator's hotkey, for the coordinator's hotkey.
     pub signer: crate::auth::RequestSigner,
     pub capabilities: Vec<Capability>,
     pub capacity: u32,
-    /// First reconnect delay; doubles up to [`MAX_RECONNECT_DELAY`].
+    /// First reconnect delay, after every coordinator has failed in a row; doubles up to
+    /// [`MAX_RECONNECT_DELAY`], and starts again once a session is established.
     pub reconnect_delay: Duration,
 }
 
@@ -68,6 +80,8 @@ pub enum SessionError {
     Refused(#[source] tonic::Status),
     #[error("coordinator broke the protocol: {0}")]
     Protocol(String),
+    #[error("no coordinator address configured")]
+    NoCoordinator,
 }
 
 enum SessionEnd {
@@ -142,18 +156,34 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
         cancel: shutdown.child_token(),
     };
     let mut delay = config.reconnect_delay;
+    let mut endpoints = Endpoints::new(config.coordinator_urls.len());
     loop {
-        match session(&config, &mut work, &mut progress, &shutdown).await {
+        let url = config.coordinator_urls.get(endpoints.current).map(String::as_str);
+        let mut welcomed = false;
+        let ended = match url {
+            Some(url) => session(&config, url, &mut work, &mut progress, &shutdown, &mut welcomed).await,
+            None => Err(SessionError::NoCoordinator),
+        };
+        let url = url.unwrap_or("(none)");
+        match ended {
             Ok(SessionEnd::Shutdown) => break,
             Ok(SessionEnd::Disconnected) => {
-                tracing::warn!(worker = %config.worker_id, "coordinator closed the session; reconnecting");
+                tracing::warn!(worker = %config.worker_id, coordinator = url, "coordinator closed the session; reconnecting");
             }
             Err(error) => {
-                tracing::warn!(worker = %config.worker_id, error = %error_chain(&error), "session failed; reconnecting in {delay:?}");
+                tracing::warn!(worker = %config.worker_id, coordinator = url, error = %error_chain(&error), "session failed; reconnecting");
             }
         }
+        if welcomed {
+            delay = config.reconnect_delay;
+        }
+        // Straight to the next coordinator, unless every one has just failed.
+        let pause_for = if endpoints.failed(welcomed) { delay } else { Duration::ZERO };
+        if !pause_for.is_zero() {
+            tracing::info!(worker = %config.worker_id, "no coordinator answered; trying again in {pause_for:?}");
+        }
         // Keep collecting finished jobs while disconnected; their reports go out on reconnect.
-        let pause = tokio::time::sleep(delay);
+        let pause = tokio::time::sleep(pause_for);
         tokio::pin!(pause);
         loop {
             tokio::select! {
@@ -165,25 +195,53 @@ pub async fn run_worker(config: WorkerConfig, executor: Arc<dyn Executor>, shutd
         if shutdown.is_cancelled() {
             break;
         }
-        delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        if !pause_for.is_zero() {
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        }
     }
     work.cancel.cancel();
     while work.next_report().await.is_some() {}
 }
 
+/// Which coordinator of the list to use, and whether all have failed in a row.
+#[derive(Debug)]
+struct Endpoints {
+    count: usize,
+    current: usize,
+    /// Failures since the last established session.
+    failures: usize,
+}
+
+impl Endpoints {
+    fn new(count: usize) -> Self {
+        Self { count, current: 0, failures: 0 }
+    }
+
+    /// Moves to the next coordinator after a session ended (`welcomed`: it had been
+    /// established). True when every coordinator has now failed since the last session that
+    /// was established: time to wait before going round again.
+    fn failed(&mut self, welcomed: bool) -> bool {
+        let count = self.count.max(1);
+        self.failures = if welcomed { 1 } else { self.failures + 1 };
+        self.current = (self.current + 1) % count;
+        self.failures.is_multiple_of(count)
+    }
+}
+
 async fn session(
     config: &WorkerConfig,
+    url: &str,
     work: &mut Work,
     progress: &mut mpsc::UnboundedReceiver<pb::WorkerMessage>,
     shutdown: &CancellationToken,
+    welcomed: &mut bool,
 ) -> Result<SessionEnd, SessionError> {
-    let url = config.coordinator_url.clone();
-    let endpoint = Endpoint::from_shared(url.clone())
-        .map_err(|source| SessionError::BadUrl { url: url.clone(), source })?
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|source| SessionError::BadUrl { url: url.to_owned(), source })?
         .connect_timeout(Duration::from_secs(5));
     let channel = tokio::select! {
         () = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
-        channel = endpoint.connect() => channel.map_err(|source| SessionError::Connect { url, source })?,
+        channel = endpoint.connect() => channel.map_err(|source| SessionError::Connect { url: url.to_owned(), source })?,
     };
     let mut client = pb::worker_client::WorkerClient::new(channel)
         .max_decoding_message_size(crate::MAX_MESSAGE_BYTES)
@@ -211,7 +269,8 @@ async fn session(
         Some(pb::CoordinatorMessage { kind: Some(pb::coordinator_message::Kind::Welcome(welcome)) }) => welcome,
         other => return Err(SessionError::Protocol(format!("expected a welcome, got {other:?}"))),
     };
-    tracing::info!(worker = %config.worker_id, "connected to coordinator at {}", config.coordinator_url);
+    *welcomed = true;
+    tracing::info!(worker = %config.worker_id, "connected to coordinator at {url}");
     for report in work.unacked.values().cloned() {
         if outbound.send(report.into()).await.is_err() {
             return Ok(SessionEnd::Disconnected);
@@ -279,5 +338,34 @@ fn handle_message(message: pb::CoordinatorMessage, work: &mut Work, worker_id: &
             work.spawn(assignment);
         }
         Err(error) => tracing::error!(worker = worker_id, %error, "ignoring a malformed assignment"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Endpoints;
+
+    #[test]
+    fn a_worker_goes_round_its_coordinators_and_waits_once_per_lap() {
+        // (coordinators, sessions ending: whether each had been established) → (coordinator
+        // used next, whether the worker waits first) after each.
+        type Case = (usize, &'static [bool], &'static [(usize, bool)]);
+        let cases: &[Case] = &[
+            (1, &[false, false, true, false], &[(0, true), (0, true), (0, true), (0, true)]),
+            (2, &[false, false, false, false], &[(1, false), (0, true), (1, false), (0, true)]),
+            (2, &[true, false, true], &[(1, false), (0, true), (1, false)]),
+            (3, &[false, true, false, false, false], &[(1, false), (2, false), (0, false), (1, true), (2, false)]),
+        ];
+        for (count, ends, expected) in cases {
+            let mut endpoints = Endpoints::new(*count);
+            let got: Vec<(usize, bool)> = ends
+                .iter()
+                .map(|welcomed| {
+                    let wait = endpoints.failed(*welcomed);
+                    (endpoints.current, wait)
+                })
+                .collect();
+            assert_eq!(&got, expected, "{count} coordinators, sessions {ends:?}");
+        }
     }
 }

@@ -51,7 +51,7 @@ pub async fn run(RunnerArgs { worker, proxy_config, run_network_range, run_netwo
         llm,
         signer: worker.signer.signer()?,
         worker_id: worker.worker_id("runner"),
-        coordinator_url: worker.connect.coordinator,
+        coordinator_urls: worker.coordinators,
         capacity: worker.capacity,
         data_dir: worker.data_dir,
         run_subnets,

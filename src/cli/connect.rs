@@ -44,8 +44,17 @@ impl SignerArgs {
 /// The options of `whetstone agent-runner` and `whetstone validator`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
+    /// Coordinator URL. Repeat the flag (or separate URLs with commas) to name several
+    /// coordinators sharing one database: the worker uses one at a time and moves to the next
+    /// when its coordinator stops answering, keeping its running jobs.
+    #[arg(
+        long = "coordinator",
+        env = "WHETSTONE_COORDINATOR",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub coordinators: Vec<String>,
     /// Stable worker name; leases survive reconnects under the same name.
     #[arg(long, env = "WHETSTONE_WORKER_ID")]
     worker_id: Option<String>,

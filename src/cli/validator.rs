@@ -60,12 +60,13 @@ struct WeightLoopArgs {
 pub async fn run(ValidatorArgs { worker, weights }: ValidatorArgs) -> Result<()> {
     crate::init_logging_to_stderr();
     let shutdown = crate::shutdown_on_signal();
-    let weight_loop =
-        start_weight_loop(&weights, &worker.connect.coordinator, worker.signer.wallet.load()?, &worker.data_dir, shutdown.clone()).await?;
+    // The weight loop reads the verdict ledger from the first coordinator (any has all of it).
+    let ledger_from = worker.coordinators.first().context("name a coordinator with --coordinator")?;
+    let weight_loop = start_weight_loop(&weights, ledger_from, worker.signer.wallet.load()?, &worker.data_dir, shutdown.clone()).await?;
     let config = ValidatorConfig {
         signer: worker.signer.signer()?,
         worker_id: worker.worker_id("validator"),
-        coordinator_url: worker.connect.coordinator,
+        coordinator_urls: worker.coordinators,
         capacity: worker.capacity,
         data_dir: worker.data_dir,
     };

@@ -100,7 +100,7 @@ impl RealCoordinator {
 
         let solver = Arc::new(CannedSolver { diff: diff.to_owned(), seen: Mutex::new(Vec::new()), cancelled: Mutex::new(Vec::new()) });
         let worker = WorkerConfig {
-            coordinator_url: grpc,
+            coordinator_urls: vec![grpc],
             worker_id: "runner-1".into(),
             signer: signer(DevKey::Alice),
             capabilities: vec![Capability::RunAgent],

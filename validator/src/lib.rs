@@ -128,7 +128,9 @@ use whetstone_sandbox::{LogProgress, Sandbox, SandboxError};
 
 #[derive(Debug, Clone)]
 pub struct ValidatorConfig {
-    pub coordinator_url: String,
+    /// Several coordinators sharing one database are used in turn, moving on when one goes
+    /// away (`whetstone_proto::worker`).
+    pub coordinator_urls: Vec<String>,
     pub worker_id: String,
     /// Signs the session's hello with the validator's hotkey (see `whetstone_proto::auth`).
     pub signer: whetstone_proto::auth::RequestSigner,
@@ -239,13 +241,13 @@ pub async fn serve(config: ValidatorConfig, shutdown: CancellationToken) -> Resu
     if removed > 0 {
         tracing::info!(removed, "removed containers and networks left by a previous run of this validator");
     }
-    let fetcher = Fetcher::connect_lazy(&config.coordinator_url, config.signer.clone(), config.data_dir.join("cache"))
-        .map_err(|e| ValidatorError::BadUrl(config.coordinator_url.clone(), e))?;
+    let fetcher = Fetcher::connect_lazy_any(&config.coordinator_urls, config.signer.clone(), config.data_dir.join("cache"))
+        .map_err(|e| ValidatorError::BadUrl(config.coordinator_urls.join(","), e))?;
     let grader = Grader::new(sandbox.clone(), fetcher, config.signer.pair().clone())?;
     // Catches what a crash between container creation and its guard could still leave.
     let janitor = sandbox.spawn_janitor(whetstone_sandbox::JanitorConfig::default(), shutdown.clone());
     let worker = WorkerConfig {
-        coordinator_url: config.coordinator_url,
+        coordinator_urls: config.coordinator_urls,
         worker_id: config.worker_id,
         signer: config.signer,
         capabilities: vec![Capability::Grade],

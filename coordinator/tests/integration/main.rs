@@ -8,6 +8,7 @@
 //! | `grpc`     | a whole round: publish, submit, run, grade, leaderboard, weights       |
 //! | `leases`   | vanished workers, heartbeats, duplicate and late reports, infra retries |
 //! | `store`    | migrations, results and leases across a coordinator restart            |
+//! | `failover` | workers given several coordinators move on when theirs goes away       |
 //! | `errors`   | bad requests get clear, typed errors                                   |
 //! | `miners`   | submission limits per hotkey, declared resources, run trajectories     |
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
@@ -20,6 +21,7 @@ mod chain;
 mod consensus;
 mod copies;
 mod errors;
+mod failover;
 mod grpc;
 mod leases;
 mod miners;

@@ -120,6 +120,12 @@ pub fn test_config(data_dir: &Path) -> CoordinatorConfig {
     }
 }
 
+/// A loopback address nothing listens on now (a coordinator started later may take it).
+pub fn free_addr() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("bound address")
+}
+
 /// A serving coordinator. Dropping it cancels the server, so a failed test leaves no task.
 #[derive(Debug)]
 pub struct Server {
@@ -358,8 +364,20 @@ impl WorkerSession {
         capacity: u32,
         executor: Arc<dyn Executor>,
     ) -> Self {
+        Self::spawn_to(&[url.to_owned()], worker_id, signer, capability, capacity, executor)
+    }
+
+    /// [`Self::spawn`] with a list of coordinators, used in turn.
+    pub fn spawn_to(
+        urls: &[String],
+        worker_id: &str,
+        signer: RequestSigner,
+        capability: Capability,
+        capacity: u32,
+        executor: Arc<dyn Executor>,
+    ) -> Self {
         let config = WorkerConfig {
-            coordinator_url: url.to_owned(),
+            coordinator_urls: urls.to_vec(),
             worker_id: worker_id.to_owned(),
             signer,
             capabilities: vec![capability],
