@@ -151,7 +151,7 @@ async fn the_dashboard_shows_a_finished_round_in_a_real_browser_and_hides_what_m
     }
 
     // The agent page: heat map (three validators and the consensus), score chart, its runs.
-    let agent = browser.open(&format!("{url}{agent_link}"), "agent", 1250).await;
+    let agent = browser.open(&format!("{url}{agent_link}"), "agent", 1400).await;
     assert!(agent.contains("<svg class=\"chart heatmap\""), "a heat map: {agent}");
     assert_eq!(
         count(&agent, "class=\"cell resolved\""),
