@@ -35,6 +35,9 @@ use crate::service::{ApiError, Services};
 /// The stylesheet, shipped in the binary.
 const STYLE_CSS: &str = include_str!("style.css");
 
+/// The pages' Content-Security-Policy: the stylesheet from here and nothing else.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
 /// The `[web]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,7 +108,16 @@ pub(crate) fn layout(title: &str, tab: Option<Tab>, scoring: &str, body: Html) -
         " — the public function every validator runs over the signed verdict ledger (docs/scoring.md). \
              Served by this subnet's coordinator; it can store and dispatch, but not forge a verdict.</p></footer></body></html>",
     );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html.into_string()).into_response()
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        // Defence in depth behind the escaping: no script runs on these pages, nothing loads
+        // from elsewhere, and no other site may frame them.
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    (headers, html.into_string()).into_response()
 }
 
 /// Why a page could not be shown, as an HTML page with the right status.
@@ -160,4 +172,18 @@ pub(crate) fn result_badge(html: &mut Html, result: &str) {
 /// A hotkey, shortened, with the whole of it on hover.
 pub(crate) fn hotkey(html: &mut Html, hotkey: &str) {
     html.raw("<code class=\"key\" title=\"").text(hotkey).raw("\">").text(&html::short(hotkey, 10)).raw("</code>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_forbid_scripts_and_foreign_loads_and_error_pages_keep_their_status() {
+        let response = PageError::NotFound("no such <run>".into()).into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let csp = response.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.starts_with("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+        assert_eq!(response.headers().get(header::X_CONTENT_TYPE_OPTIONS).and_then(|v| v.to_str().ok()), Some("nosniff"));
+    }
 }

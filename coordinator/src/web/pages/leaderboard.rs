@@ -104,11 +104,11 @@ pub(crate) fn card(body: &mut Html, label: &str, value: &str) {
         .raw("</div></div>");
 }
 
-/// A score in 0..=1 as a figure and a small bar.
+/// A score in 0..=1 as a figure and a small bar (SVG, so the page needs no inline style).
 fn score_bar(body: &mut Html, score: f64) {
     body.raw("<div class=\"score\"><span>")
         .text(&percent(score))
-        .raw("</span><span class=\"meter\"><span style=\"width:")
+        .raw("</span><svg class=\"meter\" viewBox=\"0 0 100 8\" preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect class=\"track\" width=\"100\" height=\"8\" rx=\"4\"/><rect class=\"fill\" height=\"8\" rx=\"4\" width=\"")
         .fmt(format_args!("{:.1}", (score * 100.0).clamp(0.0, 100.0)))
-        .raw("%\"></span></span></div>");
+        .raw("\"/></svg></div>");
 }
