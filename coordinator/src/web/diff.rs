@@ -37,7 +37,8 @@ pub(crate) fn render(patch: &[u8]) -> Html {
             "del" => removed += 1,
             _ => {}
         }
-        body.raw("<span class=\"").raw(class).raw("\">").text(line).raw("</span>\n");
+        // The newline inside the block span: copied text keeps its lines, and no blank line shows.
+        body.raw("<span class=\"").raw(class).raw("\">").text(line).raw("\n</span>");
     }
     let mut html = Html::new();
     html.raw("<p class=\"diff-stat\">")
@@ -66,10 +67,10 @@ mod tests {
         let patch = b"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old <b>\n+new </pre><script>\n same\n";
         let html = render(patch).into_string();
         assert!(html.contains("1 file, <span class=\"add-count\">+1</span> <span class=\"del-count\">−1</span>"), "{html}");
-        assert!(html.contains("<span class=\"del\">-old &lt;b&gt;</span>"));
-        assert!(html.contains("<span class=\"add\">+new &lt;/pre&gt;&lt;script&gt;</span>"));
-        assert!(html.contains("<span class=\"hunk\">@@ -1 +1 @@</span>"));
-        assert!(html.contains("<span class=\"ctx\"> same</span>"));
+        assert!(html.contains("<span class=\"del\">-old &lt;b&gt;\n</span>"));
+        assert!(html.contains("<span class=\"add\">+new &lt;/pre&gt;&lt;script&gt;\n</span>"));
+        assert!(html.contains("<span class=\"hunk\">@@ -1 +1 @@\n</span>"));
+        assert!(html.contains("<span class=\"ctx\"> same\n</span>"));
         assert!(!html.contains("<script>"));
     }
 }

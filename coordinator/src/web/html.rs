@@ -88,7 +88,13 @@ pub(crate) fn short_digest(digest: &str) -> String {
 /// Micro-dollars as dollars: `$0.000412`, `$1.25`.
 pub(crate) fn usd(micro: u64) -> String {
     let dollars = micro as f64 / 1_000_000.0;
-    if micro >= 10_000 { format!("${dollars:.2}") } else { format!("${dollars:.6}") }
+    if micro == 0 {
+        "$0".to_owned()
+    } else if micro >= 10_000 {
+        format!("${dollars:.2}")
+    } else {
+        format!("${dollars:.6}")
+    }
 }
 
 /// A share in 0..=1 as a percentage with one decimal.
@@ -150,6 +156,7 @@ mod tests {
     #[test]
     fn figures_read_as_people_expect() {
         assert_eq!(usd(412), "$0.000412");
+        assert_eq!(usd(0), "$0");
         assert_eq!(usd(1_250_000), "$1.25");
         assert_eq!(percent(0.5), "50.0%");
         assert_eq!(duration_ms(1500), "1.5 s");
