@@ -10,10 +10,14 @@ use whetstone_proto::job::SandboxLimits;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoordinatorConfig {
-    /// Where the SQLite database (`coordinator.db`) and, unless `[blobs] url` says otherwise,
-    /// the blobs (`blobs/`) live.
+    /// Where the SQLite database (`coordinator.db`, unless `database` says otherwise) and,
+    /// unless `[blobs] url` says otherwise, the blobs (`blobs/`) live.
     /// Default `./.whetstone/coordinator`.
     pub data_dir: PathBuf,
+    /// The database: `postgres://user:password@host:port/db` for PostgreSQL (several
+    /// coordinators may share one), or the path of an SQLite file. Default: none, meaning
+    /// `<data_dir>/coordinator.db`.
+    pub database: Option<crate::store::DatabaseUrl>,
     /// gRPC listen address. Default `127.0.0.1:50051`; port 0 picks a free port.
     pub listen: SocketAddr,
     /// How long a job stays with a worker without a heartbeat. Default 60 s.
@@ -57,6 +61,13 @@ pub struct CoordinatorConfig {
     /// The dashboard served on the solve API's HTTP port (see `crate::web::WebConfig`).
     /// Default: public pages only; runs' logs, LLM calls and patches hidden.
     pub web: crate::web::WebConfig,
+}
+
+impl CoordinatorConfig {
+    /// The database: the configured URL, or `<data_dir>/coordinator.db`.
+    pub fn database_or_default(&self) -> crate::store::DatabaseUrl {
+        self.database.clone().unwrap_or_else(|| crate::store::DatabaseUrl::in_data_dir(&self.data_dir))
+    }
 }
 
 /// The `[blobs]` table.
@@ -130,6 +141,7 @@ impl Default for CoordinatorConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(".whetstone/coordinator"),
+            database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             lease_secs: 60,
             heartbeat_ms: 2000,

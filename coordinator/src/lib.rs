@@ -3,7 +3,7 @@
 //! tonic server (`Worker`, `Agents`, `Tasks`, `Scores`).
 //!
 //! ```text
-//! gRPC services ──events──▶ scheduler (owns sessions + leases) ──▶ Store (SQLite)
+//! gRPC services ──events──▶ scheduler (owns sessions + leases) ──▶ Store (SQLite or Postgres)
 //!        └──────────────▶ BlobStore (agent packages, task bundles by digest; object_store:
 //!                         local files or S3), swept for unreferenced blobs on a timer
 //! solve API (HTTP, axum, its own port) ──▶ solve::Hub ◀── scheduler (solve jobs to runners)
@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobReferences, BlobStore, BlobUrl, GcError, GcReport, GcSchedule};
+pub use store::DatabaseUrl;
 pub use config::{BlobsConfig, CoordinatorConfig, LimitsConfig, SubmissionLimit};
 pub use grading::GradingConfig;
 pub use scoring::{LeaderboardEntry, leaderboard, weights};
@@ -37,7 +38,7 @@ use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
 
 use crate::scheduler::Scheduler;
 use crate::service::Services;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{SqlStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
@@ -65,7 +66,7 @@ pub struct Coordinator {
     listener: TcpListener,
     solve_listener: Option<TcpListener>,
     solves: Arc<solve::Hub>,
-    store: SqliteStore,
+    store: SqlStore,
     services: Services,
     scheduler: SchedulerTask,
 }
@@ -94,7 +95,8 @@ impl Coordinator {
     ) -> Result<Self, CoordinatorError> {
         config.grading.check().map_err(CoordinatorError::Config)?;
         let auth = Arc::new(auth::Auth::from_config(&config.auth, metagraph)?);
-        let store = SqliteStore::open(&config.data_dir.join("coordinator.db")).await?;
+        let store = SqlStore::open(&config.database_or_default()).await?;
+        tracing::info!(database = %store.url(), "store");
         let requeued = store.requeue_all_leased().await?;
         if requeued > 0 {
             tracing::info!(requeued, "requeued jobs leased before the last shutdown");

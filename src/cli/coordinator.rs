@@ -12,7 +12,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use whetstone_chain::client::{DEFAULT_ENDPOINT, SubtensorClient};
 use whetstone_coordinator::auth::MembershipPolicy;
-use whetstone_coordinator::{BlobUrl, Coordinator, CoordinatorConfig};
+use whetstone_coordinator::{BlobUrl, Coordinator, CoordinatorConfig, DatabaseUrl};
 
 #[derive(Debug, Args)]
 pub struct CoordinatorArgs {
@@ -25,6 +25,11 @@ pub struct CoordinatorArgs {
     /// Data directory; overrides the configuration.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The database: postgres://USER:PASSWORD@HOST:PORT/DB for PostgreSQL (several
+    /// coordinators may share one; docs/deploy.md), or the path of an SQLite file. Overrides
+    /// the configuration's `database`; default: coordinator.db in the data directory.
+    #[arg(long, env = "WHETSTONE_DATABASE", value_name = "URL")]
+    database: Option<DatabaseUrl>,
     /// Where agent packages and task bundles are kept: a directory (a path or file:///…), or
     /// s3://bucket/prefix on any S3-compatible store, with credentials, region and endpoint
     /// from the usual AWS_* variables (docs/deploy.md). Overrides `[blobs] url`; default: the
@@ -78,6 +83,9 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if let Some(database) = args.database {
+        config.database = Some(database);
     }
     if let Some(blobs) = args.blobs {
         config.blobs.url = Some(blobs);

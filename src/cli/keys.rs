@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use whetstone_coordinator::CoordinatorConfig;
+use whetstone_coordinator::{CoordinatorConfig, DatabaseUrl};
 use whetstone_coordinator::solve::keys::{KeyLimits, KeyStore};
 
 #[derive(Debug, Subcommand)]
@@ -24,13 +24,18 @@ pub enum KeysCommand {
 /// Which coordinator's database.
 #[derive(Debug, Args)]
 pub struct Where {
-    /// The coordinator's TOML configuration; its data_dir holds the database.
+    /// The coordinator's TOML configuration; its `database` (or data_dir) says where the
+    /// database is.
     #[arg(long, env = "WHETSTONE_COORDINATOR_CONFIG")]
     config: Option<PathBuf>,
     /// The coordinator's data directory (overrides the configuration's). Default
     /// .whetstone/coordinator, as `whetstone coordinator` uses.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The coordinator's database, as given to `whetstone coordinator --database`
+    /// (postgres://… or an SQLite file); overrides the configuration and --data-dir.
+    #[arg(long, env = "WHETSTONE_DATABASE", value_name = "URL")]
+    database: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Args)]
@@ -61,21 +66,23 @@ pub struct RevokeArgs {
 
 impl Where {
     async fn open(&self) -> Result<KeyStore> {
-        let mut data_dir = match &self.config {
+        let mut config: CoordinatorConfig = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
-                let config: CoordinatorConfig =
-                    toml::from_str(&text).with_context(|| format!("{} is not a valid coordinator configuration", path.display()))?;
-                config.data_dir
+                toml::from_str(&text).with_context(|| format!("{} is not a valid coordinator configuration", path.display()))?
             }
-            None => CoordinatorConfig::default().data_dir,
+            None => CoordinatorConfig::default(),
         };
         if let Some(dir) = &self.data_dir {
-            data_dir = dir.clone();
+            config.data_dir = dir.clone();
         }
-        KeyStore::open(&data_dir)
+        if let Some(database) = &self.database {
+            config.database = Some(database.clone());
+        }
+        let database = config.database_or_default();
+        KeyStore::open(&database)
             .await
-            .with_context(|| format!("failed to open the coordinator database in {} (pass --data-dir or --config)", data_dir.display()))
+            .with_context(|| format!("failed to open the coordinator database {database} (pass --database, --data-dir or --config)"))
     }
 }
 

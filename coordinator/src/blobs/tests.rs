@@ -244,7 +244,7 @@ async fn the_timer_sweeps_every_interval_until_shutdown() {
 #[tokio::test]
 async fn the_store_names_what_the_sweep_keeps() {
     let (blobs, dir) = local();
-    let store = crate::store::SqliteStore::open(&dir.path().join("coordinator.db")).await.expect("open store");
+    let store = crate::store::SqlStore::open(&crate::store::DatabaseUrl::in_data_dir(dir.path())).await.expect("open store");
     let (task, task_tar) = bundle("a published task");
     let (orphan, orphan_tar) = bundle("a bundle whose record was never stored");
     blobs.put(&task, &task_tar).await.expect("put");

@@ -25,7 +25,7 @@ use super::keys::ApiKey;
 use super::{AgentInfo, CancelOutcome, Hub, JobEvent};
 use crate::scheduler::{Event, SchedulerHandle};
 use crate::service::Services;
-use crate::store::sqlite_now_ms as now_ms;
+use crate::store::now_ms;
 
 /// The OpenAPI 3.1 description of this API, served at `/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");

@@ -2,15 +2,13 @@
 //! bytes shown once (`ws_` + hex); the database keeps its SHA-256 only, so a leaked database
 //! does not leak working keys.
 
-use std::path::Path;
-
 use rand_core::RngCore;
 use sha2::{Digest as _, Sha256};
 use sqlx::Row;
-use sqlx::sqlite::SqlitePool;
+use sqlx::AnyPool;
 
-use crate::store::sqlite_now_ms as now_ms;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::now_ms;
+use crate::store::{DatabaseUrl, SqlStore, StoreError};
 
 /// What every key starts with, so a key pasted in the wrong place is recognisable.
 pub const KEY_PREFIX: &str = "ws_";
@@ -48,7 +46,7 @@ pub struct ApiKey {
 /// The solve API's tables in the coordinator's database.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 fn sha256_hex(key: &str) -> String {
@@ -64,13 +62,13 @@ fn to_i64(value: u64) -> i64 {
 }
 
 impl KeyStore {
-    pub(crate) fn new(store: &SqliteStore) -> Self {
+    pub(crate) fn new(store: &SqlStore) -> Self {
         Self { pool: store.pool().clone() }
     }
 
-    /// Opens the coordinator database in `data_dir` (applying migrations), for `whetstone keys`.
-    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let store = SqliteStore::open(&data_dir.join("coordinator.db")).await?;
+    /// Opens the coordinator's database (applying migrations), for `whetstone keys`.
+    pub async fn open(database: &DatabaseUrl) -> Result<Self, StoreError> {
+        let store = SqlStore::open(database).await?;
         Ok(Self::new(&store))
     }
 
@@ -83,7 +81,7 @@ impl KeyStore {
         let created_at_ms = now_ms();
         sqlx::query(
             "INSERT INTO solve_keys (key_id, name, key_sha256, created_at_ms, rate_per_minute, max_concurrent, spend_cap_micro_usd)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&key_id)
         .bind(name)
@@ -102,7 +100,7 @@ impl KeyStore {
     pub async fn list(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT k.key_id, k.name, k.created_at_ms, k.revoked_at_ms, k.rate_per_minute, k.max_concurrent, k.spend_cap_micro_usd,
-                    COUNT(j.solve_id) AS jobs, COALESCE(SUM(j.spent_micro_usd), 0) AS spent
+                    COUNT(j.solve_id) AS jobs, CAST(COALESCE(SUM(j.spent_micro_usd), 0) AS BIGINT) AS spent
              FROM solve_keys k LEFT JOIN solve_jobs j ON j.key_id = k.key_id
              GROUP BY k.key_id ORDER BY k.created_at_ms, k.key_id",
         )
@@ -130,7 +128,7 @@ impl KeyStore {
 
     /// Revokes a key by id or name. False when no unrevoked key matches.
     pub async fn revoke(&self, id_or_name: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("UPDATE solve_keys SET revoked_at_ms = ? WHERE (key_id = ? OR name = ?) AND revoked_at_ms IS NULL")
+        let result = sqlx::query("UPDATE solve_keys SET revoked_at_ms = $1 WHERE (key_id = $2 OR name = $3) AND revoked_at_ms IS NULL")
             .bind(now_ms())
             .bind(id_or_name)
             .bind(id_or_name)
@@ -143,7 +141,7 @@ impl KeyStore {
     pub async fn authenticate(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
         let row = sqlx::query(
             "SELECT key_id, name, rate_per_minute, max_concurrent, spend_cap_micro_usd
-             FROM solve_keys WHERE key_sha256 = ? AND revoked_at_ms IS NULL",
+             FROM solve_keys WHERE key_sha256 = $1 AND revoked_at_ms IS NULL",
         )
         .bind(sha256_hex(key))
         .fetch_optional(&self.pool)
@@ -164,7 +162,7 @@ impl KeyStore {
     /// first request (id `hotkey-<ss58>`, no secret: its hash column can match no key). `None`
     /// when the operator revoked it (`whetstone keys revoke hotkey-<ss58>`).
     pub(crate) async fn for_hotkey(&self, hotkey: &str) -> Result<Option<ApiKey>, StoreError> {
-        sqlx::query("INSERT INTO solve_keys (key_id, name, key_sha256, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO solve_keys (key_id, name, key_sha256, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(format!("hotkey-{hotkey}"))
             .bind(hotkey)
             .bind(format!("hotkey:{hotkey}"))
@@ -173,7 +171,7 @@ impl KeyStore {
             .await?;
         let row = sqlx::query(
             "SELECT key_id, name, rate_per_minute, max_concurrent, spend_cap_micro_usd
-             FROM solve_keys WHERE key_sha256 = ? AND revoked_at_ms IS NULL",
+             FROM solve_keys WHERE key_sha256 = $1 AND revoked_at_ms IS NULL",
         )
         .bind(format!("hotkey:{hotkey}"))
         .fetch_optional(&self.pool)
@@ -193,7 +191,7 @@ impl KeyStore {
     /// Jobs the key made since `since_ms`, and what they spent or hold as budget.
     pub(crate) async fn usage_since(&self, key_id: &str, since_ms: i64) -> Result<(u32, u64), StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS jobs, COALESCE(SUM(spent_micro_usd), 0) AS spent FROM solve_jobs WHERE key_id = ? AND created_at_ms >= ?",
+            "SELECT COUNT(*) AS jobs, CAST(COALESCE(SUM(spent_micro_usd), 0) AS BIGINT) AS spent FROM solve_jobs WHERE key_id = $1 AND created_at_ms >= $2",
         )
         .bind(key_id)
         .bind(since_ms)
@@ -206,7 +204,7 @@ impl KeyStore {
 
     /// Records a new job holding `budget` against the key's spend until it finishes.
     pub(crate) async fn job_created(&self, solve_id: &str, key_id: &str, agent: &str, budget: u64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO solve_jobs (solve_id, key_id, agent_digest, created_at_ms, spent_micro_usd) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO solve_jobs (solve_id, key_id, agent_digest, created_at_ms, spent_micro_usd) VALUES ($1, $2, $3, $4, $5)")
             .bind(solve_id)
             .bind(key_id)
             .bind(agent)
@@ -219,7 +217,7 @@ impl KeyStore {
 
     /// Records how a job ended and what it really spent.
     pub(crate) async fn job_finished(&self, solve_id: &str, status: &str, spent: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE solve_jobs SET finished_at_ms = ?, status = ?, spent_micro_usd = ? WHERE solve_id = ?")
+        sqlx::query("UPDATE solve_jobs SET finished_at_ms = $1, status = $2, spent_micro_usd = $3 WHERE solve_id = $4")
             .bind(now_ms())
             .bind(status)
             .bind(to_i64(spent))
@@ -232,7 +230,7 @@ impl KeyStore {
     /// Jobs left unfinished by a previous process: they can never finish now.
     pub(crate) async fn abandon_unfinished(&self) -> Result<u64, StoreError> {
         let result =
-            sqlx::query("UPDATE solve_jobs SET finished_at_ms = ?, status = 'failed', spent_micro_usd = 0 WHERE finished_at_ms IS NULL")
+            sqlx::query("UPDATE solve_jobs SET finished_at_ms = $1, status = 'failed', spent_micro_usd = 0 WHERE finished_at_ms IS NULL")
                 .bind(now_ms())
                 .execute(&self.pool)
                 .await?;

@@ -1,13 +1,14 @@
-//! Durable coordinator state behind the [`Store`] trait: SQLite today ([`SqliteStore`]),
-//! Postgres when one machine is not enough. Every state change the scheduler makes is one
+//! Durable coordinator state behind the [`Store`] trait, in an SQLite file or PostgreSQL
+//! ([`SqlStore`], chosen by [`DatabaseUrl`]). Every state change the scheduler makes is one
 //! call here, and each call is one transaction or one conditional statement, so a crash
 //! between calls never leaves a half-done transition.
 
-mod sqlite;
+mod database;
+mod sql;
 
-pub use sqlite::SqliteStore;
-pub(crate) use sqlite::now_ms as sqlite_now_ms;
-pub(crate) use sqlite::now_ms;
+pub use database::{Backend, DatabaseUrl, InvalidDatabaseUrl};
+pub(crate) use sql::now_ms;
+pub use sql::SqlStore;
 use whetstone_chain::verdict::SignedVerdict;
 use whetstone_proto::job::{GradeReport, LlmUsage, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict};
@@ -16,6 +17,12 @@ use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict};
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("failed to connect to the database at {url}: is the server running, and are the URL's host, user and password right?")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored verdict for {grade_id} is unreadable")]

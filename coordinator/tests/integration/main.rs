@@ -1,5 +1,6 @@
 //! Integration tests of the coordinator through its public surface: real gRPC on
-//! `127.0.0.1:0`, real SQLite with the shipped migrations, the shipped starter task set and
+//! `127.0.0.1:0`, real SQLite and PostgreSQL with the shipped migrations (the `store` and
+//! `leases` tests run on both, see `backends`), the shipped starter task set and
 //! example agents, and workers that are the real `run_worker` session loop with canned
 //! executors (or raw streams, where a test needs a worker to misbehave).
 //!
@@ -17,6 +18,7 @@
 //! | `web`      | the dashboard in headless Chromium: pages, charts, links, visibility    |
 
 mod auth;
+mod backends;
 mod chain;
 mod consensus;
 mod copies;

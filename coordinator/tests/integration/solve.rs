@@ -32,7 +32,7 @@ async fn start(edit: impl FnOnce(&mut CoordinatorConfig)) -> (Harness, String) {
 }
 
 async fn key(harness: &Harness, name: &str, limits: KeyLimits) -> String {
-    let keys = KeyStore::open(harness.data_dir()).await.expect("key store opens");
+    let keys = KeyStore::open(&harness.database()).await.expect("key store opens");
     keys.create(name, limits).await.expect("key made").1
 }
 
@@ -164,7 +164,7 @@ async fn requests_without_a_valid_key_are_401_and_say_how_to_get_one() {
     assert_eq!((status, error_code(&body).as_str()), (StatusCode::UNAUTHORIZED, "invalid_key"));
 
     let key = key(&harness, "dev", KeyLimits::default()).await;
-    let keys = KeyStore::open(harness.data_dir()).await.expect("key store");
+    let keys = KeyStore::open(&harness.database()).await.expect("key store");
     assert!(keys.revoke("dev").await.expect("revokes"));
     let (status, _) = call(Method::GET, &format!("{url}/v1/solve/solve-x"), Some(&key), None, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
@@ -312,7 +312,7 @@ async fn a_job_streams_its_events_and_last_event_id_replays_only_what_was_missed
     assert_eq!((view["state"].as_str(), view["status"].as_str(), view["diff"].as_str()), (Some("finished"), Some("diff"), Some(DIFF)));
     assert_eq!(view["spent_micro_usd"], 1234);
 
-    let listed = KeyStore::open(harness.data_dir()).await.expect("keys").list().await.expect("list");
+    let listed = KeyStore::open(&harness.database()).await.expect("keys").list().await.expect("list");
     assert_eq!((listed[0].jobs, listed[0].spent_micro_usd), (1, 1234), "the key's spend is what the job spent");
 }
 
@@ -430,7 +430,7 @@ async fn a_hotkey_signed_request_is_its_own_caller() {
         let (status, _) = call(Method::GET, &format!("{url}{path}"), None, None, &headers).await;
         assert_eq!(status, expected, "{key:?}");
     }
-    let listed = KeyStore::open(harness.data_dir()).await.expect("keys").list().await.expect("list");
+    let listed = KeyStore::open(&harness.database()).await.expect("keys").list().await.expect("list");
     assert_eq!(listed.len(), 2, "bob and charlie each became a caller: {listed:?}");
     assert!(listed.iter().any(|k| k.key_id == format!("hotkey-{}", DevKey::Bob.address()) && k.jobs == 1), "{listed:?}");
 }

@@ -1,132 +1,137 @@
-//! Durable state: the real migrations on a real SQLite file, and what survives a restart.
+//! Durable state: the real migrations on a real SQLite file and a real PostgreSQL database,
+//! and what survives a restart. Every test here runs on both (`backends`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, RunCost, SqliteStore, Store};
+use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, RunCost, SqlStore, Store};
 use whetstone_proto::job::{Capability, RunOutcome, RunReport};
 use whetstone_proto::pb;
 use whetstone_tasks::{Digest, Hotkey, RunId};
 
+use crate::backends::on_each_backend;
 use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness, RawWorker, within};
 
-#[tokio::test]
-async fn migrations_apply_to_a_fresh_file_and_state_survives_reopening() {
-    let dir = tempfile::tempdir().expect("temporary dir");
-    let path = dir.path().join("not-yet/coordinator.db");
-    let store = SqliteStore::open(&path).await.expect("a fresh file opens and migrates");
-    assert_eq!(store.counts().await.expect("counts"), Counts::default());
-    assert_eq!(store.task_count().await.expect("task count"), 0);
-    assert!(store.agents().await.expect("agents").is_empty());
+on_each_backend! {
+    async fn migrations_apply_to_a_fresh_database_and_state_survives_reopening(db) {
+        let dir = tempfile::tempdir().expect("temporary dir");
+        let url = db.url(&dir.path().join("not-yet"));
+        let store = SqlStore::open(&url).await.expect("a fresh database opens and migrates");
+        assert_eq!(store.counts().await.expect("counts"), Counts::default());
+        assert_eq!(store.task_count().await.expect("task count"), 0);
+        assert!(store.agents().await.expect("agents").is_empty());
 
-    let agent = NewAgent {
-        digest: Digest::of_bytes(b"agent"),
-        name: "noop".into(),
-        version: "0.1.0".into(),
-        hotkey: Hotkey::parse(HOTKEY).expect("valid hotkey"),
-        claimed_at_ms: 1,
-        claim_signature: vec![7; 64],
-    };
-    assert!(store.insert_agent(&agent).await.expect("insert agent"));
-    assert!(!store.insert_agent(&agent).await.expect("insert agent again"), "an agent is stored once");
-    let task = NewTask { digest: Digest::of_bytes(b"task"), task_id: "some-task".into(), timeout_secs: 60 };
-    assert!(store.insert_task(&task).await.expect("insert task"));
-    assert_eq!(store.schedule_missing_runs().await.expect("schedule"), 1);
-    assert_eq!(store.schedule_missing_runs().await.expect("schedule again"), 0, "one run per agent and task");
-    let run = store.queued_runs(10).await.expect("queued runs").remove(0);
-    assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));
-    assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease again"), None, "a leased run is not leased twice");
-    store.close().await;
+        let agent = NewAgent {
+            digest: Digest::of_bytes(b"agent"),
+            name: "noop".into(),
+            version: "0.1.0".into(),
+            hotkey: Hotkey::parse(HOTKEY).expect("valid hotkey"),
+            claimed_at_ms: 1,
+            claim_signature: vec![7; 64],
+        };
+        assert!(store.insert_agent(&agent).await.expect("insert agent"));
+        assert!(!store.insert_agent(&agent).await.expect("insert agent again"), "an agent is stored once");
+        let task = NewTask { digest: Digest::of_bytes(b"task"), task_id: "some-task".into(), timeout_secs: 60 };
+        assert!(store.insert_task(&task).await.expect("insert task"));
+        assert_eq!(store.schedule_missing_runs().await.expect("schedule"), 1);
+        assert_eq!(store.schedule_missing_runs().await.expect("schedule again"), 0, "one run per agent and task");
+        let run = store.queued_runs(10).await.expect("queued runs").remove(0);
+        assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));
+        assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease again"), None, "a leased run is not leased twice");
+        store.close().await;
 
-    // Reopening applies no migration twice and keeps everything, including the lease to requeue.
-    let store = SqliteStore::open(&path).await.expect("the file reopens");
-    assert_eq!(store.agents().await.expect("agents").len(), 1);
-    assert_eq!(store.counts().await.expect("counts").runs_total, 1);
-    assert_eq!(store.requeue_all_leased().await.expect("requeue"), 1);
-    assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease"), Some(2), "attempts are durable");
+        // Reopening applies no migration twice and keeps everything, including the lease to requeue.
+        let store = SqlStore::open(&url).await.expect("the database reopens");
+        assert_eq!(store.agents().await.expect("agents").len(), 1);
+        assert_eq!(store.counts().await.expect("counts").runs_total, 1);
+        assert_eq!(store.requeue_all_leased().await.expect("requeue"), 1);
+        assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease"), Some(2), "attempts are durable");
 
-    let report = RunReport {
-        run_id: run.run_id.clone(),
-        outcome: RunOutcome::Completed,
-        patch: b"diff".to_vec(),
-        exit_code: 0,
-        log: String::new(),
-        duration: Duration::from_secs(1),
-        error: String::new(),
-        llm: whetstone_proto::job::LlmUsage { spent_micro_usd: 1_250, ..Default::default() },
-        sandbox: Duration::from_millis(700),
-    };
-    let runner = Hotkey::parse(HOTKEY).expect("valid hotkey");
-    assert_eq!(store.complete_run(&report, "runner-2", &runner, 2).await.expect("complete"), Recorded::Accepted);
-    assert_eq!(store.complete_run(&report, "runner-1", &runner, 2).await.expect("complete again"), Recorded::Duplicate);
-    let unknown = RunReport { run_id: RunId::new("run-unknown"), ..report };
-    assert_eq!(store.complete_run(&unknown, "runner-1", &runner, 2).await.expect("complete unknown"), Recorded::Unknown);
-    let counts = store.counts().await.expect("counts");
-    assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 2, grades_done: 0 }, "one grade slot per replica");
-    let spent = RunCost { llm_micro_usd: 1_250, sandbox_ms: 700 };
-    assert_eq!(store.agent_costs().await.expect("costs"), vec![(run.agent.clone(), spent)], "the first report's cost, once");
-    assert_eq!(store.run_records(None).await.expect("records")[0].cost, spent);
+        let report = RunReport {
+            run_id: run.run_id.clone(),
+            outcome: RunOutcome::Completed,
+            patch: b"diff".to_vec(),
+            exit_code: 0,
+            log: String::new(),
+            duration: Duration::from_secs(1),
+            error: String::new(),
+            llm: whetstone_proto::job::LlmUsage { spent_micro_usd: 1_250, ..Default::default() },
+            sandbox: Duration::from_millis(700),
+        };
+        let runner = Hotkey::parse(HOTKEY).expect("valid hotkey");
+        assert_eq!(store.complete_run(&report, "runner-2", &runner, 2).await.expect("complete"), Recorded::Accepted);
+        assert_eq!(store.complete_run(&report, "runner-1", &runner, 2).await.expect("complete again"), Recorded::Duplicate);
+        let unknown = RunReport { run_id: RunId::new("run-unknown"), ..report };
+        assert_eq!(store.complete_run(&unknown, "runner-1", &runner, 2).await.expect("complete unknown"), Recorded::Unknown);
+        let counts = store.counts().await.expect("counts");
+        assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 2, grades_done: 0 }, "one grade slot per replica");
+        let spent = RunCost { llm_micro_usd: 1_250, sandbox_ms: 700 };
+        assert_eq!(store.agent_costs().await.expect("costs"), vec![(run.agent.clone(), spent)], "the first report's cost, once");
+        assert_eq!(store.run_records(None).await.expect("records")[0].cost, spent);
 
-    // A validator holds at most one slot of a run; the other slot goes to another validator.
-    let slots = store.queued_grades(10).await.expect("queued grades");
-    assert_eq!(slots.len(), 2);
-    assert_eq!(slots[0].runner.as_ref(), Some(&runner));
-    let (alice, ferdie) = (Hotkey::new(whetstone_chain::wallet::dev::ALICE), Hotkey::new(whetstone_chain::wallet::dev::FERDIE));
-    let (attempt, patch) = store.lease_grade(&slots[0].grade_id, "validator-a", &alice).await.expect("lease").expect("leased");
-    assert_eq!((attempt, patch.as_slice()), (1, b"diff".as_slice()), "the lease carries the run's patch");
-    assert_eq!(store.lease_grade(&slots[1].grade_id, "validator-a2", &alice).await.expect("lease"), None, "not twice to one hotkey");
-    assert_eq!(store.queued_grades(10).await.expect("queued")[0].taken_by, vec![alice.clone()]);
-    assert!(store.lease_grade(&slots[1].grade_id, "validator-f", &ferdie).await.expect("lease").is_some());
-    // A requeued slot is free for anyone again.
-    assert!(store.requeue_grade(&slots[0].grade_id, 3, "lease expired").await.expect("requeue"));
-    assert!(store.grades_for_run(&run.run_id).await.expect("grades").iter().all(|g| g.validator.as_ref() != Some(&alice)));
-    store.close().await;
+        // A validator holds at most one slot of a run; the other slot goes to another validator.
+        let slots = store.queued_grades(10).await.expect("queued grades");
+        assert_eq!(slots.len(), 2);
+        assert_eq!(slots[0].runner.as_ref(), Some(&runner));
+        let (alice, ferdie) = (Hotkey::new(whetstone_chain::wallet::dev::ALICE), Hotkey::new(whetstone_chain::wallet::dev::FERDIE));
+        let (attempt, patch) = store.lease_grade(&slots[0].grade_id, "validator-a", &alice).await.expect("lease").expect("leased");
+        assert_eq!((attempt, patch.as_slice()), (1, b"diff".as_slice()), "the lease carries the run's patch");
+        assert_eq!(store.lease_grade(&slots[1].grade_id, "validator-a2", &alice).await.expect("lease"), None, "not twice to one hotkey");
+        assert_eq!(store.queued_grades(10).await.expect("queued")[0].taken_by, vec![alice.clone()]);
+        assert!(store.lease_grade(&slots[1].grade_id, "validator-f", &ferdie).await.expect("lease").is_some());
+        // A requeued slot is free for anyone again.
+        assert!(store.requeue_grade(&slots[0].grade_id, 3, "lease expired").await.expect("requeue"));
+        assert!(store.grades_for_run(&run.run_id).await.expect("grades").iter().all(|g| g.validator.as_ref() != Some(&alice)));
+        store.close().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn results_survive_a_coordinator_restart() {
-    let mut harness = Harness::start().await;
-    let tasks = harness.publish_tasks(2).await;
-    harness.submit_agent("noop").await;
-    let runner = harness.spawn_worker("runner-1", Capability::RunAgent, 2, Arc::new(CannedRunner::completing("runner-1")));
-    let validator = harness.spawn_worker("validator-1", Capability::Grade, 2, Arc::new(CannedValidator::resolving([tasks[1].clone()])));
-    let before = harness.wait_for_progress("the round", |p| (p.runs_done, p.grades_done) == (2, 2)).await;
-    let board = harness.leaderboard().await;
-    let weights = harness.weights().await;
-    assert_eq!((board[0].resolved, board[0].graded), (1, 2), "{board:?}");
-    runner.stop().await;
-    validator.stop().await;
+on_each_backend! {
+    async fn results_survive_a_coordinator_restart(db) {
+        let mut harness = Harness::start_on(db, |_| {}).await;
+        let tasks = harness.publish_tasks(2).await;
+        harness.submit_agent("noop").await;
+        let runner = harness.spawn_worker("runner-1", Capability::RunAgent, 2, Arc::new(CannedRunner::completing("runner-1")));
+        let validator = harness.spawn_worker("validator-1", Capability::Grade, 2, Arc::new(CannedValidator::resolving([tasks[1].clone()])));
+        let before = harness.wait_for_progress("the round", |p| (p.runs_done, p.grades_done) == (2, 2)).await;
+        let board = harness.leaderboard().await;
+        let weights = harness.weights().await;
+        assert_eq!((board[0].resolved, board[0].graded), (1, 2), "{board:?}");
+        runner.stop().await;
+        validator.stop().await;
 
-    harness.restart().await;
+        harness.restart().await;
 
-    assert_eq!(harness.leaderboard().await, board);
-    assert_eq!(harness.weights().await, weights);
-    let after = harness.progress().await;
-    let counts = |p: &pb::ProgressResponse| (p.runs_total, p.runs_done, p.grades_total, p.grades_done);
-    assert_eq!(counts(&after), counts(&before));
+        assert_eq!(harness.leaderboard().await, board);
+        assert_eq!(harness.weights().await, weights);
+        let after = harness.progress().await;
+        let counts = |p: &pb::ProgressResponse| (p.runs_total, p.runs_done, p.grades_total, p.grades_done);
+        assert_eq!(counts(&after), counts(&before));
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_leased_at_shutdown_is_dispatched_again_after_restart() {
-    // Leases far longer than the test: only the restart can free the run.
-    let mut harness = Harness::start_with(|config| config.lease_secs = 600).await;
-    harness.publish_tasks(1).await;
-    harness.submit_agent("noop").await;
+on_each_backend! {
+    async fn a_run_leased_at_shutdown_is_dispatched_again_after_restart(db) {
+        // Leases far longer than the test: only the restart can free the run.
+        let mut harness = Harness::start_on(db, |config| config.lease_secs = 600).await;
+        harness.publish_tasks(1).await;
+        harness.submit_agent("noop").await;
 
-    // The worker is still connected, mid-run, when the coordinator stops.
-    let mut holder = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
-    let leased = holder.next_run().await;
-    assert_eq!(leased.attempt, 1);
+        // The worker is still connected, mid-run, when the coordinator stops.
+        let mut holder = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
+        let leased = holder.next_run().await;
+        assert_eq!(leased.attempt, 1);
 
-    // Stopping does not wait on the worker to hang up: the coordinator ends the session itself.
-    harness.restart().await;
-    holder.ended().await;
+        // Stopping does not wait on the worker to hang up: the coordinator ends the session itself.
+        harness.restart().await;
+        holder.ended().await;
 
-    let runner = Arc::new(CannedRunner::completing("runner-b"));
-    let _runner = harness.spawn_worker("runner-b", Capability::RunAgent, 1, runner.clone());
-    let again = within(Duration::from_secs(5), "the requeued run", || async { runner.seen.all().into_iter().next() }).await;
-    assert_eq!(again.run_id.as_str(), leased.run_id);
-    assert_eq!(again.attempt, 2);
-    let progress = harness.wait_for_progress("the requeued run to finish", |p| p.runs_done == 1).await;
-    assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
+        let runner = Arc::new(CannedRunner::completing("runner-b"));
+        let _runner = harness.spawn_worker("runner-b", Capability::RunAgent, 1, runner.clone());
+        let again = within(Duration::from_secs(5), "the requeued run", || async { runner.seen.all().into_iter().next() }).await;
+        assert_eq!(again.run_id.as_str(), leased.run_id);
+        assert_eq!(again.attempt, 2);
+        let progress = harness.wait_for_progress("the requeued run to finish", |p| p.runs_done == 1).await;
+        assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
+    }
 }

@@ -24,7 +24,9 @@ use tonic::Streaming;
 use tonic::transport::Channel;
 use whetstone_chain::verdict::{AgentClaim, VerdictStatement};
 use whetstone_chain::wallet::dev::DevKey;
-use whetstone_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
+use whetstone_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError, DatabaseUrl};
+
+use crate::backends::TestDb;
 use whetstone_proto::auth::{FETCH_TASK, GET_AGENT, PUBLISH_TASK, RUN_DETAIL, RequestSigner, SUBMIT_AGENT, WORKER_CONNECT};
 use whetstone_proto::job::{
     Assignment, Capability, GradeAssignment, GradeReport, LlmCall, LlmUsage, Report, RunAssignment, RunOutcome, RunReport,
@@ -164,12 +166,13 @@ impl Drop for Server {
     }
 }
 
-/// A coordinator with its data dir, restartable on the same dir.
+/// A coordinator with its data dir and database, restartable on the same ones.
 #[derive(Debug)]
 pub struct Harness {
     pub config: CoordinatorConfig,
     pub server: Server,
-    // Last, so the dir is removed after the server has stopped using it.
+    // After the server, so the database and the dir are removed once it stopped using them.
+    db: TestDb,
     dir: TempDir,
 }
 
@@ -178,17 +181,29 @@ impl Harness {
         Self::start_with(|_| {}).await
     }
 
+    /// On SQLite in the data dir.
     pub async fn start_with(edit: impl FnOnce(&mut CoordinatorConfig)) -> Self {
+        Self::start_on(TestDb::sqlite(), edit).await
+    }
+
+    /// On the given database (see [`crate::backends::on_each_backend`]).
+    pub async fn start_on(db: TestDb, edit: impl FnOnce(&mut CoordinatorConfig)) -> Self {
         init_tracing();
         let dir = tempfile::tempdir().expect("temporary data dir");
         let mut config = test_config(dir.path());
+        config.database = db.config_value();
         edit(&mut config);
         let server = Server::start(config.clone()).await;
-        Self { config, server, dir }
+        Self { config, server, db, dir }
     }
 
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Where the coordinator keeps its state, to open the store beside (or after) it.
+    pub fn database(&self) -> DatabaseUrl {
+        self.db.url(self.dir.path())
     }
 
     pub fn url(&self) -> &str {

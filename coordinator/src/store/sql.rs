@@ -1,24 +1,34 @@
-//! [`Store`] on an SQLite file, with the migrations in `coordinator/migrations/`.
+//! [`Store`] in SQL, one implementation for both databases: an SQLite file (migrations in
+//! `coordinator/migrations/`) or PostgreSQL (`coordinator/migrations-postgres/`, the same
+//! numbers), through sqlx's `Any` driver. Statements use `$N` parameters, which both accept;
+//! where the dialects differ the statement matches on [`Backend`] with both texts side by side.
 
-use std::path::Path;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{ConnectOptions, Executor, Row};
 use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, ClaimRow, CopyMark, Counts, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask, NewVerdict, QueuedGrade,
-    QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
+    AgentRow, Backend, ClaimRow, CopyMark, Counts, DatabaseUrl, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask,
+    NewVerdict, QueuedGrade, QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
+
+/// How long opening waits for a PostgreSQL server before saying it is unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    url: Arc<DatabaseUrl>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -41,41 +51,76 @@ fn new_grade_id() -> String {
     format!("grade-{}", uuid::Uuid::new_v4().simple())
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir { path: parent.display().to_string(), source })?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+impl SqlStore {
+    /// Opens the database (creating an SQLite file and its directory when missing) and applies
+    /// pending migrations. Several coordinators may open one PostgreSQL database at once: the
+    /// migrator holds an advisory lock while it migrates.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (pool, migrator) = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|source| StoreError::CreateDir { path: parent.display().to_string(), source })?;
+                }
+                let file = sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+                let options = AnyConnectOptions::from_url(&file)?;
+                // The `Any` driver takes a URL only, so the pragmas are set on each connection.
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection
+                                .execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                                     PRAGMA busy_timeout = 10000;",
+                                )
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?;
+                (pool, &SQLITE_MIGRATIONS)
+            }
+            DatabaseUrl::Postgres(text) => {
+                let unreachable = |source| StoreError::Connect { url: url.to_string(), source };
+                let options = AnyConnectOptions::from_str(text).map_err(unreachable)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(unreachable)?;
+                (pool, &POSTGRES_MIGRATIONS)
+            }
+        };
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend: url.backend(), url: Arc::new(url.clone()) })
+    }
+
+    /// Where this store lives (passwords redacted when displayed).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
     }
 
     /// The pool, for the solve API's keys and job accounting ([`crate::solve::keys`]).
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// Closes the pool, flushing the WAL.
+    /// Closes the pool (on SQLite, flushing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
 
 #[async_trait::async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "INSERT INTO agents (digest, name, version, hotkey, submitted_at_ms, claimed_at_ms, claim_signature)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (digest) DO NOTHING",
         )
         .bind(agent.digest.as_str())
@@ -92,7 +137,7 @@ impl Store for SqliteStore {
 
     async fn insert_task(&self, task: &NewTask) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO tasks (digest, task_id, timeout_secs, published_at_ms) VALUES (?, ?, ?, ?)
+            "INSERT INTO tasks (digest, task_id, timeout_secs, published_at_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT (digest) DO NOTHING",
         )
         .bind(task.digest.as_str())
@@ -115,7 +160,7 @@ impl Store for SqliteStore {
         .await?;
         let now = now_ms();
         for row in &missing {
-            sqlx::query("INSERT INTO runs (run_id, agent_digest, task_digest, state, created_at_ms) VALUES (?, ?, ?, 'queued', ?)")
+            sqlx::query("INSERT INTO runs (run_id, agent_digest, task_digest, state, created_at_ms) VALUES ($1, $2, $3, 'queued', $4)")
                 .bind(format!("run-{}", uuid::Uuid::new_v4().simple()))
                 .bind(row.try_get::<String, _>("agent")?)
                 .bind(row.try_get::<String, _>("task")?)
@@ -135,7 +180,7 @@ impl Store for SqliteStore {
 
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError> {
         let rows =
-            sqlx::query("SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT ?")
+            sqlx::query("SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT $1")
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
@@ -152,7 +197,7 @@ impl Store for SqliteStore {
 
     async fn lease_run(&self, run_id: &RunId, _worker: &str) -> Result<Option<u32>, StoreError> {
         let row = sqlx::query(
-            "UPDATE runs SET state = 'leased', attempts = attempts + 1 WHERE run_id = ? AND state = 'queued' RETURNING attempts",
+            "UPDATE runs SET state = 'leased', attempts = attempts + 1 WHERE run_id = $1 AND state = 'queued' RETURNING attempts",
         )
         .bind(run_id.as_str())
         .fetch_optional(&self.pool)
@@ -162,20 +207,20 @@ impl Store for SqliteStore {
 
     async fn requeue_run(&self, run_id: &RunId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM runs WHERE run_id = ? AND state = 'leased'")
+        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM runs WHERE run_id = $1 AND state = 'leased'")
             .bind(run_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         let Some(attempts) = attempts else { return Ok(false) };
         let requeued = attempts < i64::from(max_attempts);
         if requeued {
-            sqlx::query("UPDATE runs SET state = 'queued', error = ? WHERE run_id = ?")
+            sqlx::query("UPDATE runs SET state = 'queued', error = $1 WHERE run_id = $2")
                 .bind(reason)
                 .bind(run_id.as_str())
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query("UPDATE runs SET state = 'done', outcome = ?, error = ?, finished_at_ms = ? WHERE run_id = ?")
+            sqlx::query("UPDATE runs SET state = 'done', outcome = $1, error = $2, finished_at_ms = $3 WHERE run_id = $4")
                 .bind(RunOutcome::InfraError.as_str())
                 .bind(format!("gave up after {attempts} attempts: {reason}"))
                 .bind(now_ms())
@@ -191,9 +236,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let updated = sqlx::query(
-            "UPDATE runs SET state = 'done', outcome = ?, exit_code = ?, patch = ?, log = ?, error = ?, duration_ms = ?,
-                 reported_by = ?, finished_at_ms = ?
-             WHERE run_id = ? AND state != 'done'",
+            "UPDATE runs SET state = 'done', outcome = $1, exit_code = $2, patch = $3, log = $4, error = $5, duration_ms = $6,
+                 reported_by = $7, finished_at_ms = $8
+             WHERE run_id = $9 AND state != 'done'",
         )
         .bind(report.outcome.as_str())
         .bind(report.exit_code)
@@ -208,11 +253,12 @@ impl Store for SqliteStore {
         .await?;
         if updated.rows_affected() == 0 {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
+                sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = $1").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
             return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
         }
         sqlx::query(
-            "UPDATE runs SET llm_spent_micro_usd = ?, llm_refused = ?, sandbox_ms = ?, runner_hotkey = ?, patch_digest = ? WHERE run_id = ?",
+            "UPDATE runs SET llm_spent_micro_usd = $1, llm_refused = $2, sandbox_ms = $3, runner_hotkey = $4, patch_digest = $5
+             WHERE run_id = $6",
         )
             .bind(to_i64(report.llm.spent_micro_usd))
             .bind(i64::from(report.llm.refused))
@@ -225,7 +271,7 @@ impl Store for SqliteStore {
         for (seq, call) in report.llm.calls.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(report.run_id.as_str())
             .bind(to_i64(seq as u64))
@@ -240,7 +286,7 @@ impl Store for SqliteStore {
         }
         if matches!(report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
             for _ in 0..replicas.max(1) {
-                sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES (?, ?, 'replica', 'queued', ?)")
+                sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, 'replica', 'queued', $3)")
                     .bind(new_grade_id())
                     .bind(report.run_id.as_str())
                     .bind(now)
@@ -253,14 +299,27 @@ impl Store for SqliteStore {
     }
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT g.grade_id, g.run_id, g.purpose, r.task_digest, r.agent_digest, r.runner_hotkey, t.timeout_secs,
-                    (SELECT group_concat(hotkey, ' ') FROM (
-                        SELECT o.validator AS hotkey FROM grades o WHERE o.run_id = g.run_id AND o.validator IS NOT NULL
-                        UNION SELECT v.validator FROM verdicts v WHERE v.run_id = g.run_id)) AS taken_by
-             FROM grades g JOIN runs r ON r.run_id = g.run_id JOIN tasks t ON t.digest = r.task_digest
-             WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT ?",
-        )
+        // Who may not take each slot, as one space-separated column: the aggregate's name is
+        // the only difference between the dialects.
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT g.grade_id, g.run_id, g.purpose, r.task_digest, r.agent_digest, r.runner_hotkey, t.timeout_secs,
+                        (SELECT group_concat(hotkey, ' ') FROM (
+                            SELECT o.validator AS hotkey FROM grades o WHERE o.run_id = g.run_id AND o.validator IS NOT NULL
+                            UNION SELECT v.validator FROM verdicts v WHERE v.run_id = g.run_id) AS taken) AS taken_by
+                 FROM grades g JOIN runs r ON r.run_id = g.run_id JOIN tasks t ON t.digest = r.task_digest
+                 WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT $1"
+            }
+            Backend::Postgres => {
+                "SELECT g.grade_id, g.run_id, g.purpose, r.task_digest, r.agent_digest, r.runner_hotkey, t.timeout_secs,
+                        (SELECT string_agg(hotkey, ' ') FROM (
+                            SELECT o.validator AS hotkey FROM grades o WHERE o.run_id = g.run_id AND o.validator IS NOT NULL
+                            UNION SELECT v.validator FROM verdicts v WHERE v.run_id = g.run_id) AS taken) AS taken_by
+                 FROM grades g JOIN runs r ON r.run_id = g.run_id JOIN tasks t ON t.digest = r.task_digest
+                 WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT $1"
+            }
+        };
+        let rows = sqlx::query(sql)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -284,10 +343,10 @@ impl Store for SqliteStore {
     async fn lease_grade(&self, grade_id: &GradeId, _worker: &str, validator: &Hotkey) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = ?1
-             WHERE grade_id = ?2 AND state = 'queued'
-               AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id AND o.validator = ?1)
-               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = ?1)
+            "UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = $1
+             WHERE grade_id = $2 AND state = 'queued'
+               AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id AND o.validator = $1)
+               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = $1)
              RETURNING attempts, run_id",
         )
         .bind(validator.as_str())
@@ -298,14 +357,14 @@ impl Store for SqliteStore {
         let attempts = to_u32(row.try_get("attempts")?);
         let run_id: String = row.try_get("run_id")?;
         let patch: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT patch FROM runs WHERE run_id = ?").bind(&run_id).fetch_one(&mut *tx).await?;
+            sqlx::query_scalar("SELECT patch FROM runs WHERE run_id = $1").bind(&run_id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some((attempts, patch.unwrap_or_default())))
     }
 
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM grades WHERE grade_id = ? AND state = 'leased'")
+        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM grades WHERE grade_id = $1 AND state = 'leased'")
             .bind(grade_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -313,13 +372,13 @@ impl Store for SqliteStore {
         let requeued = attempts < i64::from(max_attempts);
         if requeued {
             // Any validator may take it now, the one that failed too.
-            sqlx::query("UPDATE grades SET state = 'queued', validator = NULL, log = ? WHERE grade_id = ?")
+            sqlx::query("UPDATE grades SET state = 'queued', validator = NULL, log = $1 WHERE grade_id = $2")
                 .bind(reason)
                 .bind(grade_id.as_str())
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query("UPDATE grades SET state = 'done', status = ?, log = ?, finished_at_ms = ? WHERE grade_id = ?")
+            sqlx::query("UPDATE grades SET state = 'done', status = $1, log = $2, finished_at_ms = $3 WHERE grade_id = $4")
                 .bind(VerdictStatus::InfraError.as_str())
                 .bind(format!("gave up after {attempts} attempts: {reason}"))
                 .bind(now_ms())
@@ -334,7 +393,7 @@ impl Store for SqliteStore {
     async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError> {
         let row = sqlx::query(
             "SELECT g.run_id, g.validator, r.task_digest, r.agent_digest, r.patch_digest
-             FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id = ?",
+             FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id = $1",
         )
         .bind(grade_id.as_str())
         .fetch_optional(&self.pool)
@@ -356,13 +415,13 @@ impl Store for SqliteStore {
             .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
         let mut tx = self.pool.begin().await?;
         let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = ?").bind(report.grade_id.as_str()).fetch_optional(&mut *tx).await?;
+            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = $1").bind(report.grade_id.as_str()).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
             return Ok(Recorded::Unknown);
         }
         let now = now_ms();
         let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO verdicts (run_id, validator, statement, signature, recorded_at_ms) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO verdicts (run_id, validator, statement, signature, recorded_at_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (run_id, validator) DO NOTHING RETURNING seq",
         )
         .bind(new.run_id.as_str())
@@ -376,9 +435,9 @@ impl Store for SqliteStore {
         // The slot is filled when this validator holds it (or nobody does: its lease was
         // lost and the slot requeued); a slot re-leased to another validator stays theirs.
         sqlx::query(
-            "UPDATE grades SET state = 'done', validator = ?, status = ?, verdict = ?, verdict_seq = ?, log = ?, duration_ms = ?,
-                 reported_by = ?, finished_at_ms = ?
-             WHERE grade_id = ? AND state != 'done' AND (validator IS NULL OR validator = ?)",
+            "UPDATE grades SET state = 'done', validator = $1, status = $2, verdict = $3, verdict_seq = $4, log = $5, duration_ms = $6,
+                 reported_by = $7, finished_at_ms = $8
+             WHERE grade_id = $9 AND state != 'done' AND (validator IS NULL OR validator = $10)",
         )
         .bind(new.validator.as_str())
         .bind(report.verdict.status.as_str())
@@ -397,14 +456,14 @@ impl Store for SqliteStore {
     }
 
     async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError> {
-        let slots = sqlx::query("SELECT purpose, state FROM grades WHERE run_id = ? ORDER BY created_at_ms, grade_id")
+        let slots = sqlx::query("SELECT purpose, state FROM grades WHERE run_id = $1 ORDER BY created_at_ms, grade_id")
             .bind(run_id.as_str())
             .fetch_all(&self.pool)
             .await?
             .into_iter()
             .map(|row| Ok((GradePurpose::parse(&row.try_get::<String, _>("purpose")?), row.try_get::<String, _>("state")? != "done")))
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let statements = sqlx::query_scalar("SELECT statement FROM verdicts WHERE run_id = ? ORDER BY seq")
+        let statements = sqlx::query_scalar("SELECT statement FROM verdicts WHERE run_id = $1 ORDER BY seq")
             .bind(run_id.as_str())
             .fetch_all(&self.pool)
             .await?;
@@ -413,7 +472,7 @@ impl Store for SqliteStore {
 
     async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError> {
         let grade_id = new_grade_id();
-        sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES (?, ?, ?, 'queued', ?)")
+        sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, $3, 'queued', $4)")
             .bind(&grade_id)
             .bind(run_id.as_str())
             .bind(purpose.as_str())
@@ -424,7 +483,7 @@ impl Store for SqliteStore {
     }
 
     async fn verdicts_after(&self, after_seq: u64, limit: u32) -> Result<Vec<LedgerRow>, StoreError> {
-        let rows = sqlx::query("SELECT seq, run_id, statement, signature FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?")
+        let rows = sqlx::query("SELECT seq, run_id, statement, signature FROM verdicts WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(to_i64(after_seq))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -462,7 +521,7 @@ impl Store for SqliteStore {
 
     async fn grades_for_run(&self, run_id: &RunId) -> Result<Vec<GradeRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT grade_id, run_id, purpose, state, validator, verdict FROM grades WHERE run_id = ? ORDER BY created_at_ms, grade_id",
+            "SELECT grade_id, run_id, purpose, state, validator, verdict FROM grades WHERE run_id = $1 ORDER BY created_at_ms, grade_id",
         )
         .bind(run_id.as_str())
         .fetch_all(&self.pool)
@@ -514,14 +573,14 @@ impl Store for SqliteStore {
     async fn store_fingerprint(&self, digest: &Digest, version: u32, hashes: &[u64], copy: Option<&CopyMark>) -> Result<(), StoreError> {
         let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO agent_fingerprints (digest, version, hashes) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+        sqlx::query("INSERT INTO agent_fingerprints (digest, version, hashes) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(digest.as_str())
             .bind(i64::from(version))
             .bind(bytes)
             .execute(&mut *tx)
             .await?;
         if let Some(copy) = copy {
-            sqlx::query("UPDATE agents SET copy_of = ?, copy_permille = ? WHERE digest = ?")
+            sqlx::query("UPDATE agents SET copy_of = $1, copy_permille = $2 WHERE digest = $3")
                 .bind(copy.original.as_str())
                 .bind(i64::from(copy.permille))
                 .bind(digest.as_str())
@@ -535,7 +594,7 @@ impl Store for SqliteStore {
     async fn fingerprints(&self, version: u32) -> Result<Vec<StoredFingerprint>, StoreError> {
         let rows = sqlx::query(
             "SELECT f.digest, a.hotkey, f.hashes FROM agent_fingerprints f JOIN agents a ON a.digest = f.digest
-             WHERE f.version = ? ORDER BY a.submitted_at_ms, f.digest",
+             WHERE f.version = $1 ORDER BY a.submitted_at_ms, f.digest",
         )
         .bind(i64::from(version))
         .fetch_all(&self.pool)
@@ -581,7 +640,7 @@ impl Store for SqliteStore {
                     r.duration_ms, r.error, r.llm_spent_micro_usd, r.sandbox_ms, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
                     (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
-             WHERE ?1 IS NULL OR r.agent_digest = ?1
+             WHERE $1 IS NULL OR r.agent_digest = $1
              ORDER BY a.submitted_at_ms, a.digest, t.task_id",
         )
         .bind(agent.map(Digest::as_str))
@@ -596,7 +655,7 @@ impl Store for SqliteStore {
                     r.duration_ms, r.error, r.log, r.patch, r.llm_spent_micro_usd, r.sandbox_ms, r.llm_refused, (SELECT g.verdict FROM grades g WHERE g.run_id = r.run_id AND g.verdict_seq IS NOT NULL ORDER BY g.verdict_seq LIMIT 1) AS verdict,
                     (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id) AS verdict_count
              FROM runs r JOIN agents a ON a.digest = r.agent_digest JOIN tasks t ON t.digest = r.task_digest
-             WHERE r.run_id = ?",
+             WHERE r.run_id = $1",
         )
         .bind(run_id.as_str())
         .fetch_optional(&self.pool)
@@ -606,7 +665,7 @@ impl Store for SqliteStore {
         };
         let calls = sqlx::query(
             "SELECT model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status
-             FROM llm_calls WHERE run_id = ? ORDER BY seq",
+             FROM llm_calls WHERE run_id = $1 ORDER BY seq",
         )
         .bind(run_id.as_str())
         .fetch_all(&self.pool)
@@ -638,12 +697,12 @@ impl Store for SqliteStore {
 
     async fn agent_exists(&self, digest: &Digest) -> Result<bool, StoreError> {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM agents WHERE digest = ?").bind(digest.as_str()).fetch_optional(&self.pool).await?;
+            sqlx::query_scalar("SELECT 1 FROM agents WHERE digest = $1").bind(digest.as_str()).fetch_optional(&self.pool).await?;
         Ok(found.is_some())
     }
 
     async fn submissions_since(&self, hotkey: &Hotkey, since_ms: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT submitted_at_ms FROM agents WHERE hotkey = ? AND submitted_at_ms >= ? ORDER BY submitted_at_ms")
+        Ok(sqlx::query_scalar("SELECT submitted_at_ms FROM agents WHERE hotkey = $1 AND submitted_at_ms >= $2 ORDER BY submitted_at_ms")
             .bind(hotkey.as_str())
             .bind(since_ms)
             .fetch_all(&self.pool)
@@ -651,8 +710,9 @@ impl Store for SqliteStore {
     }
 
     async fn agent_costs(&self) -> Result<Vec<(Digest, RunCost)>, StoreError> {
+        // PostgreSQL sums BIGINTs to NUMERIC; the cast keeps both databases' results integers.
         let rows = sqlx::query(
-            "SELECT agent_digest, SUM(llm_spent_micro_usd) AS llm, SUM(sandbox_ms) AS sandbox
+            "SELECT agent_digest, CAST(SUM(llm_spent_micro_usd) AS BIGINT) AS llm, CAST(SUM(sandbox_ms) AS BIGINT) AS sandbox
              FROM runs WHERE state = 'done' GROUP BY agent_digest ORDER BY agent_digest",
         )
         .fetch_all(&self.pool)
@@ -678,7 +738,7 @@ fn to_u64(value: i64) -> u64 {
 }
 
 /// A `runs ⋈ agents ⋈ tasks` row, with its first verdict and verdict count, as a [`RunRecord`].
-fn run_record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
+fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let run_id: String = row.try_get("run_id")?;
     let verdict = row
         .try_get::<Option<String>, _>("verdict")?
