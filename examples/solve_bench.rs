@@ -87,8 +87,13 @@ async fn main() {
     let coordinator = Coordinator::bind(config).await.expect("coordinator");
     let grpc_url = format!("http://{}", coordinator.local_addr().expect("addr"));
     let solve_url = format!("http://{}", coordinator.solve_addr().expect("solve API"));
-    let key =
-        KeyStore::open(&dir.path().join("coordinator")).await.expect("keys").create("bench", KeyLimits::default()).await.expect("key").1;
+    let key = KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(&dir.path().join("coordinator")))
+        .await
+        .expect("keys")
+        .create("bench", KeyLimits::default())
+        .await
+        .expect("key")
+        .1;
     let stop = CancellationToken::new();
     let serving = tokio::spawn(coordinator.serve(stop.clone()));
     let runner = tokio::spawn(whetstone_agent_runner::serve(

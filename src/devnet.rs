@@ -145,7 +145,9 @@ pub enum DevnetError {
 async fn solve_once(coordinator_dir: &Path, url: &str, task: &whetstone_tasks::Task) -> Result<DevnetSolve, String> {
     use futures::StreamExt as _;
     let started = Instant::now();
-    let keys = whetstone_coordinator::solve::keys::KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(coordinator_dir)).await.map_err(|e| format!("key store: {e}"))?;
+    let keys = whetstone_coordinator::solve::keys::KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(coordinator_dir))
+        .await
+        .map_err(|e| format!("key store: {e}"))?;
     let (_, key) = keys.create("devnet", Default::default()).await.map_err(|e| format!("making a key: {e}"))?;
     let repo = tempfile::tempdir().map_err(|e| format!("scratch: {e}"))?;
     task.subtree("repo").write_to(repo.path()).map_err(|e| format!("writing the repository: {e}"))?;

@@ -48,8 +48,13 @@ impl Subnet {
         let coordinator = Coordinator::bind(config).await.expect("coordinator binds");
         let grpc_url = format!("http://{}", coordinator.local_addr().expect("addr"));
         let solve_url = format!("http://{}", coordinator.solve_addr().expect("solve API"));
-        let key =
-            KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(&dir.path().join("coordinator"))).await.expect("keys").create("test", KeyLimits::default()).await.expect("key").1;
+        let key = KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(&dir.path().join("coordinator")))
+            .await
+            .expect("keys")
+            .create("test", KeyLimits::default())
+            .await
+            .expect("key")
+            .1;
         let stop = CancellationToken::new();
         let serving = tokio::spawn({
             let stop = stop.clone();

@@ -27,10 +27,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobReferences, BlobStore, BlobUrl, GcError, GcReport, GcSchedule};
-pub use store::DatabaseUrl;
 pub use config::{BlobsConfig, CoordinatorConfig, LimitsConfig, SubmissionLimit};
 pub use grading::GradingConfig;
 pub use scoring::{LeaderboardEntry, leaderboard, weights};
+pub use store::DatabaseUrl;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 pub use web::WebConfig;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use whetstone_coordinator::{CoordinatorConfig, DatabaseUrl};
 use whetstone_coordinator::solve::keys::{KeyLimits, KeyStore};
+use whetstone_coordinator::{CoordinatorConfig, DatabaseUrl};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

@@ -96,7 +96,12 @@ impl RealCoordinator {
         let client = whetstone::client::CoordinatorClient::connect(&grpc).await.expect("connect");
         let repair = whetstone::defaults::agents().into_iter().find(|path| path.ends_with("repair")).expect("the repair example");
         let agent = client.submit_agent(&repair, &signer(DevKey::Bob)).await.expect("the agent is accepted").agent_digest;
-        let (_, key) = KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(&data_dir)).await.expect("key store").create("dev", KeyLimits::default()).await.expect("key");
+        let (_, key) = KeyStore::open(&whetstone_coordinator::DatabaseUrl::in_data_dir(&data_dir))
+            .await
+            .expect("key store")
+            .create("dev", KeyLimits::default())
+            .await
+            .expect("key");
 
         let solver = Arc::new(CannedSolver { diff: diff.to_owned(), seen: Mutex::new(Vec::new()), cancelled: Mutex::new(Vec::new()) });
         let worker = WorkerConfig {

@@ -4,8 +4,8 @@
 
 use rand_core::RngCore;
 use sha2::{Digest as _, Sha256};
-use sqlx::Row;
 use sqlx::AnyPool;
+use sqlx::Row;
 
 use crate::store::now_ms;
 use crate::store::{DatabaseUrl, SqlStore, StoreError};

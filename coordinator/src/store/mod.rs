@@ -7,8 +7,8 @@ mod database;
 mod sql;
 
 pub use database::{Backend, DatabaseUrl, InvalidDatabaseUrl};
-pub(crate) use sql::now_ms;
 pub use sql::SqlStore;
+pub(crate) use sql::now_ms;
 use whetstone_chain::verdict::SignedVerdict;
 use whetstone_proto::job::{GradeReport, LlmUsage, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, Verdict};

@@ -179,11 +179,12 @@ impl Store for SqlStore {
     }
 
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError> {
-        let rows =
-            sqlx::query("SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|row| {
                 Ok(QueuedRun {
@@ -286,12 +287,14 @@ impl Store for SqlStore {
         }
         if matches!(report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
             for _ in 0..replicas.max(1) {
-                sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, 'replica', 'queued', $3)")
-                    .bind(new_grade_id())
-                    .bind(report.run_id.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, 'replica', 'queued', $3)",
+                )
+                .bind(new_grade_id())
+                .bind(report.run_id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -319,10 +322,7 @@ impl Store for SqlStore {
                  WHERE g.state = 'queued' ORDER BY g.created_at_ms, g.grade_id LIMIT $1"
             }
         };
-        let rows = sqlx::query(sql)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|row| {
                 let taken_by: Option<String> = row.try_get("taken_by")?;
