@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use whetstone_chain::verdict::VerdictStatement;
 use whetstone_chain::wallet::HotkeyPair;
-use whetstone_coordinator::store::{NewAgent, NewTask, SqliteStore, Store};
+use whetstone_coordinator::store::{DatabaseUrl, NewAgent, NewTask, SqlStore, Store};
 use whetstone_coordinator::{Coordinator, CoordinatorConfig};
 use whetstone_proto::auth::RequestSigner;
 use whetstone_proto::job::{Assignment, Capability, GradeReport, LlmUsage, Report, RunOutcome, RunReport};
@@ -119,7 +119,7 @@ fn serve(data_dir: &Path) -> anyhow::Result<()> {
 async fn seed(data_dir: &Path, runs: u32) -> anyhow::Result<u32> {
     let tasks = 200u32;
     let agents = runs.div_ceil(tasks);
-    let store = SqliteStore::open(&data_dir.join("coordinator.db")).await?;
+    let store = SqlStore::open(&DatabaseUrl::in_data_dir(data_dir)).await?;
     let miner = key(MINER, 0);
     for task in 0..tasks {
         let digest = Digest::of_bytes(format!("task {task}").as_bytes());

@@ -261,14 +261,14 @@ impl Store for SqlStore {
             "UPDATE runs SET llm_spent_micro_usd = $1, llm_refused = $2, sandbox_ms = $3, runner_hotkey = $4, patch_digest = $5
              WHERE run_id = $6",
         )
-            .bind(to_i64(report.llm.spent_micro_usd))
-            .bind(i64::from(report.llm.refused))
-            .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
-            .bind(runner.as_str())
-            .bind(Digest::of_bytes(&report.patch).as_str())
-            .bind(report.run_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        .bind(to_i64(report.llm.spent_micro_usd))
+        .bind(i64::from(report.llm.refused))
+        .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
+        .bind(runner.as_str())
+        .bind(Digest::of_bytes(&report.patch).as_str())
+        .bind(report.run_id.as_str())
+        .execute(&mut *tx)
+        .await?;
         for (seq, call) in report.llm.calls.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status)
