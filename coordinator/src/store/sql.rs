@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{ConnectOptions, Executor, Row};
+use sqlx::{ConnectOptions, Connection, Executor, Row};
 use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
@@ -84,8 +84,15 @@ impl SqlStore {
                 (pool, &SQLITE_MIGRATIONS)
             }
             DatabaseUrl::Postgres(text) => {
-                let unreachable = |source| StoreError::Connect { url: url.to_string(), source };
+                let unreachable = |source: sqlx::Error| StoreError::Connect { url: url.to_string(), source };
                 let options = AnyConnectOptions::from_str(text).map_err(unreachable)?;
+                // One connection first, so an unreachable server says why (refused, no such
+                // host, wrong password) instead of the pool's "timed out".
+                let probe = tokio::time::timeout(CONNECT_TIMEOUT, sqlx::AnyConnection::connect_with(&options))
+                    .await
+                    .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+                    .map_err(unreachable)?;
+                probe.close().await.map_err(unreachable)?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(CONNECT_TIMEOUT)

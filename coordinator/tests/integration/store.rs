@@ -135,3 +135,14 @@ on_each_backend! {
         assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_server_is_a_clear_error_without_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let url: whetstone_coordinator::DatabaseUrl = "postgres://whetstone:hunter2@127.0.0.1:1/whetstone".parse().expect("valid URL");
+    let error = SqlStore::open(&url).await.expect_err("nothing listens on port 1");
+    let chain = whetstone_proto::error_chain(&error);
+    assert!(chain.contains("failed to connect to the database at postgres://whetstone:***@127.0.0.1:1/whetstone"), "{chain}");
+    assert!(chain.to_lowercase().contains("refused"), "the cause is named: {chain}");
+    assert!(!chain.contains("hunter2"), "{chain}");
+}
