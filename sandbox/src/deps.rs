@@ -6,20 +6,33 @@
 //! Resolution and downloads run the host's own `pip`, so they go wherever the host's pip
 //! goes: `PIP_INDEX_URL`/`PIP_EXTRA_INDEX_URL`, `PIP_CERT`, `HTTPS_PROXY`, `pip.conf`. Wheels
 //! are chosen for the base image's interpreter and platform ([`TARGET_PYTHON`], glibc
-//! [`TARGET_GLIBC`]), not the host's, and only wheels are taken: nothing is compiled at build
-//! time, so every validator installs the same bytes.
+//! [`TARGET_GLIBC`]), not the host's. A dependency with no such wheel may come as a
+//! pure-Python source distribution, built in the image with no network from its locked build
+//! requirements (`sdists.rs`); nothing is compiled, so every validator installs the same code.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
 use crate::debs::DEBIAN_LOCK_FILE;
+use crate::sdists::{MAX_SDISTS, Sdist, built_name_version, sdist_name_version, store_sdist};
+
+/// What `pip download` takes.
+#[derive(Debug, Clone, Copy)]
+enum Fetch<'a> {
+    /// Wheels for the base image's interpreter and platform only.
+    Wheels,
+    /// Source distributions of these packages (comma-separated names).
+    Sdists(&'a str),
+}
 
 /// The lock's file name in a task's `environment/`.
 pub const PIP_LOCK_FILE: &str = "requirements.lock";
+/// The wheels pip's build isolation installs to build the lock's sdists, in `environment/`
+/// beside [`PIP_LOCK_FILE`]: they go into the build context, not into the environment.
+pub const BUILD_LOCK_FILE: &str = "build-requirements.lock";
 /// The Python of the base image (Debian bookworm's `python3`).
 pub const TARGET_PYTHON: &str = "3.11";
 /// The glibc of the base image, as manylinux spells it.
@@ -27,21 +40,30 @@ pub const TARGET_GLIBC: &str = "2_36";
 
 const LOCK_HEADER: &str = "# whetstone pip lock v1: every wheel the environment installs, with its sha256\n\
                            # (pip install --no-index --require-hashes --no-deps -r requirements.lock)\n";
+const BUILD_LOCK_HEADER: &str = "# whetstone pip lock v1: the wheels that build the sdists of requirements.lock, with their sha256\n\
+                                 # (in the build context for pip's build isolation; not installed in the environment)\n";
+/// The comment that marks a source distribution in a lock.
+const SDIST_MARK: &str = "# sdist";
 
-/// One locked wheel.
+/// One locked distribution: a wheel, or a pure-Python sdist the image builds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedWheel {
-    /// The distribution name as the wheel's file name spells it.
+    /// The distribution name as the file name spells it.
     pub name: String,
     pub version: String,
-    /// sha256 of the wheel file, 64 lowercase hex characters.
+    /// sha256 of the file, 64 lowercase hex characters.
     pub sha256: String,
+    /// A source distribution (marked `# sdist` in the lock), not a wheel.
+    pub sdist: bool,
 }
 
-/// A pip lock: `name==version --hash=sha256:…` lines, one per wheel, sorted by name.
+/// A pip lock: `name==version --hash=sha256:…` lines, one per distribution, sorted by name;
+/// with the wheels that build its sdists, if it has any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipLock {
     pub wheels: Vec<LockedWheel>,
+    /// The build requirements of the sdists among `wheels` ([`BUILD_LOCK_FILE`]).
+    pub build: Vec<LockedWheel>,
 }
 
 /// What went wrong locking or fetching Python dependencies.
@@ -103,6 +125,7 @@ impl PipLock {
         let mut wheels = Vec::new();
         let joined = text.replace("\\\n", " ");
         for (index, line) in joined.lines().enumerate() {
+            let sdist = line.split_once(" #").is_some_and(|(_, comment)| format!("#{comment}").trim() == SDIST_MARK);
             let line = line.split(" #").next().unwrap_or_default().trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -116,9 +139,44 @@ impl PipLock {
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
                 return Err(bad("the hash is not 64 lowercase hex characters"));
             }
-            wheels.push(LockedWheel { name: name.to_owned(), version: version.to_owned(), sha256: sha256.to_owned() });
+            wheels.push(LockedWheel { name: name.to_owned(), version: version.to_owned(), sha256: sha256.to_owned(), sdist });
         }
-        Ok(Self { wheels })
+        Ok(Self { wheels, build: Vec::new() })
+    }
+
+    /// The lock of an environment: [`PIP_LOCK_FILE`]'s text and, when present,
+    /// [`BUILD_LOCK_FILE`]'s.
+    pub fn parse_files(lock: &str, build: Option<&str>) -> Result<Self, DependencyError> {
+        let mut parsed = Self::parse(lock)?;
+        if let Some(text) = build {
+            parsed.build = Self::parse(text)?.wheels;
+        }
+        Ok(parsed)
+    }
+
+    /// The files an environment carries for this lock: `(file name, text)`.
+    pub fn files(&self) -> Vec<(&'static str, String)> {
+        let mut files = vec![(PIP_LOCK_FILE, self.to_text())];
+        if !self.build.is_empty() {
+            files.push((BUILD_LOCK_FILE, lines(BUILD_LOCK_HEADER, &self.build)));
+        }
+        files
+    }
+
+    /// What the lock holds, for a curator's notes: "12 wheels", or "11 wheels and 1 sdist
+    /// (whetsd, built in the image with 3 locked build wheels)".
+    pub fn summary(&self) -> String {
+        let sdists: Vec<&str> = self.wheels.iter().filter(|w| w.sdist).map(|w| w.name.as_str()).collect();
+        let wheels = self.wheels.len() - sdists.len();
+        match sdists.len() {
+            0 => format!("{wheels} wheels"),
+            n => format!(
+                "{wheels} wheels and {n} sdist{} ({}, built in the image with {} locked build wheels)",
+                if n == 1 { "" } else { "s" },
+                sdists.join(", "),
+                self.build.len()
+            ),
+        }
     }
 
     /// The lock without the distribution `name` (PEP 503 normalised comparison): a project's
@@ -130,13 +188,19 @@ impl PipLock {
         self
     }
 
+    /// [`PIP_LOCK_FILE`]'s text.
     pub fn to_text(&self) -> String {
-        let mut text = String::from(LOCK_HEADER);
-        for wheel in &self.wheels {
-            text.push_str(&format!("{}=={} --hash=sha256:{}\n", wheel.name, wheel.version, wheel.sha256));
-        }
-        text
+        lines(LOCK_HEADER, &self.wheels)
     }
+}
+
+fn lines(header: &str, wheels: &[LockedWheel]) -> String {
+    let mut text = String::from(header);
+    for wheel in wheels {
+        let mark = if wheel.sdist { format!(" {SDIST_MARK}") } else { String::new() };
+        text.push_str(&format!("{}=={} --hash=sha256:{}{mark}\n", wheel.name, wheel.version, wheel.sha256));
+    }
+    text
 }
 
 /// The host's dependency cache: `<root>/sha256/<hash>/<file name>` (wheels, crates). A file
@@ -199,18 +263,63 @@ impl DependencyCache {
         &self.root
     }
 
+    pub(crate) fn python(&self) -> &str {
+        &self.python
+    }
+
+    pub(crate) fn index_url(&self) -> Option<&str> {
+        self.index_url.as_deref()
+    }
+
     /// Resolves `requirements` (pip requirement strings) for the base image's Python and
-    /// platform, wheels only, stores every wheel in the cache and returns the lock.
+    /// platform, stores every file in the cache and returns the lock. Wheels are preferred; a
+    /// dependency with none for the base image is taken as its pure-Python sdist, and the
+    /// wheels that build it are locked too ([`PipLock::build`]).
     pub fn lock(&self, requirements: &[String]) -> Result<PipLock, DependencyError> {
         let scratch = self.scratch()?;
+        let built = scratch.path().join("built");
+        let resolved = scratch.path().join("resolved");
         let mut args: Vec<String> = requirements.to_vec();
         args.sort();
-        // Resolution follows dependencies; fetching a lock (below) does not, every wheel is in it.
-        self.pip_download(&args, &[], scratch.path(), &requirements.join(", "))?;
+        let what = requirements.join(", ");
+        let mut sdists: Vec<Sdist> = Vec::new();
+        // Resolution follows dependencies; fetching a lock (below) does not, every file is in it.
+        loop {
+            let _ = fs::remove_dir_all(&resolved);
+            let find_links = match sdists.is_empty() {
+                true => Vec::new(),
+                false => vec!["--find-links".to_owned(), built.display().to_string()],
+            };
+            let error = match self.pip_download(Fetch::Wheels, &args, &find_links, &resolved, &what) {
+                Ok(()) => break,
+                Err(error) => error,
+            };
+            let DependencyError::Download { package, reason, cache } = error else { return Err(error) };
+            if !reason.contains("No matching distribution") || sdists.len() >= MAX_SDISTS {
+                return Err(DependencyError::Download { package, reason, cache });
+            }
+            match self.fetch_sdist(&package, scratch.path(), &built) {
+                Ok(sdist) if !sdists.iter().any(|s| s.wheel_file == sdist.wheel_file) => sdists.push(sdist),
+                Ok(_) => return Err(DependencyError::Download { package, reason, cache }),
+                Err(why) => {
+                    return Err(DependencyError::Download {
+                        package,
+                        reason: format!("{reason}; no wheel for the base image, and {why}"),
+                        cache,
+                    });
+                }
+            }
+        }
         let mut wheels = Vec::new();
-        for entry in fs::read_dir(scratch.path()).map_err(io_error("list the downloaded wheels"))? {
+        for entry in fs::read_dir(&resolved).map_err(io_error("list the downloaded wheels"))? {
             let path = entry.map_err(io_error("list the downloaded wheels"))?.path();
             let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if let Some(sdist) = sdists.iter().find(|s| s.wheel_file == file) {
+                let (name, version) = built_name_version(sdist).unwrap_or_default();
+                let (_, sha256) = store_sdist(self, sdist)?;
+                wheels.push(LockedWheel { name, version, sha256, sdist: true });
+                continue;
+            }
             let Some((name, version)) = wheel_name_version(&file) else {
                 return Err(DependencyError::Download {
                     package: file,
@@ -219,43 +328,68 @@ impl DependencyCache {
                 });
             };
             let sha256 = self.store(&path, &file)?;
-            wheels.push(LockedWheel { name, version, sha256 });
+            wheels.push(LockedWheel { name, version, sha256, sdist: false });
         }
         wheels.sort_by_key(|a| normalise(&a.name));
-        Ok(PipLock { wheels })
+        let mut build_requires: Vec<String> = sdists.iter().flat_map(|s| s.build_requires.iter().cloned()).collect();
+        build_requires.sort();
+        build_requires.dedup();
+        let build = match build_requires.is_empty() {
+            true => Vec::new(),
+            false => self.lock(&build_requires)?.wheels,
+        };
+        if build.iter().any(|w| w.sdist) {
+            return Err(DependencyError::Download {
+                package: build_requires.join(", "),
+                reason: "the build requirements of a source distribution must be wheels".into(),
+                cache: self.root.clone(),
+            });
+        }
+        Ok(PipLock { wheels, build })
     }
 
-    /// The wheel files `lock` names, from the cache, downloading the missing ones first
-    /// (each checked against its hash): `(file name, path)` in lock order.
+    /// The files `lock` names (its wheels and sdists, then its build wheels), from the cache,
+    /// downloading the missing ones first (each checked against its hash): `(file name,
+    /// path)` in lock order.
     pub fn wheels_for(&self, lock: &PipLock) -> Result<Vec<(String, PathBuf)>, DependencyError> {
-        let missing: Vec<&LockedWheel> = lock.wheels.iter().filter(|w| self.cached(&w.sha256).is_none()).collect();
-        if !missing.is_empty() {
-            let scratch = self.scratch()?;
-            let requirement_file = scratch.path().join("missing.lock");
-            let text = PipLock { wheels: missing.iter().map(|w| (*w).clone()).collect() }.to_text();
-            fs::write(&requirement_file, text).map_err(io_error("write the list of wheels to download"))?;
-            let downloads = scratch.path().join("wheels");
-            let names = missing.iter().map(|w| format!("{}=={}", w.name, w.version)).collect::<Vec<_>>().join(", ");
-            let file_arg = ["--no-deps".to_owned(), "--require-hashes".to_owned(), "-r".to_owned(), requirement_file.display().to_string()];
-            self.pip_download(&[], &file_arg, &downloads, &names)?;
-            for entry in fs::read_dir(&downloads).map_err(io_error("list the downloaded wheels"))? {
-                let path = entry.map_err(io_error("list the downloaded wheels"))?.path();
-                let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-                let sha256 = self.store(&path, &file)?;
-                if !missing.iter().any(|w| w.sha256 == sha256) {
-                    let expected = missing
-                        .iter()
-                        .find(|w| wheel_name_version(&file).is_some_and(|(n, _)| normalise(&n) == normalise(&w.name)))
-                        .map(|w| w.sha256.clone())
-                        .unwrap_or_default();
-                    return Err(DependencyError::HashMismatch { file, expected, actual: sha256 });
-                }
+        let all: Vec<&LockedWheel> = lock.wheels.iter().chain(&lock.build).collect();
+        for sdist in [false, true] {
+            let missing: Vec<&LockedWheel> = all.iter().copied().filter(|w| w.sdist == sdist && self.cached(&w.sha256).is_none()).collect();
+            if !missing.is_empty() {
+                let names = missing.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(",");
+                self.download_locked(&missing, if sdist { Fetch::Sdists(&names) } else { Fetch::Wheels })?;
             }
         }
-        lock.wheels
-            .iter()
+        all.iter()
             .map(|w| self.cached(&w.sha256).ok_or_else(|| DependencyError::Missing { package: format!("{}=={}", w.name, w.version) }))
             .collect()
+    }
+
+    /// Downloads exactly the `missing` files (no dependencies, hashes required) into the cache.
+    fn download_locked(&self, missing: &[&LockedWheel], fetch: Fetch<'_>) -> Result<(), DependencyError> {
+        let scratch = self.scratch()?;
+        let requirement_file = scratch.path().join("missing.lock");
+        let text = lines("", &missing.iter().map(|w| LockedWheel { sdist: false, ..(*w).clone() }).collect::<Vec<_>>());
+        fs::write(&requirement_file, text).map_err(io_error("write the list of files to download"))?;
+        let downloads = scratch.path().join("files");
+        let names = missing.iter().map(|w| format!("{}=={}", w.name, w.version)).collect::<Vec<_>>().join(", ");
+        let file_arg = ["--no-deps".to_owned(), "--require-hashes".to_owned(), "-r".to_owned(), requirement_file.display().to_string()];
+        self.pip_download(fetch, &[], &file_arg, &downloads, &names)?;
+        for entry in fs::read_dir(&downloads).map_err(io_error("list the downloaded files"))? {
+            let path = entry.map_err(io_error("list the downloaded files"))?.path();
+            let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let sha256 = self.store(&path, &file)?;
+            if !missing.iter().any(|w| w.sha256 == sha256) {
+                let named = wheel_name_version(&file).or_else(|| sdist_name_version(&file));
+                let expected = missing
+                    .iter()
+                    .find(|w| named.as_ref().is_some_and(|(n, _)| normalise(n) == normalise(&w.name)))
+                    .map(|w| w.sha256.clone())
+                    .unwrap_or_default();
+                return Err(DependencyError::HashMismatch { file, expected, actual: sha256 });
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn scratch(&self) -> Result<tempfile::TempDir, DependencyError> {
@@ -280,21 +414,27 @@ impl DependencyCache {
         Ok(sha256)
     }
 
-    /// `pip download` for the base image's platform into `dest`. `what` names the packages
-    /// in errors.
-    fn pip_download(&self, requirements: &[String], extra: &[String], dest: &Path, what: &str) -> Result<(), DependencyError> {
+    /// `pip download` into `dest`: wheels for the base image's platform, or sdists. `what`
+    /// names the packages in errors.
+    fn pip_download(
+        &self,
+        fetch: Fetch,
+        requirements: &[String],
+        extra: &[String],
+        dest: &Path,
+        what: &str,
+    ) -> Result<(), DependencyError> {
         let abi = format!("cp{}", TARGET_PYTHON.replace('.', ""));
-        let mut command = Command::new(&self.python);
-        command
-            .args(["-m", "pip", "download", "--disable-pip-version-check", "--retries", "2"])
-            .args(["--only-binary", ":all:"])
-            .args(target_platforms().iter().flat_map(|p| ["--platform", p.as_str()]))
-            .args(["--python-version", TARGET_PYTHON, "--implementation", "cp", "--abi", &abi])
-            .arg("--dest")
-            .arg(dest);
-        if let Some(url) = &self.index_url {
-            command.args(["--index-url", url]);
-        }
+        let mut command = self.pip_command(&["download"]);
+        match fetch {
+            Fetch::Wheels => command
+                .args(["--only-binary", ":all:"])
+                .args(target_platforms().iter().flat_map(|p| ["--platform", p.as_str()]))
+                .args(["--python-version", TARGET_PYTHON, "--implementation", "cp", "--abi", &abi]),
+            // The named packages only: their build requirements come as wheels.
+            Fetch::Sdists(names) => command.args(["--no-binary", names]),
+        };
+        command.arg("--dest").arg(dest);
         let output = command
             .args(extra)
             .args(requirements)
@@ -382,11 +522,19 @@ mod tests {
     fn lock_round_trips_and_refuses_unpinned_lines() {
         let lock = PipLock {
             wheels: vec![
-                LockedWheel { name: "attrs".into(), version: "23.2.0".into(), sha256: HASH.into() },
-                LockedWheel { name: "six".into(), version: "1.16.0".into(), sha256: HASH.into() },
+                LockedWheel { name: "attrs".into(), version: "23.2.0".into(), sha256: HASH.into(), sdist: false },
+                LockedWheel { name: "six".into(), version: "1.16.0".into(), sha256: HASH.into(), sdist: true },
             ],
+            build: Vec::new(),
         };
         assert_eq!(PipLock::parse(&lock.to_text()).expect("parses"), lock);
+        assert!(
+            lock.to_text().contains("six==1.16.0 --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef # sdist\n")
+        );
+        let built = PipLock { build: lock.wheels[..1].to_vec(), ..lock.clone() };
+        let files = built.files();
+        assert_eq!(files.iter().map(|(name, _)| *name).collect::<Vec<_>>(), [PIP_LOCK_FILE, BUILD_LOCK_FILE]);
+        assert_eq!(PipLock::parse_files(&files[0].1, Some(&files[1].1)).expect("both parse"), built);
         assert_eq!(lock.clone().without("Six").wheels.len(), 1, "names compare normalised");
         let continued = format!("# comment\n\nattrs==23.2.0 \\\n    --hash=sha256:{HASH}\n");
         assert_eq!(PipLock::parse(&continued).expect("continuation").wheels.len(), 1);

@@ -12,7 +12,7 @@ use crate::archive::pack_files;
 use crate::client::{Progress, Sandbox};
 use crate::crates::{CARGO_LOCK_FILE, locked_crates};
 use crate::debs::{DEBIAN_LOCK_FILE, DEBIAN_LOCKED_INSTALL, DebianLock, debian_context};
-use crate::deps::{DependencyCache, DependencyError, PIP_LOCK_FILE, PipLock};
+use crate::deps::{BUILD_LOCK_FILE, DependencyCache, DependencyError, PIP_LOCK_FILE, PipLock};
 use crate::error::{SandboxError, is_not_found};
 use crate::lock::lock_tag;
 use crate::output::CappedOutput;
@@ -147,7 +147,7 @@ pub fn rust_toolchain_tag(base: &ImageRef) -> ImageRef {
 /// The build-context files of a locked environment's dependencies, from `cache`.
 fn locked_context(
     cache: &DependencyCache,
-    pip_lock: Option<&str>,
+    pip_lock: Option<(&str, Option<&str>)>,
     cargo_lock: Option<&str>,
     debian_lock: Option<&str>,
 ) -> Result<Vec<(String, Vec<u8>, u32)>, DependencyError> {
@@ -157,8 +157,8 @@ fn locked_context(
             .map_err(|source| DependencyError::Io { action: format!("read {}", path.display()), source })
     };
     let mut context = Vec::new();
-    if let Some(text) = pip_lock {
-        for (file, path) in cache.wheels_for(&PipLock::parse(text)?)? {
+    if let Some((text, build)) = pip_lock {
+        for (file, path) in cache.wheels_for(&PipLock::parse_files(text, build)?)? {
             context.push(read("wheels", &file, &path)?);
         }
     }
@@ -203,12 +203,15 @@ impl Sandbox {
         let tag = environment.image_tag(&base);
         self.build_once(&tag, progress, || async {
             let cache = self.dependency_cache.clone();
-            let pip_lock = environment.file(PIP_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
+            let text = |file: &str| environment.file(file).map(|b| String::from_utf8_lossy(b).into_owned());
+            let pip_lock = text(PIP_LOCK_FILE);
+            let build_lock = text(BUILD_LOCK_FILE);
             let cargo_lock = environment.file(CARGO_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
             let debian_lock = environment.file(DEBIAN_LOCK_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
             progress.message(&format!("fetching the locked dependencies into {}", cache.root().display()));
             let dependencies = tokio::task::spawn_blocking(move || {
-                locked_context(&cache, pip_lock.as_deref(), cargo_lock.as_deref(), debian_lock.as_deref())
+                let pip = pip_lock.as_deref().map(|lock| (lock, build_lock.as_deref()));
+                locked_context(&cache, pip, cargo_lock.as_deref(), debian_lock.as_deref())
             })
             .await
             .map_err(|e| SandboxError::io("fetch the locked dependencies", std::io::Error::other(e)))??;

@@ -79,6 +79,7 @@ mod lock;
 mod mirror;
 mod network;
 mod output;
+mod sdists;
 mod service;
 mod spec;
 mod subnets;

@@ -64,21 +64,16 @@ pub fn lock_environment(
             let lock =
                 cache.lock(&pip).map_err(|e| CurateError::Source(format!("locking the test dependencies failed: {e}")))?.without(project);
             let mut notes = vec![format!(
-                "{} wheels locked in environment/{PIP_LOCK_FILE} from {}",
-                lock.wheels.len(),
+                "{} locked in environment/{PIP_LOCK_FILE} from {}",
+                lock.summary(),
                 if requirements.sources.is_empty() { "--pip".to_owned() } else { requirements.sources.join(", ") }
             )];
             if !extra_pip.is_empty() {
                 notes.push(format!("extra requirements: {}", extra_pip.join(", ")));
             }
-            Ok(LockedEnvironment {
-                files: vec![
-                    text_file("environment/Dockerfile", &python_locked_dockerfile(&[])),
-                    text_file(&format!("environment/{PIP_LOCK_FILE}"), &lock.to_text()),
-                ],
-                base_files: Vec::new(),
-                notes,
-            })
+            let mut files = vec![text_file("environment/Dockerfile", &python_locked_dockerfile(&[]))];
+            files.extend(lock.files().into_iter().map(|(name, text)| text_file(&format!("environment/{name}"), &text)));
+            Ok(LockedEnvironment { files, base_files: Vec::new(), notes })
         }
         Framework::Cargo => {
             let lock = generate_cargo_lock(files)?;

@@ -233,9 +233,9 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
             // The project's own release (a dependency of a test dependency, say) would sit next
             // to the checkout with the fix in it.
             let lock = cache.lock(&pip).map_err(|e| drop(format!("locking the dependencies failed: {e}")))?.without(&own_name);
-            notes.push(format!("{} wheels locked in environment/{PIP_LOCK_FILE}", lock.wheels.len()));
+            notes.push(format!("{} locked in environment/{PIP_LOCK_FILE}", lock.summary()));
             files.push(text_file("environment/Dockerfile", &python_locked_dockerfile(&options.apt)));
-            files.push(text_file(&format!("environment/{PIP_LOCK_FILE}"), &lock.to_text()));
+            files.extend(lock.files().into_iter().map(|(name, text)| text_file(&format!("environment/{name}"), &text)));
         }
         _ => files.push(text_file("environment/Dockerfile", &python_dockerfile(&options.apt, &pip))),
     }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use whetstone_sandbox::deps::{DependencyCache, PIP_LOCK_FILE, PipLock};
-use whetstone_sandbox::{NoProgress, Sandbox};
+use whetstone_sandbox::deps::{BUILD_LOCK_FILE, DependencyCache, PIP_LOCK_FILE, PipLock};
+use whetstone_sandbox::{EnvironmentFiles, Exit, NoProgress, Role, RunSpec, Sandbox};
 use whetstone_tasks::TaskSet;
+use whetstone_tasks::import::environment::python_locked_dockerfile;
 use whetstone_tasks::import::source::Source;
 use whetstone_tasks::import::swebench::{self, Instance, SwebenchOptions};
 use whetstone_tasks::import::{ImportEvent, import_all};
@@ -20,28 +21,89 @@ use whetstone_validator::ImportReproducer;
 
 /// A pure-Python wheel `whetdep 1.0` (`whetdep.double`), built by the host's Python.
 fn build_wheel(dir: &Path) -> PathBuf {
+    build_pure_wheel(dir, "whetdep", "def double(x):\n    return 2 * x\n")
+}
+
+/// A pure-Python wheel `<name> 1.0` whose package `__init__.py` is `code`.
+fn build_pure_wheel(dir: &Path, name: &str, code: &str) -> PathBuf {
     let script = r#"
 import base64, hashlib, sys, zipfile
-path = sys.argv[1] + "/whetdep-1.0-py3-none-any.whl"
+directory, name, code = sys.argv[1:4]
+path = f"{directory}/{name}-1.0-py3-none-any.whl"
 files = {
-    "whetdep/__init__.py": "def double(x):\n    return 2 * x\n",
-    "whetdep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: whetdep\nVersion: 1.0\n",
-    "whetdep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: whetstone-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    f"{name}/__init__.py": code,
+    f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+    f"{name}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: whetstone-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
 }
 record = []
 with zipfile.ZipFile(path, "w") as wheel:
-    for name, text in files.items():
+    for file, text in files.items():
         data = text.encode()
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-        wheel.writestr(name, data)
-    record.append("whetdep-1.0.dist-info/RECORD,,")
-    wheel.writestr("whetdep-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+        record.append(f"{file},sha256={digest},{len(data)}")
+        wheel.writestr(file, data)
+    record.append(f"{name}-1.0.dist-info/RECORD,,")
+    wheel.writestr(f"{name}-1.0.dist-info/RECORD", "\n".join(record) + "\n")
 print(path)
 "#;
-    let output = Command::new("python3").arg("-c").arg(script).arg(dir).output().expect("python3 runs");
+    let output = Command::new("python3").arg("-c").arg(script).arg(dir).arg(name).arg(code).output().expect("python3 runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// The in-tree PEP 517 backend of `whetsd`: builds its wheel with the standard library, after
+/// importing its one build requirement (`whetbuild`), which build isolation must install.
+const WHETSD_BACKEND: &str = r#"import base64, hashlib, os, zipfile
+import whetbuild
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "whetsd-1.0-py3-none-any.whl"
+    files = {
+        "whetsd/__init__.py": open("whetsd/__init__.py").read(),
+        "whetsd-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: whetsd\nVersion: 1.0\nRequires-Dist: whetdep\n",
+        "whetsd-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: " + whetbuild.GENERATOR + "\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as wheel:
+        for file, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{file},sha256={digest},{len(data)}")
+            wheel.writestr(file, data)
+        record.append("whetsd-1.0.dist-info/RECORD,,")
+        wheel.writestr("whetsd-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return name
+"#;
+
+/// `whetsd 1.0` as a source distribution only (`whetsd.triple`, using `whetdep`): built by
+/// its in-tree backend, which needs `whetbuild`.
+fn write_whetsd_sdist(dir: &Path) {
+    let files = [
+        ("whetsd-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: whetsd\nVersion: 1.0\nRequires-Dist: whetdep\n"),
+        (
+            "whetsd-1.0/pyproject.toml",
+            "[build-system]\nrequires = [\"whetbuild\"]\nbuild-backend = \"whetbackend\"\nbackend-path = [\".\"]\n",
+        ),
+        ("whetsd-1.0/whetbackend.py", WHETSD_BACKEND),
+        ("whetsd-1.0/whetsd/__init__.py", "from whetdep import double\n\n\ndef triple(x):\n    return double(x) + x\n"),
+    ];
+    write_tar_gz(&dir.join("whetsd-1.0.tar.gz"), &files);
+}
+
+fn write_tar_gz(path: &Path, files: &[(&str, &str)]) {
+    let encoder = flate2::write::GzEncoder::new(std::fs::File::create(path).expect("create"), flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (name, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, text.as_bytes()).expect("append");
+    }
+    builder.into_inner().expect("tar").finish().expect("gzip").flush().expect("flush");
 }
 
 /// `python3 -m http.server` over a directory laid out as a PEP 503 simple index; killed on drop.
@@ -57,6 +119,24 @@ impl LoopbackIndex {
         let project = root.path().join("simple/whetdep");
         std::fs::create_dir_all(&project).expect("index dir");
         build_wheel(&project);
+        Self::serve(root)
+    }
+
+    /// `whetdep` (a wheel), `whetsd` (an sdist only) and `whetbuild` (a wheel whetsd's build
+    /// needs).
+    fn serve_with_sdist() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let simple = root.path().join("simple");
+        for name in ["whetdep", "whetsd", "whetbuild"] {
+            std::fs::create_dir_all(simple.join(name)).expect("index dir");
+        }
+        build_wheel(&simple.join("whetdep"));
+        build_pure_wheel(&simple.join("whetbuild"), "whetbuild", "GENERATOR = \"whetbuild 1.0\"\n");
+        write_whetsd_sdist(&simple.join("whetsd"));
+        Self::serve(root)
+    }
+
+    fn serve(root: tempfile::TempDir) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
         let child = Command::new("python3")
             .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
@@ -98,16 +178,7 @@ fn project_tarball(dir: &Path) -> PathBuf {
         ("calc-1.0/calc.py", "from whetdep import double\n\n\ndef quadruple(x):\n    return double(x) + x\n"),
     ];
     let path = dir.join("calc-1.0.tar.gz");
-    let encoder = flate2::write::GzEncoder::new(std::fs::File::create(&path).expect("create"), flate2::Compression::default());
-    let mut builder = tar::Builder::new(encoder);
-    for (name, text) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, text.as_bytes()).expect("append");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip").flush().expect("flush");
+    write_tar_gz(&path, &files);
     path
 }
 
@@ -154,6 +225,44 @@ fn locking_resolves_from_the_configured_index_and_names_what_it_cannot_fetch() {
     let other = tempfile::tempdir().expect("tempdir");
     let error = DependencyCache::at(other.path()).with_index_url(&index.url).wheels_for(&tampered).expect_err("hash differs");
     assert!(error.to_string().contains("whetdep"), "{error}");
+}
+
+/// A dependency published only as a pure-Python sdist: locked by its hash with the wheels
+/// that build it, then built in the image with no network from the host's cache alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_sdist_only_dependency_is_locked_and_built_offline() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let index = LoopbackIndex::serve_with_sdist();
+    let lock = DependencyCache::at(cache.path()).with_index_url(&index.url).lock(&["whetsd".to_owned()]).expect("locks the sdist");
+    // Another host fetches exactly the locked files, the sdist and its build wheel included.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let fetched = DependencyCache::at(elsewhere.path()).with_index_url(&index.url).wheels_for(&lock).expect("fetched by hash");
+    let names: Vec<&str> = fetched.iter().map(|(file, _)| file.as_str()).collect();
+    assert_eq!(names, ["whetdep-1.0-py3-none-any.whl", "whetsd-1.0.tar.gz", "whetbuild-1.0-py3-none-any.whl"]);
+    drop(index);
+    let kinds: Vec<(&str, bool)> = lock.wheels.iter().map(|w| (w.name.as_str(), w.sdist)).collect();
+    assert_eq!(kinds, [("whetdep", false), ("whetsd", true)], "the sdist's dependency is resolved as a wheel");
+    assert_eq!(lock.build.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["whetbuild"]);
+    assert!(lock.summary().contains("1 sdist (whetsd"), "{}", lock.summary());
+    let files = lock.files();
+    assert_eq!(files.iter().map(|(name, _)| *name).collect::<Vec<_>>(), [PIP_LOCK_FILE, BUILD_LOCK_FILE]);
+
+    // The index is gone: the build takes the sdist and its build wheel from the cache.
+    let mut environment = vec![("Dockerfile".to_owned(), python_locked_dockerfile(&[]).into_bytes())];
+    environment.extend(files.into_iter().map(|(name, text)| (name.to_owned(), text.into_bytes())));
+    let environment = EnvironmentFiles::new(environment);
+    assert!(environment.builds_offline());
+    let sandbox = Sandbox::connect("tasks-locked-tests")
+        .await
+        .expect("Docker is running")
+        .with_dependency_cache(DependencyCache::at(cache.path()).with_index_url(unreachable_index()));
+    let image = sandbox.ensure_environment_image(&environment, &NoProgress).await.expect("builds offline");
+    let script = "python3 -c 'import whetsd; print(whetsd.triple(14))' && python3 -c 'import whetbuild' 2>&1 | tail -1";
+    let spec = RunSpec::new(image, vec!["sh".into(), "-c".into(), script.into()], Role::Probe, "sdist-test");
+    let outcome = sandbox.run(spec).await.expect("runs");
+    assert_eq!(outcome.exit, Exit::Code(0), "{}", outcome.output);
+    assert!(outcome.output.starts_with("42\n"), "{}", outcome.output);
+    assert!(outcome.output.contains("No module named 'whetbuild'"), "build requirements stay out of the environment: {}", outcome.output);
 }
 
 #[test]
