@@ -122,7 +122,7 @@ async fn main() {
 
     // The direct run, as `agent test` makes it.
     let sandbox = Sandbox::connect("solve-bench-direct").await.expect("Docker");
-    let image = agent_image(&sandbox, &task, &agent, &NoProgress).await.expect("image");
+    let image = agent_image(&sandbox, &task.visible(), &agent, &NoProgress).await.expect("image");
     let limits = agent_limits(defaults.agent_limits.into(), &agent);
     let task_image = sandbox.ensure_environment_image(&task.environment(), &NoProgress).await.expect("task image");
     let grade_limits = whetstone_proto::job::SandboxLimits {
@@ -131,13 +131,13 @@ async fn main() {
     };
 
     println!("warming up (images, agent cache)…");
-    let _ = run_agent(&sandbox, &image, &task, &agent, limits, "solve-bench-warm").await;
+    let _ = run_agent(&sandbox, &image, &task.visible(), &agent, limits, "solve-bench-warm").await;
     let _ = solve_once(&solve, &request).await;
 
     let (mut direct, mut solved) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let started = Instant::now();
-        let report = run_agent(&sandbox, &image, &task, &agent, limits, &format!("solve-bench-{i}")).await;
+        let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits, &format!("solve-bench-{i}")).await;
         let _ =
             whetstone_validator::grade_patch(&sandbox, &task_image, &task, &report.patch, grade_limits, &format!("solve-bench-grade-{i}"))
                 .await;

@@ -227,7 +227,7 @@ pub async fn test_agent(options: &AgentTestOptions, spinner: &Spinner) -> Result
     let mut images = Vec::with_capacity(tasks.len());
     for (index, task) in tasks.iter().enumerate() {
         spinner.set(format!("[{}/{}] {}: preparing the image", index + 1, tasks.len(), task.spec.id));
-        images.push(agent_image(&sandbox, task, &agent, &LogProgress).await?);
+        images.push(agent_image(&sandbox, &task.visible(), &agent, &LogProgress).await?);
     }
     let bench = TestBench { sandbox: &sandbox, agent: &agent, gateway: gateway.as_deref(), options, spinner, total: tasks.len() };
     let mut running = futures::stream::iter(tasks.iter().zip(&images).enumerate())
@@ -275,15 +275,17 @@ impl TestBench<'_> {
     /// as a validator does.
     async fn run(&self, index: usize, task: &Task, image: &ImageRef) -> Result<TaskOutcome, AgentToolError> {
         let (id, options) = (&task.spec.id, self.options);
+        // The agent gets the visible part only, as from a production runner.
+        let visible = task.visible();
         let started = Instant::now();
         self.spinner.set(format!("[{}/{}] {id}: agent running", index + 1, self.total));
         let limits = agent_limits(options.limits, self.agent);
         let job_id = format!("test-{index}");
         let run = match self.gateway {
             Some(gateway) => {
-                run_agent_with_llm(self.sandbox, image, task, self.agent, limits, &job_id, gateway, options.budget_micro_usd).await
+                run_agent_with_llm(self.sandbox, image, &visible, self.agent, limits, &job_id, gateway, options.budget_micro_usd).await
             }
-            None => run_agent(self.sandbox, image, task, self.agent, limits, &job_id).await,
+            None => run_agent(self.sandbox, image, &visible, self.agent, limits, &job_id).await,
         };
         let verdict = if matches!(run.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
             self.spinner.set(format!("[{}/{}] {id}: grading", index + 1, self.total));

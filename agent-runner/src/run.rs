@@ -12,7 +12,7 @@ use whetstone_sandbox::{
     Exit, ImageRef, Limits, LogProgress, MAX_DOWNLOAD_BYTES, NetworkMode, Progress, Role, RunSpec, Sandbox, Tmpfs, Upload,
 };
 use whetstone_tasks::protect::MAX_PATCH_BYTES;
-use whetstone_tasks::{AgentPackage, Task};
+use whetstone_tasks::{AgentPackage, VisibleTask};
 
 use crate::gateway::{InferenceGateway, task_seed};
 use crate::proxy::RunBudget;
@@ -78,7 +78,7 @@ impl AgentRunner {
             duration: started.elapsed(),
             ..RunReport::failed(run_id.clone(), outcome, error)
         };
-        let task = match self.fetcher.task(&assignment.task).await {
+        let task = match self.fetcher.visible_task(&assignment.task).await {
             Ok(task) => task,
             Err(error) => return failure(RunOutcome::InfraError, format!("failed to fetch the task: {error}")),
         };
@@ -133,7 +133,7 @@ impl Executor for AgentRunner {
 /// `[runtime]` names (built once per task image and package set, then cached).
 pub async fn agent_image(
     sandbox: &Sandbox,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     progress: &dyn Progress,
 ) -> Result<ImageRef, whetstone_sandbox::SandboxError> {
@@ -178,7 +178,7 @@ pub fn sandbox_limits(limits: SandboxLimits) -> Limits {
 pub async fn run_agent(
     sandbox: &Sandbox,
     image: &ImageRef,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     limits: SandboxLimits,
     job_id: &str,
@@ -201,7 +201,7 @@ pub struct LlmAccess<'a> {
 pub async fn run_agent_with_llm(
     sandbox: &Sandbox,
     image: &ImageRef,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     limits: SandboxLimits,
     job_id: &str,
@@ -215,7 +215,7 @@ pub async fn run_agent_with_llm(
 pub(crate) async fn run_agent_with(
     sandbox: &Sandbox,
     image: &ImageRef,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     limits: SandboxLimits,
     job_id: &str,
@@ -249,7 +249,7 @@ pub(crate) async fn run_agent_with(
 async fn run_in_sandbox(
     sandbox: &Sandbox,
     image: &ImageRef,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     limits: SandboxLimits,
     job_id: &str,
@@ -273,7 +273,7 @@ async fn run_in_sandbox(
         Err(e) => return report(RunOutcome::InfraError, Vec::new(), -1, String::new(), format!("no scratch space: {e}")),
     };
     let pristine = workspace.path().join("pristine");
-    if let Err(error) = whetstone_tasks::repo::materialize(&task.subtree("repo"), &pristine) {
+    if let Err(error) = whetstone_tasks::repo::materialize(&task.repo(), &pristine) {
         return report(RunOutcome::InfraError, Vec::new(), -1, String::new(), format!("failed to materialise the repo: {error}"));
     }
     let (uploads, tmpfs) = match build_uploads(&pristine, task, agent, limits.memory_mib.saturating_mul(1024 * 1024)) {
@@ -291,7 +291,7 @@ async fn run_in_sandbox(
         ("WHETSTONE_REPO".into(), "/repo".into()),
         ("WHETSTONE_INSTRUCTION_FILE".into(), "/task/instruction.md".into()),
         ("WHETSTONE_INSTRUCTION".into(), task.instruction.clone()),
-        ("WHETSTONE_TEST_COMMAND".into(), task.spec.tests.command.clone()),
+        ("WHETSTONE_TEST_COMMAND".into(), task.manifest.test_command.clone()),
         ("WHETSTONE_TIMEOUT_SECS".into(), limits.timeout.as_secs().to_string()),
         ("WHETSTONE_DEADLINE".into(), deadline_secs.to_string()),
     ];
@@ -370,7 +370,7 @@ fn collect_work(
 /// and `/task/instruction.md` in tmpfs mounts only root may write, and a scratch `/tmp`.
 fn build_uploads(
     pristine: &std::path::Path,
-    task: &Task,
+    task: &VisibleTask,
     agent: &AgentPackage,
     memory_bytes: u64,
 ) -> std::io::Result<(Vec<Upload>, Vec<Tmpfs>)> {

@@ -64,13 +64,14 @@ impl AgentRunner {
             Ok(task) => task,
             Err(error) => return failure(RunOutcome::AgentError, error),
         };
+        let visible = task.visible();
         let agent = match self.fetcher().agent(&assignment.agent).await {
             Ok(agent) => agent,
             Err(error) => return failure(RunOutcome::InfraError, format!("failed to fetch the agent: {error}")),
         };
         let image = tokio::select! {
             () = cancel.cancelled() => return SolveReport { cancelled: true, ..failure(RunOutcome::InfraError, "cancelled".into()) },
-            image = agent_image(self.sandbox(), &task, &agent, &LogProgress) => match image {
+            image = agent_image(self.sandbox(), &visible, &agent, &LogProgress) => match image {
                 Ok(image) => image,
                 Err(error) => return failure(RunOutcome::InfraError, format!("failed to prepare the agent's image: {error}")),
             },
@@ -85,7 +86,7 @@ impl AgentRunner {
         // Dropping the run on cancellation drops its container's guard, which removes it.
         let report = tokio::select! {
             () = cancel.cancelled() => SolveReport { cancelled: true, ..failure(RunOutcome::InfraError, "cancelled while the agent ran".into()) },
-            report = run_agent_with(self.sandbox(), &image, &task, &agent, limits, &id, llm, Some(tap)) => SolveReport {
+            report = run_agent_with(self.sandbox(), &image, &visible, &agent, limits, &id, llm, Some(tap)) => SolveReport {
                 solve_id: id.clone(),
                 outcome: report.outcome,
                 patch: report.patch,

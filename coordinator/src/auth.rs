@@ -2,7 +2,8 @@
 //! signed with a hotkey (`btauth/1`, see `whetstone_proto::auth`) for the coordinator's own
 //! hotkey, and the signer must be registered on the subnet; a worker offering to grade (and,
 //! by default, to run agents) must also hold a validator permit, and so must a worker fetching
-//! a task (its hidden tests and gold patch) or an agent package. `Tasks.Publish` is for
+//! a task's visible part or an agent package. A task's grading part (hidden tests, gold patch,
+//! expected test ids) goes only to a validator holding a grade lease on a run of that task. `Tasks.Publish` is for
 //! curators: the coordinator's own hotkey and those listed in `auth.curators`.
 //! `Scores.RunDetail` (a run's output, LLM calls and patch) is answered only to the miner whose
 //! agent made the run or to a validator; everything else in `Scores` is public. Membership comes from a
@@ -224,10 +225,26 @@ impl Auth {
         Ok(caller.hotkey)
     }
 
-    /// `Tasks.Fetch`: a task carries its hidden tests and gold patch, so only the workers that
-    /// run and grade it may fetch it.
+    /// `Tasks.Fetch` of a task's visible part: the workers that run agents (and validators).
     pub(crate) fn task_fetcher(&self, metadata: &MetadataMap, request: &pb::FetchTaskRequest) -> Result<Hotkey, Status> {
         Ok(verify_message(&self.verifier, metadata, FETCH_TASK, request, |caller| self.worker_fetch(caller, "fetching tasks"))?.hotkey)
+    }
+
+    /// `Tasks.Fetch` of a task's grading part (hidden tests, gold patch, expected test ids):
+    /// a validator permit whatever `runners_need_permit` says. Whether the validator holds a
+    /// grade lease on the task is the store's question, asked next by the service.
+    pub(crate) fn grading_fetcher(&self, metadata: &MetadataMap, request: &pb::FetchTaskRequest) -> Result<Hotkey, Status> {
+        let caller = verify_message(&self.verifier, metadata, FETCH_TASK, request, |caller| {
+            if self.membership.has_validator_permit(&caller.hotkey) {
+                return Ok(());
+            }
+            Err(AuthError::Forbidden(format!(
+                "hotkey {} holds no validator permit, and a task's grading part (hidden tests, gold patch, expected \
+                 test ids) goes only to validators grading it; agent-runners fetch the visible part",
+                caller.hotkey
+            )))
+        })?;
+        Ok(caller.hotkey)
     }
 
     /// `Agents.Get`: agent packages go to the workers that run them, not to competitors.

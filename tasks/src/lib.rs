@@ -18,10 +18,12 @@ pub mod protect;
 pub mod repo;
 pub mod report;
 pub mod similarity;
+pub mod split;
 pub mod task;
 
 pub use agent::{AgentManifest, AgentPackage, AgentResources, AgentRuntime, MAX_RUNTIME_PACKAGES};
 pub use digest::Digest;
 pub use grading::{TestResult, TestStatus, Verdict, VerdictStatus};
 pub use ids::{GradeId, Hotkey, RunId};
+pub use split::VisibleTask;
 pub use task::{Task, TaskSet, TaskSpec};

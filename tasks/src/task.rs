@@ -220,9 +220,7 @@ impl Task {
 
     /// Everything under `environment/`: the Dockerfile and what it builds from (a lock).
     pub fn environment(&self) -> whetstone_sandbox::EnvironmentFiles {
-        whetstone_sandbox::EnvironmentFiles::new(
-            self.bundle.files.iter().filter_map(|f| f.path.strip_prefix("environment/").map(|rest| (rest.to_owned(), f.bytes.clone()))),
-        )
+        crate::split::environment_of(&self.bundle)
     }
 
     pub fn gold_patch(&self) -> &[u8] {
@@ -231,14 +229,7 @@ impl Task {
 
     /// The files below `prefix/` with the prefix removed (e.g. `repo`, `hidden`).
     pub fn subtree(&self, prefix: &str) -> Bundle {
-        let lead = format!("{prefix}/");
-        let files: Vec<_> = self
-            .bundle
-            .files
-            .iter()
-            .filter_map(|f| f.path.strip_prefix(&lead).map(|rest| crate::digest::TreeFile { path: rest.to_owned(), ..f.clone() }))
-            .collect();
-        Bundle { digest: crate::digest::digest_files(&files), files }
+        crate::split::subtree(&self.bundle, prefix)
     }
 }
 

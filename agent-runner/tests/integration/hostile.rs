@@ -55,7 +55,7 @@ async fn docker_hostile_fork_bomb() {
          while True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n",
     );
     let started = Instant::now();
-    let report = run_agent(&sandbox, &image, &task, &agent, SandboxLimits { pids: 64, ..limits(4, 2048) }, "fork-bomb").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, SandboxLimits { pids: 64, ..limits(4, 2048) }, "fork-bomb").await;
     let elapsed = started.elapsed();
     assert_eq!(report.outcome, RunOutcome::TimedOut, "{}", explain(&report));
     assert!(elapsed < Duration::from_secs(25), "took {elapsed:?}");
@@ -73,7 +73,7 @@ async fn docker_hostile_memory_bomb() {
         "memory-bomb",
         "print('allocating', flush=True)\nhoard = []\nwhile True:\n    hoard.append(b'x' * (64 * 1024 * 1024))\n",
     );
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(30, 256), "memory-bomb").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(30, 256), "memory-bomb").await;
     assert_eq!(report.outcome, RunOutcome::AgentError, "{}", explain(&report));
     assert!(report.error.contains("ran out of memory (256 MiB)"), "{}", explain(&report));
     assert!(report.log.contains("allocating"), "{}", explain(&report));
@@ -96,7 +96,7 @@ async fn docker_hostile_disk_filler() {
          done\n\
          exit 0\n",
     );
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(60, 512), "disk-filler").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(60, 512), "disk-filler").await;
     assert_eq!(report.outcome, RunOutcome::AgentError, "{}", explain(&report));
     assert!(report.error.contains("filled its disk space"), "{}", explain(&report));
     assert!(report.error.contains("/repo (128 MiB)") && report.error.contains("/tmp (128 MiB)"), "{}", explain(&report));
@@ -120,7 +120,8 @@ async fn docker_hostile_cpu_spinner() {
          while :; do :; done\n",
     );
     let started = Instant::now();
-    let report = run_agent(&sandbox, &image, &task, &agent, SandboxLimits { cpu_millis: 500, ..limits(3, 2048) }, "cpu-spinner").await;
+    let report =
+        run_agent(&sandbox, &image, &task.visible(), &agent, SandboxLimits { cpu_millis: 500, ..limits(3, 2048) }, "cpu-spinner").await;
     let elapsed = started.elapsed();
     assert_eq!(report.outcome, RunOutcome::TimedOut, "{}", explain(&report));
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
@@ -137,7 +138,7 @@ async fn docker_hostile_cpu_spinner() {
 async fn docker_hostile_output_flood() {
     let (sandbox, task, image) = setup("output-flood").await;
     let agent = shell_agent("output-flood", "echo FLOOD-START\nhead -c 200000000 /dev/zero | tr '\\0' 'x'\necho\necho FLOOD-END\n");
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(60, 2048), "output-flood").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(60, 2048), "output-flood").await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}", explain(&report));
     assert_eq!(report.exit_code, 0);
     assert!(report.log.len() < 70 * 1024, "log is {} bytes", report.log.len());
@@ -165,7 +166,7 @@ async fn docker_hostile_sleep_past_timeout_with_daemons() {
          exec sleep 600\n",
     );
     let started = Instant::now();
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(3, 2048), "daemons").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(3, 2048), "daemons").await;
     let elapsed = started.elapsed();
     assert_eq!(report.outcome, RunOutcome::TimedOut, "{}", explain(&report));
     assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}: something outlived the deadline");
@@ -278,10 +279,10 @@ async fn docker_hostile_network_exfiltration() {
         assert_eq!(report.log.contains("OPENAI_API_KEY set"), behind_proxy, "{}", explain(report));
     };
 
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(60, 2048), "exfil-none").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(60, 2048), "exfil-none").await;
     check(&report, false);
 
-    let report = run_agent_with_llm(&sandbox, &image, &task, &agent, limits(60, 2048), "exfil-proxy", &gateway, 1000).await;
+    let report = run_agent_with_llm(&sandbox, &image, &task.visible(), &agent, limits(60, 2048), "exfil-proxy", &gateway, 1000).await;
     check(&report, true);
     assert_eq!(reached.load(Ordering::SeqCst), 0, "an agent reached the host");
     gateway.shutdown().await;
@@ -327,7 +328,7 @@ async fn docker_hostile_secrets_stay_outside() {
         host = host_file.display(),
     );
     let agent = shell_agent("secrets", &script);
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(60, 2048), "secrets").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(60, 2048), "secrets").await;
     let _ = std::fs::remove_file(&host_file);
     assert_eq!(report.outcome, RunOutcome::Completed, "{}", explain(&report));
     // It looked: the environment it was given is in the log, and each search reported.

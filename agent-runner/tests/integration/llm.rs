@@ -47,7 +47,8 @@ async fn docker_llm_agent_resolves_a_shipped_task_through_the_proxy() {
     let replies = ScriptedUpstream::load(&root().join("examples/upstream/starter.jsonl")).expect("script");
     let (upstream, gateway) = start(replies, &sandbox).await;
 
-    let report = run_agent_with_llm(&sandbox, &image, &task, &example_agent("llm"), limits(240), "llm-resolve", &gateway, 250_000).await;
+    let report =
+        run_agent_with_llm(&sandbox, &image, &task.visible(), &example_agent("llm"), limits(240), "llm-resolve", &gateway, 250_000).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}\n{}", report.error, report.log);
     assert!(report.log.contains("[agent] applied ['toolz/itertoolz.py']"), "{}", report.log);
     let first = report.llm.calls.first().unwrap_or_else(|| panic!("no LLM call recorded:\n{}", report.log));
@@ -85,7 +86,8 @@ async fn docker_llm_budget_exhaustion_gets_429_and_the_run_ends_cleanly() {
     let replies = ScriptedUpstream::load(&root().join("examples/upstream/starter.jsonl")).expect("script");
     let (upstream, gateway) = start(replies, &sandbox).await;
 
-    let report = run_agent_with_llm(&sandbox, &image, &task, &example_agent("llm"), limits(120), "llm-budget", &gateway, 50).await;
+    let report =
+        run_agent_with_llm(&sandbox, &image, &task.visible(), &example_agent("llm"), limits(120), "llm-budget", &gateway, 50).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}\n{}", report.error, report.log);
     assert_eq!(report.exit_code, 0, "{}", report.log);
     assert!(report.log.contains("LLM budget exhausted"), "{}", report.log);

@@ -64,7 +64,7 @@ async fn docker_repair_agent_produces_a_patch_that_resolves_the_task() {
     let sandbox = sandbox("repair").await;
     let task = task("toolz-merge-with-single-mapping");
     let image = sandbox.ensure_task_image(task.dockerfile(), &NoProgress).await.expect("image");
-    let report = run_agent(&sandbox, &image, &task, &example_agent("repair"), limits(240), "repair").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &example_agent("repair"), limits(240), "repair").await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}\n{}", report.error, report.log);
     let patch = String::from_utf8_lossy(&report.patch);
     assert!(patch.starts_with("diff --git a/toolz/dicttoolz.py"), "{patch}\n{}", report.log);
@@ -80,7 +80,7 @@ async fn docker_noop_agent_yields_an_empty_patch() {
     let sandbox = sandbox("noop").await;
     let task = task("toolz-get-single-index-tuple");
     let image = sandbox.ensure_task_image(task.dockerfile(), &NoProgress).await.expect("image");
-    let report = run_agent(&sandbox, &image, &task, &example_agent("noop"), limits(60), "noop").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &example_agent("noop"), limits(60), "noop").await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{}", report.error);
     assert_eq!(report.exit_code, 0);
     assert!(report.patch.is_empty(), "{}", String::from_utf8_lossy(&report.patch));
@@ -120,7 +120,7 @@ sleep 600
     let agent = AgentPackage::from_bundle(bundle).expect("valid agent");
 
     let started = std::time::Instant::now();
-    let report = run_agent(&sandbox, &image, &task, &agent, limits(8), "contract").await;
+    let report = run_agent(&sandbox, &image, &task.visible(), &agent, limits(8), "contract").await;
     assert_eq!(report.outcome, RunOutcome::TimedOut, "{}\n{}", report.error, report.log);
     assert!(started.elapsed() < Duration::from_secs(60), "deadline not enforced: {:?}", started.elapsed());
     assert!(report.log.contains("contract-ok"), "the agent's checks failed:\n{}", report.log);

@@ -15,6 +15,9 @@ pub(crate) enum ApiError {
     /// The request is well-formed but the subnet's policy refuses it.
     #[error("{0}")]
     Refused(String),
+    /// The caller is known but may not have what it asks for.
+    #[error("{0}")]
+    Forbidden(String),
 
     #[error("storage failure")]
     Store(#[from] StoreError),
@@ -30,6 +33,7 @@ impl From<ApiError> for tonic::Status {
             ApiError::AlreadyExists(message) => Self::already_exists(message),
             ApiError::RateLimited(message) => Self::resource_exhausted(message),
             ApiError::Refused(message) => Self::failed_precondition(message),
+            ApiError::Forbidden(message) => Self::permission_denied(message),
             internal @ (ApiError::Store(_) | ApiError::Blob(_)) => {
                 tracing::error!(error = %error_chain(&internal), "request failed");
                 Self::internal("internal error; see the coordinator log")

@@ -291,6 +291,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Puts a leased slot back in the queue for any validator, or ends it as an infrastructure
     /// failure after `max_attempts`. Returns true when it was requeued.
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError>;
+    /// Whether `validator` holds a leased grade slot on a run of task `task`: the one reason
+    /// to send it the task's grading part (hidden tests, gold patch, expected test ids).
+    async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError>;
     /// What a verdict for this slot must be about; `None` when there is no such slot.
     async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError>;
     /// Appends a checked verdict to the ledger and fills the slot when its holder reported it.

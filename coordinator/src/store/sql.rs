@@ -369,6 +369,18 @@ impl Store for SqlStore {
         Ok(Some((attempts, patch.unwrap_or_default())))
     }
 
+    async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError> {
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM grades g JOIN runs r ON r.run_id = g.run_id
+                            WHERE g.validator = ? AND g.state = 'leased' AND r.task_digest = ?)",
+        )
+        .bind(validator.as_str())
+        .bind(task.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(held)
+    }
+
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM grades WHERE grade_id = $1 AND state = 'leased'")

@@ -17,7 +17,12 @@ use whetstone_proto::auth::{RequestSigner, SUBMIT_AGENT, WORKER_CONNECT};
 use whetstone_proto::{MAX_MESSAGE_BYTES, pb};
 use whetstone_tasks::Hotkey;
 
-use crate::support::{Harness, example_agent, test_config};
+use whetstone_proto::pb::TaskPart::{Grading, Visible};
+use whetstone_tasks::RunId;
+use whetstone_tasks::bundle::Bundle;
+use whetstone_tasks::split::join_parts;
+
+use crate::support::{Harness, RawWorker, example_agent, patch_for, run_report, signed_report, test_config};
 
 fn coordinator_hotkey() -> Hotkey {
     Hotkey::new(DevKey::Alice.address())
@@ -202,11 +207,11 @@ async fn tasks_are_published_by_curators_and_fetched_by_validators_only() {
     refused(harness.tasks().publish(bundle()).await, Code::Unauthenticated, "must be signed");
     assert!(harness.publish(bundle(), DevKey::Dave.address()).await.expect("a listed curator publishes").into_inner().created);
 
-    // The task holds its hidden tests: a miner must not read it, the validator fetches it.
-    refused(harness.fetch_task(task.as_str(), DevKey::Bob.address()).await, Code::PermissionDenied, "validator permit");
-    let unsigned = pb::FetchTaskRequest { task_digest: task.to_string() };
+    // Even the task's visible part is for workers, not for miners.
+    refused(harness.fetch_task(task.as_str(), Visible, DevKey::Bob.address()).await, Code::PermissionDenied, "validator permit");
+    let unsigned = pb::FetchTaskRequest { task_digest: task.to_string(), part: Visible as i32 };
     refused(harness.tasks().fetch(unsigned).await, Code::Unauthenticated, "must be signed");
-    assert!(!harness.fetch_task(task.as_str(), alice).await.expect("the validator fetches").into_inner().bundle.is_empty());
+    assert!(!harness.fetch_task(task.as_str(), Visible, alice).await.expect("a worker fetches").into_inner().bundle.is_empty());
 
     // Agent packages go to workers, not to competitors.
     let agent = harness.submit_agent("noop").await;
@@ -221,7 +226,53 @@ async fn registered_runners_without_a_permit_may_fetch_when_opened_to_them() {
     })
     .await;
     let task = harness.publish_tasks(1).await.remove(0);
-    assert!(harness.fetch_task(task.as_str(), DevKey::Bob.address()).await.is_ok(), "registered Bob runs agents here");
+    assert!(harness.fetch_task(task.as_str(), Visible, DevKey::Bob.address()).await.is_ok(), "registered Bob runs agents here");
+    let refusal = harness.fetch_task(task.as_str(), Grading, DevKey::Bob.address()).await;
+    refused(refusal, Code::PermissionDenied, "agent-runners fetch the visible part");
+}
+
+/// A task travels in two parts: the runner gets what its agent may see and is refused the
+/// hidden tests, gold patch and expected test ids, which go to the validator grading a run of
+/// the task, while it holds the grade.
+#[tokio::test]
+async fn runners_get_the_visible_part_and_only_a_grading_validator_the_answers() {
+    let harness = devnet_harness().await;
+    let task = harness.publish_tasks(1).await.remove(0);
+    harness.submit_agent("noop").await;
+    let (alice, ferdie) = (DevKey::Alice.address(), DevKey::Ferdie.address());
+
+    // Alice runs the agent. She holds a validator permit, but no grade on the task.
+    let mut runner = RawWorker::connect_as(harness.url(), DevKey::Alice, "runner", pb::Capability::RunAgent, 1).await;
+    let run = runner.next_run().await;
+    assert_eq!(run.task_digest, task.to_string());
+    let visible = harness.fetch_task(task.as_str(), Visible, alice).await.expect("the runner fetches the visible part").into_inner();
+    let visible = Bundle::from_tar_expecting(&visible.bundle, &visible.part_digest.parse().expect("digest")).expect("as named");
+    let paths: Vec<&str> = visible.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.iter().any(|p| p.starts_with("repo/")) && paths.contains(&"instruction.md"), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.starts_with("hidden/") || *p == "gold.patch" || *p == "task.toml"), "answers leaked: {paths:?}");
+    let refusal = harness.fetch_task(task.as_str(), Grading, alice).await;
+    refused(refusal, Code::PermissionDenied, "holds no grade lease on a run of task");
+    let refusal = harness.fetch_task(task.as_str(), Grading, DevKey::Bob.address()).await;
+    refused(refusal, Code::PermissionDenied, "no validator permit");
+    let unnamed = harness.fetch_task(task.as_str(), pb::TaskPart::Unspecified, alice).await;
+    refused(unnamed, Code::InvalidArgument, "name the task part");
+
+    // The patch comes back; Ferdie grades it and may fetch the answers while he holds the grade.
+    runner.send(run_report(&run.run_id, pb::RunOutcome::Completed, &patch_for(&RunId::new(&run.run_id), "r"))).await;
+    assert!(runner.next_ack().await.accepted);
+    let mut grader = RawWorker::connect_as(harness.url(), DevKey::Ferdie, "grader", pb::Capability::Grade, 1).await;
+    let grade = grader.next_grade().await;
+    let grading = harness.fetch_task(task.as_str(), Grading, ferdie).await.expect("the grading validator fetches").into_inner();
+    let grading = Bundle::from_tar_expecting(&grading.bundle, &grading.part_digest.parse().expect("digest")).expect("as named");
+    let joined = join_parts(&visible, &grading, &task).expect("the two parts are the task");
+    assert_eq!(joined.digest(), &task);
+    refused(harness.fetch_task(task.as_str(), Grading, alice).await, Code::PermissionDenied, "no grade lease");
+
+    // Once the verdict is in, the lease is gone and so is the access.
+    let report = signed_report(&grade, DevKey::Ferdie, false);
+    grader.send(pb::WorkerMessage { kind: Some(pb::worker_message::Kind::GradeReport(report.into())) }).await;
+    assert!(grader.next_ack().await.accepted);
+    refused(harness.fetch_task(task.as_str(), Grading, ferdie).await, Code::PermissionDenied, "no grade lease");
 }
 
 #[tokio::test]

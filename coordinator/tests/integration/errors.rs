@@ -57,17 +57,20 @@ async fn fetches_by_digest_are_checked() {
     let harness = Harness::start().await;
     let unknown = "0".repeat(64);
 
-    assert_status(harness.fetch_task(&unknown, HOTKEY).await, Code::NotFound, &unknown);
-    assert_status(harness.fetch_task("not-a-digest", HOTKEY).await, Code::InvalidArgument, "task_digest");
-    assert_status(harness.fetch_task(&"A".repeat(64), HOTKEY).await, Code::InvalidArgument, "task_digest");
+    let visible = pb::TaskPart::Visible;
+    assert_status(harness.fetch_task(&unknown, visible, HOTKEY).await, Code::NotFound, &unknown);
+    assert_status(harness.fetch_task("not-a-digest", visible, HOTKEY).await, Code::InvalidArgument, "task_digest");
+    assert_status(harness.fetch_task(&"A".repeat(64), visible, HOTKEY).await, Code::InvalidArgument, "task_digest");
 
     assert_status(harness.get_agent(&unknown, HOTKEY).await, Code::NotFound, &unknown);
     assert_status(harness.get_agent("", HOTKEY).await, Code::InvalidArgument, "agent_digest");
 
-    // A published task comes back byte for byte.
+    // A published task's visible part comes back as the task's own split makes it.
     let published = harness.publish_tasks(1).await;
-    let bundle = harness.fetch_task(published[0].as_str(), HOTKEY).await.expect("fetch").into_inner().bundle;
-    assert_eq!(Bundle::from_tar(&bundle).expect("a valid bundle").digest, published[0]);
+    let fetched = harness.fetch_task(published[0].as_str(), visible, HOTKEY).await.expect("fetch").into_inner();
+    let part = Bundle::from_tar(&fetched.bundle).expect("a valid bundle");
+    assert_eq!(part.digest.to_string(), fetched.part_digest);
+    assert_eq!(part.digest, crate::support::starter_tasks(1)[0].visible().bundle.digest);
 }
 
 #[tokio::test]

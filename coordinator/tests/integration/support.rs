@@ -284,9 +284,14 @@ impl Harness {
         self.tasks().publish(signer_for(curator).signed(PUBLISH_TASK, request)).await
     }
 
-    /// `Tasks.Fetch`, signed by the dev key whose address `worker` is.
-    pub async fn fetch_task(&self, digest: &str, worker: &str) -> Result<tonic::Response<pb::TaskBundle>, tonic::Status> {
-        let request = pb::FetchTaskRequest { task_digest: digest.to_owned() };
+    /// `Tasks.Fetch` of one part of a task, signed by the dev key whose address `worker` is.
+    pub async fn fetch_task(
+        &self,
+        digest: &str,
+        part: pb::TaskPart,
+        worker: &str,
+    ) -> Result<tonic::Response<pb::TaskBundle>, tonic::Status> {
+        let request = pb::FetchTaskRequest { task_digest: digest.to_owned(), part: part as i32 };
         self.tasks().fetch(signer_for(worker).signed(FETCH_TASK, request)).await
     }
 
