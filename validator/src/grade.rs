@@ -16,6 +16,7 @@ use whetstone_tasks::task::Framework;
 use whetstone_tasks::{Digest, Task, Verdict, VerdictStatus};
 
 use crate::audit;
+use crate::canary::Canary;
 use crate::script::{self, ScriptResult};
 use crate::verdict::{Evidence, judge};
 
@@ -102,9 +103,11 @@ pub async fn grade_patch(sandbox: &Sandbox, image: &ImageRef, task: &Task, patch
         notes.push(format!("audit: the patch adds lines mentioning {}", markers.join(", ")));
     }
 
+    let canary = Canary::plant(task).map_err(|why| notes.push(why)).ok();
+
     let infra = |message: String| Verdict::without_tests(VerdictStatus::InfraError, tests, message);
     let junit_token = uuid::Uuid::new_v4().simple().to_string();
-    let uploads = match build_uploads(task, &filtered.patch) {
+    let uploads = match build_uploads(task, &filtered.patch, canary.as_ref()) {
         Ok(uploads) => uploads,
         Err(e) => return finish(graded, infra(format!("failed to prepare the grading files: {e}"))),
     };
@@ -162,8 +165,8 @@ pub async fn grade_patch(sandbox: &Sandbox, image: &ImageRef, task: &Task, patch
         Framework::Pytest => out.get(&format!("junit-{junit_token}.xml")).map(String::as_str),
         Framework::Cargo => cargo_report.as_deref(),
     };
-    let evidence =
-        Evidence { exit: outcome.exit, script: &status, junit, test_log: out.get("test.log").map(String::as_str).unwrap_or_default() };
+    let test_log = out.get("test.log").map(String::as_str).unwrap_or_default();
+    let evidence = Evidence { exit: outcome.exit, script: &status, junit, test_log, canary: canary.as_ref() };
     let verdict = judge(tests, evidence, notes);
     finish(graded, verdict)
 }
@@ -195,8 +198,10 @@ fn phases(result: &ScriptResult) -> Phases {
 
 /// `/repo`: the pristine tree with its one commit, owned by the test user. `/grading`: the
 /// supervisor, the patch and the hidden files, owned by root and read-only to the tests; its
-/// `out/` (a mount of its own) is the only place there the test user may write.
-fn build_uploads(task: &Task, patch: &[u8]) -> std::io::Result<Vec<Upload>> {
+/// `out/` (a mount of its own) is the only place there the test user may write. The planted
+/// failing test, if any, is appended to its hidden file here, so it exists only in this
+/// grading's container.
+fn build_uploads(task: &Task, patch: &[u8], canary: Option<&Canary>) -> std::io::Result<Vec<Upload>> {
     let repo = packed_repo(task)?;
 
     let mut grading = Builder::new(Vec::new());
@@ -217,7 +222,10 @@ fn build_uploads(task: &Task, patch: &[u8]) -> std::io::Result<Vec<Upload>> {
             }
         }
         let mode = if file.executable { 0o755 } else { 0o644 };
-        append_file(&mut grading, &file.path, &file.bytes, mode)?;
+        match canary.filter(|canary| canary.path == file.path) {
+            Some(canary) => append_file(&mut grading, &file.path, &[file.bytes.as_slice(), canary.text.as_bytes()].concat(), mode)?,
+            None => append_file(&mut grading, &file.path, &file.bytes, mode)?,
+        }
     }
     Ok(vec![Upload { dest_dir: "/repo".into(), tar: repo.to_vec() }, Upload { dest_dir: "/grading".into(), tar: grading.into_inner()? }])
 }
@@ -299,7 +307,8 @@ mod tests {
     fn grading_files_are_root_owned_and_complete() {
         let set = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tasks/sets/starter");
         let task = whetstone_tasks::TaskSet::load(&set).expect("starter set").tasks.remove(0);
-        let uploads = build_uploads(&task, b"patch").expect("uploads");
+        let canary = Canary::plant(&task).expect("a canary");
+        let uploads = build_uploads(&task, b"patch", Some(&canary)).expect("uploads");
         assert_eq!(uploads.iter().map(|u| u.dest_dir.as_str()).collect::<Vec<_>>(), ["/repo", "/grading"]);
         let mut entries = HashMap::new();
         let mut archive = tar::Archive::new(uploads[1].tar.as_slice());
@@ -317,6 +326,20 @@ mod tests {
                 assert!(entries.contains_key(parent), "{parent} of {path}");
             }
         }
+        let mut grading = tar::Archive::new(uploads[1].tar.as_slice());
+        let planted = grading
+            .entries()
+            .expect("tar")
+            .flatten()
+            .find(|e| e.path().expect("path").to_string_lossy() == canary.path)
+            .map(|mut e| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).expect("utf-8");
+                text
+            })
+            .expect("the canary's file is uploaded");
+        let original = task.bundle.file(&canary.path).expect("hidden file").bytes.clone();
+        assert_eq!(planted, format!("{}{}", String::from_utf8(original).expect("utf-8"), canary.text));
         let mut repo = tar::Archive::new(uploads[0].tar.as_slice());
         let names: Vec<String> =
             repo.entries().expect("tar").flatten().map(|e| e.path().expect("path").to_string_lossy().into_owned()).collect();

@@ -84,22 +84,44 @@
 //! Code under test runs inside pytest's own process. From there it can do anything pytest
 //! can: monkeypatch pytest so every test passes, rewrite the hidden test files before they
 //! are imported, write the report itself (its path is in `sys.argv`), print a matching
-//! summary and exit 0. No check after the fact can tell such a run from an honest one; the
-//! cross-checks above catch only forgeries that leave one of the signals inconsistent (the
-//! hostile suite has one caught by the exit status and one, which also fakes the exit
-//! status, caught by the printed summary). What bounds the risk: the agent never sees the
-//! hidden tests or the grader, so a forgery cannot be tried out before it is submitted; every
-//! added line that mentions what forgery needs (`_pytest`, `junit`, `atexit`, `_exit`,
-//! `sys.argv`, `/grading`, …) is noted as `audit:` in the verdict for a reviewer; and the
-//! network-less, limited container bounds the damage. Closing it for good
-//! needs the verdict to come from outside the process under test (for example a runner that
-//! executes each test in a child and records its outcome from the parent, with the tests'
-//! assertions evaluated there), which is future work.
+//! summary and exit 0. The cross-checks above catch forgeries that leave one of the signals
+//! inconsistent (the hostile suite has one caught by the exit status and one, which also
+//! fakes the exit status, caught by the printed summary). What closes more of it:
+//!
+//! - **A planted failing test** (`canary.rs`). Every grading appends to the hidden file of
+//!   the first FAIL_TO_PASS test one test that cannot pass, named after that test with a
+//!   random suffix drawn for this grading, with a random false assertion; the report is
+//!   believed only when it shows that test failed (a command that selects tests itself, by
+//!   node id, `-k` or `-m`, only gets a note when it is absent). A forgery that makes
+//!   whatever runs pass, the cheap and general kind, passes it too and is caught
+//!   (`docker_hostile_every_test_made_to_pass_inside_pytest_is_caught_by_the_planted_failure`:
+//!   report, exit status 0 and summary all agree, and the verdict still passes nothing).
+//! - **The test runner's modules cannot come from the patch** (`whetstone_tasks::protect`):
+//!   `pytest.py`, `pytest/`, `_pytest/`, `pluggy/`, `py.py` at any depth are protected for
+//!   every pytest task whatever its own globs (a `PYTHONPATH=src` command would otherwise
+//!   import the patch's pytest before the real one), and so are cargo's manifests, lock,
+//!   build scripts, configuration and toolchain files for cargo tasks (`harness = false` or
+//!   a `[[test]] path` would swap libtest for a program that prints passes).
+//!
+//! What remains open, plainly: a patch written to pass *exactly the task's expected tests by
+//! name* (it can guess them from the upstream project's public test suite) and leave every
+//! other test alone still makes a consistent, believed report; the planted test only stops
+//! forgeries that cannot tell it from a real one. Nothing in-process is out of such code's
+//! reach (no pipe, key or plugin in the same Python process is), so closing it for good
+//! needs the verdict to be computed outside the process under test, which a general pytest
+//! suite does not allow. Cargo tasks get no planted test yet (cargo stops at the first failing
+//! test target unless told `--no-fail-fast`, which the task's command may not accept). What
+//! bounds the rest: the agent never sees the hidden tests, the grader or the planted test's
+//! name; every added line that mentions what forgery needs (`_pytest`, `junit`, `atexit`,
+//! `_exit`, `sys.argv`, `/grading`, …) is noted as `audit:` in the verdict for a reviewer;
+//! several validators grade each run; and the network-less, limited container bounds the
+//! damage. `docs/grading-integrity.md` says the same for operators.
 //!
 //! The supervisor needs `python3` (with `ctypes`) in the task image; the task format's base
 //! image has it and every task's tests are pytest.
 
 mod audit;
+mod canary;
 mod grade;
 pub mod junit;
 mod pytest;

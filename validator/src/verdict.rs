@@ -9,6 +9,7 @@ use whetstone_tasks::grading::grade;
 use whetstone_tasks::task::TestSpec;
 use whetstone_tasks::{TestStatus, Verdict, VerdictStatus};
 
+use crate::canary::{Canary, CanaryCheck};
 use crate::junit;
 use crate::pytest::{self, EXIT_OK, EXIT_TESTS_FAILED};
 use crate::script::{ScriptResult, ScriptStatus};
@@ -23,6 +24,8 @@ pub(crate) struct Evidence<'a> {
     pub junit: Option<&'a str>,
     /// The test command's output (head and tail when long).
     pub test_log: &'a str,
+    /// The failing test planted for this grading, if one was.
+    pub canary: Option<&'a Canary>,
 }
 
 /// The verdict for one grading. `notes` holds what was decided before the container ran
@@ -121,6 +124,13 @@ fn doubts(
     };
     if let Some(report) = &report {
         cross_check(spec, report, exit, evidence.test_log, &mut doubts, notes);
+        if let Some(canary) = evidence.canary {
+            match canary.check(report.get(&canary.id).copied(), &spec.command) {
+                CanaryCheck::Failed => {}
+                CanaryCheck::Doubt(doubt) => doubts.push(doubt),
+                CanaryCheck::Unselected(note) => notes.push(note),
+            }
+        }
     }
     match report {
         Some(report) if doubts.is_empty() => Ok(report),
@@ -223,7 +233,7 @@ mod tests {
     }
 
     fn judge_with(script: &ScriptStatus, exit: Exit, junit: Option<&str>, log: &str) -> Verdict {
-        judge(&spec(), Evidence { exit, script, junit, test_log: log }, Vec::new())
+        judge(&spec(), Evidence { exit, script, junit, test_log: log, canary: None }, Vec::new())
     }
 
     #[test]

@@ -5,7 +5,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::PatchError;
 use super::reader::split_patch;
-use crate::task::Task;
+use crate::task::{Framework, Task};
 
 /// A patch with protected-path sections taken out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,14 +33,33 @@ pub fn drop_protected(patch: &[u8], protected: &[String]) -> Result<FilteredPatc
     Ok(FilteredPatch { patch: kept, dropped })
 }
 
-/// The globs the grader protects for `task`: the task's own (or [`DEFAULT_PROTECTED`]), plus
-/// every hidden file's path, everything below it, and each directory above it as a path of its
-/// own. A patch can then neither edit a hidden file nor put a file or a link where the
-/// overlay of the hidden files has to write, whatever globs the task chose.
+/// The test runner's own code, which a patch must never supply, whatever globs a task chose:
+/// for pytest, modules of that name anywhere (a directory on a task's `PYTHONPATH`, such as
+/// `src/`, comes before site-packages, so `src/pytest.py` or `src/_pytest/` would stand in
+/// for pytest itself and print whatever it liked); for cargo, the manifests and toolchain
+/// files that choose what `cargo test` builds and runs (`harness = false` or a `[[test]]
+/// path` swaps libtest for a program that prints passes).
+const PYTEST_INTERNALS: &[&str] = &["**/pytest.py", "**/pytest/**", "**/_pytest/**", "**/pluggy/**", "**/py.py"];
+const CARGO_INTERNALS: &[&str] =
+    &["**/Cargo.toml", "**/Cargo.lock", "**/build.rs", "**/.cargo/**", "**/rust-toolchain", "**/rust-toolchain.toml"];
+/// Projects whose own code is those modules: their tasks may change them.
+const PYTEST_PROJECTS: &[&str] = &["pytest", "pluggy", "py"];
+
+/// The globs the grader protects for `task`: the task's own (or [`DEFAULT_PROTECTED`]), the
+/// test runner's internals ([`PYTEST_INTERNALS`], [`CARGO_INTERNALS`]), plus every hidden
+/// file's path, everything below it, and each directory above it as a path of its own. A
+/// patch can then neither edit a hidden file nor put a file or a link where the overlay of
+/// the hidden files has to write, whatever globs the task chose.
 ///
 /// [`DEFAULT_PROTECTED`]: crate::task::DEFAULT_PROTECTED
 pub fn grading_globs(task: &Task) -> Vec<String> {
     let mut globs = task.spec.grading.protected_globs();
+    let internals = match task.spec.framework {
+        Framework::Pytest if PYTEST_PROJECTS.contains(&task.spec.source.project.to_ascii_lowercase().as_str()) => &[][..],
+        Framework::Pytest => PYTEST_INTERNALS,
+        Framework::Cargo => CARGO_INTERNALS,
+    };
+    globs.extend(internals.iter().map(|glob| (*glob).to_owned()));
     for file in &task.bundle.files {
         let Some(path) = file.path.strip_prefix("hidden/") else { continue };
         let escaped = globset::escape(path);
@@ -132,6 +151,35 @@ mod tests {
         }
         for path in ["pkg/core.py", "setup.py", "Makefile", "pkg/testing.py", "pkg/contest.py", "src/lib.rs", "Cargo.toml", "README.md"] {
             assert!(!globs.is_match(path), "{path} should stay editable");
+        }
+    }
+
+    /// Whatever globs a task chose, a patch cannot supply the test runner: pytest's modules
+    /// anywhere (a `PYTHONPATH=src` command would import `src/pytest.py` before the real
+    /// one), cargo's manifests and toolchain files. No shipped gold patch touches them.
+    #[test]
+    fn the_test_runners_internals_are_always_protected() {
+        let set_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sets/starter");
+        let mut task = crate::TaskSet::load(&set_dir).expect("starter set").tasks.remove(0);
+        task.spec.grading.protected = Some(Vec::new());
+        let globs = build_globs(&grading_globs(&task)).expect("globs");
+        for path in ["pytest.py", "src/pytest.py", "src/_pytest/runner.py", "lib/pluggy/__init__.py", "src/pytest/__init__.py", "py.py"] {
+            assert!(globs.is_match(path), "{path} should be protected");
+        }
+        assert!(!globs.is_match("src/pkg/core.py") && !globs.is_match("Cargo.toml"), "pytest tasks keep the rest editable");
+        task.spec.source.project = "pluggy".into();
+        assert!(!build_globs(&grading_globs(&task)).expect("globs").is_match("src/pluggy/hooks.py"), "pluggy's own tasks edit pluggy");
+        task.spec.source.project = "toolz".into();
+        task.spec.framework = Framework::Cargo;
+        let globs = build_globs(&grading_globs(&task)).expect("globs");
+        for path in ["Cargo.toml", "crates/x/Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "build.rs", ".cargo/config.toml"] {
+            assert!(globs.is_match(path), "{path} should be protected");
+        }
+
+        let curated = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sets/curated");
+        for task in crate::TaskSet::load(&curated).expect("curated set").tasks {
+            let filtered = drop_protected(task.gold_patch(), &grading_globs(&task)).expect("gold patch reads");
+            assert!(filtered.dropped.is_empty(), "{}: {:?}", task.spec.id, filtered.dropped);
         }
     }
 

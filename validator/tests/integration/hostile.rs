@@ -319,6 +319,57 @@ async fn docker_hostile_shadow_pytest_module_is_not_imported() {
     assert_nothing_left(&sandbox).await;
 }
 
+/// The residual risk itself: code imported while pytest collects makes every test report a
+/// pass, so the JUnit report, pytest's exit status (0) and its printed summary all agree.
+/// None of those cross-checks can see it; the failing test the grader planted under a fresh
+/// name for this grading is reported passed too, and that gives the forgery away.
+#[tokio::test]
+async fn docker_hostile_every_test_made_to_pass_inside_pytest_is_caught_by_the_planted_failure() {
+    let sandbox = sandbox("hostile-all-pass").await;
+    let task = task(TASK);
+    let forgery = "\nimport _pytest.reports as _reports\n\
+                   _init = _reports.TestReport.__init__\n\
+                   def _passing(self, *args, **kwargs):\n\
+                   \x20   _init(self, *args, **kwargs)\n\
+                   \x20   if self.outcome == 'failed':\n\
+                   \x20       self.outcome, self.longrepr = 'passed', None\n\
+                   _reports.TestReport.__init__ = _passing\n";
+    let patch = patch_from_edit(&task, |root| append(root, "toolz/__init__.py", forgery));
+    let graded = grade(&sandbox, &task, &patch, limits(), "all-pass").await;
+    let notes = &graded.verdict.notes;
+    assert_eq!(graded.verdict.status, VerdictStatus::Unresolved, "{notes}\n{}", graded.log);
+    assert!(notes.contains("planted to fail") && notes.contains("is reported passed"), "{notes}");
+    assert!(!notes.contains("exited 0 but") && !notes.contains("pytest printed"), "exit and summary agreed with the forgery: {notes}");
+    assert_eq!(graded.verdict.fail_to_pass_passed + graded.verdict.pass_to_pass_passed, 0, "an untrusted report passes nothing");
+    assert_nothing_left(&sandbox).await;
+}
+
+/// A task whose command puts a directory of the repository on `PYTHONPATH` (as the curated
+/// `PYTHONPATH=src` tasks do) would import a `pytest.py` there before the real pytest, even
+/// with the safe path. pytest's modules are test-runner internals: the patch's copy is
+/// dropped and named, and the real pytest runs the real tests.
+#[tokio::test]
+async fn docker_hostile_pytest_shadowed_on_the_pythonpath_is_dropped() {
+    let sandbox = sandbox("hostile-pythonpath").await;
+    let mut task = task(TASK);
+    task.spec.tests.command = format!("PYTHONPATH=lib {}", task.spec.tests.command);
+    let fake_pytest = format!(
+        "import sys\nfor arg in sys.argv:\n    if arg.startswith('--junitxml='):\n        with open(arg.split('=', 1)[1], 'w') as f:\n            f.write('''{}''')\nprint('{} passed in 0.01s')\nsys.exit(0)\n",
+        forged_report(&task),
+        task.spec.tests.fail_to_pass.len() + task.spec.tests.pass_to_pass.len(),
+    );
+    let patch = patch_from_edit(&task, |root| {
+        append(root, "lib/pytest.py", &fake_pytest);
+        append(root, "lib/_pytest/__init__.py", "");
+    });
+    let graded = grade(&sandbox, &task, &patch, limits(), "pythonpath").await;
+    let notes = &graded.verdict.notes;
+    assert_eq!(graded.verdict.status, VerdictStatus::Unresolved, "{notes}\n{}", graded.log);
+    assert!(notes.contains("lib/pytest.py") && notes.contains("lib/_pytest/__init__.py"), "not named as dropped: {notes}");
+    assert_eq!(status_of(&graded, FAIL_TO_PASS), TestStatus::Failed, "the real pytest ran: {notes}");
+    assert_nothing_left(&sandbox).await;
+}
+
 /// A fork bomb in the code under test: held by the pids limit, killed with its process group
 /// at the task's timeout, graded unresolved (the agent's fault, not an infrastructure error),
 /// and the validator grades the next patch normally.
