@@ -14,8 +14,9 @@ use crate::web::charts::{Cell, HeatCell, HeatMap, StepChart};
 use crate::web::html::{Html, duration_ms, percent, short, usd, utc};
 use crate::web::{PageError, Web, hotkey, layout, result_badge};
 
-/// Most points in the score-over-time chart: the ledger is sampled, not replayed per verdict.
-const MAX_POINTS: usize = 80;
+/// Most points in the score-over-time chart: the ledger is sampled, not replayed per verdict
+/// (each point replays the scoring function over the ledger up to it).
+const MAX_POINTS: usize = 40;
 
 pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> Result<Response, PageError> {
     let unknown = || PageError::NotFound(format!("There is no agent {digest} on this coordinator; the leaderboard lists them all."));
@@ -62,7 +63,12 @@ pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> 
     body.raw("</div>");
 
     body.raw("<h2>Score over time</h2>");
-    let timeline = score_timeline(&evaluation, &digest);
+    // Each point is the whole scoring function over a prefix of the ledger: CPU work, off the
+    // async threads.
+    let timeline = {
+        let (evaluation, digest) = (evaluation.clone(), digest.clone());
+        tokio::task::spawn_blocking(move || score_timeline(&evaluation, &digest)).await.map_err(|_| PageError::Internal)?
+    };
     match (timeline.first(), timeline.last()) {
         (Some(first), Some(last)) => {
             let points: Vec<(f64, f64)> = timeline.iter().map(|p| (p.seq as f64, p.score)).collect();

@@ -2,12 +2,15 @@
 //! resolved, what nobody solves (a task may be broken, or simply hard), what everybody solves
 //! (it no longer tells agents apart), and the whole agents × tasks grid.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::response::Response;
 use whetstone_chain::consensus::RunResult;
 use whetstone_tasks::Digest;
 
 use super::agent::{cell_of, legend};
+use crate::store::RunRecord;
 use crate::web::charts::{Bars, HeatCell, HeatMap};
 use crate::web::html::{Html, percent, short_digest};
 use crate::web::{PageError, Tab, Web, layout};
@@ -38,12 +41,16 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     let scoring = evaluation.rules.describe(&evaluation.validators);
     let tasks = super::tasks_of(&records);
 
+    let mut by_task: BTreeMap<&Digest, Vec<&RunRecord>> = BTreeMap::new();
+    for record in &records {
+        by_task.entry(&record.task).or_default().push(record);
+    }
     let mut standings: Vec<TaskStanding> = tasks
         .iter()
         .map(|(digest, task_id)| {
             let mut standing =
                 TaskStanding { digest: digest.clone(), task_id: task_id.clone(), runs: 0, resolved: 0, decided: 0, pending: 0 };
-            for record in records.iter().filter(|r| &r.task == digest) {
+            for record in by_task.get(digest).into_iter().flatten() {
                 standing.runs += 1;
                 match consensus.run(&record.run_id).map(|t| &t.result) {
                     Some(RunResult::Resolved) => {
@@ -95,13 +102,14 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     body.append(bars.render());
 
     body.raw("<h2>Every agent on every task</h2><p class=\"note\">The consensus on each agent's run of each task. Click a cell for the run.</p><div class=\"scroll\">");
+    let by_agent_and_task: BTreeMap<(&Digest, &Digest), &RunRecord> = records.iter().map(|r| ((&r.agent, &r.task), r)).collect();
     let rows = board
         .iter()
         .map(|entry| {
             let cells = tasks
                 .iter()
                 .map(|(task, task_id)| {
-                    let run = records.iter().find(|r| r.agent == entry.agent.digest && &r.task == task);
+                    let run = by_agent_and_task.get(&(&entry.agent.digest, task)).copied();
                     let result = run.and_then(|r| consensus.run(&r.run_id)).map(|t| &t.result);
                     HeatCell {
                         cell: cell_of(result),
