@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use whetstone::client::CoordinatorClient;
 use whetstone::dev_keys::DevKey;
 use whetstone_chain::verdict::VerdictStatement;
-use whetstone_coordinator::store::{SqliteStore, Store};
+use whetstone_coordinator::store::{DatabaseUrl, SqlStore, Store};
 use whetstone_proto::auth::RequestSigner;
 use whetstone_proto::job::{Assignment, Capability, GradeReport, LlmUsage, Report, RunOutcome, RunReport, SolveReport};
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
@@ -311,7 +311,7 @@ async fn faults_sigkill_anywhere_loses_nothing_and_counts_nothing_twice() {
     }
 
     // Count from the store itself.
-    let store = SqliteStore::open(&data_dir.join("coordinator.db")).await.expect("store opens");
+    let store = SqlStore::open(&DatabaseUrl::in_data_dir(&data_dir)).await.expect("store opens");
     let records = store.run_records(None).await.expect("runs");
     let mut done = 0;
     let mut lost = Vec::new();
