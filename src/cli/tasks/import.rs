@@ -80,8 +80,10 @@ pub struct SwebenchArgs {
     /// (repeatable), e.g. --pip 'numpy<2'.
     #[arg(long = "pip", value_name = "REQUIREMENT")]
     pub pip: Vec<String>,
-    /// Extra Debian package for the environment (repeatable), e.g. --apt libxml2-dev. An
-    /// environment with Debian packages is built with network access to the Debian mirror.
+    /// Extra Debian package for the environment (repeatable), e.g. --apt libxml2-dev. Locked
+    /// once here against the base image into environment/debian.lock (like `whetstone tasks
+    /// lock-debian`) and installed offline; with --no-lock, installed by apt-get at build time
+    /// with network access to the Debian mirror.
     #[arg(long = "apt", value_name = "PACKAGE")]
     pub apt: Vec<String>,
     /// Install the PyPI dependencies unlocked, by pip at image build time, instead of
@@ -114,7 +116,10 @@ pub struct HarborArgs {
 pub async fn run(command: ImportCommand) -> Result<()> {
     let started = Instant::now();
     let (out, converted) = match command {
-        ImportCommand::Swebench(args) => (args.out.clone(), convert_swebench(&args)?),
+        ImportCommand::Swebench(args) => {
+            let apt_lock = lock_apt(&args).await?;
+            (args.out.clone(), convert_swebench(&args, apt_lock)?)
+        }
         ImportCommand::Harbor(args) => (args.out.clone(), convert_harbor(&args)?),
     };
     if converted.is_empty() {
@@ -132,7 +137,19 @@ pub async fn run(command: ImportCommand) -> Result<()> {
     Ok(())
 }
 
-fn convert_swebench(args: &SwebenchArgs) -> Result<Vec<Result<Candidate, Dropped>>> {
+/// The `--apt` packages resolved into a Debian lock, unless there are none or --no-lock.
+async fn lock_apt(args: &SwebenchArgs) -> Result<Option<whetstone_sandbox::debs::DebianLock>> {
+    if args.apt.is_empty() || args.no_lock {
+        return Ok(None);
+    }
+    let spinner = whetstone::ui::Spinner::new(format!("locking the Debian packages {}", args.apt.join(" ")));
+    let sandbox = Sandbox::connect("importer").await.context("Docker is needed to lock the --apt packages")?;
+    let lock = sandbox.lock_debian_packages(&args.apt, &spinner).await.context("locking the --apt packages failed")?;
+    spinner.done(format!("locked {} Debian packages for {}", lock.debs.len(), args.apt.join(" ")));
+    Ok(Some(lock))
+}
+
+fn convert_swebench(args: &SwebenchArgs, apt_lock: Option<whetstone_sandbox::debs::DebianLock>) -> Result<Vec<Result<Candidate, Dropped>>> {
     let text = std::fs::read_to_string(&args.instances)
         .with_context(|| format!("failed to read the instances file {}", args.instances.display()))?;
     let mut instances =
@@ -171,6 +188,7 @@ fn convert_swebench(args: &SwebenchArgs) -> Result<Vec<Result<Candidate, Dropped
         license: args.license.clone(),
         timeout_secs: args.timeout,
         apt: args.apt.clone(),
+        apt_lock,
         pip: args.pip.clone(),
         lock_with: (!args.no_lock).then(whetstone_sandbox::deps::DependencyCache::from_env),
     };

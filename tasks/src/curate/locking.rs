@@ -71,7 +71,7 @@ pub fn lock_environment(
             if !extra_pip.is_empty() {
                 notes.push(format!("extra requirements: {}", extra_pip.join(", ")));
             }
-            let mut files = vec![text_file("environment/Dockerfile", &python_locked_dockerfile(&[]))];
+            let mut files = vec![text_file("environment/Dockerfile", &python_locked_dockerfile(false))];
             files.extend(lock.files().into_iter().map(|(name, text)| text_file(&format!("environment/{name}"), &text)));
             Ok(LockedEnvironment { files, base_files: Vec::new(), notes })
         }

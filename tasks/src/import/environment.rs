@@ -222,24 +222,28 @@ pub fn python_dockerfile(apt: &[String], pip: &[String]) -> String {
 /// install).
 const LOCKED_DIR: &str = "/opt/whetstone-env";
 
-/// The Dockerfile of a locked environment: `environment/requirements.lock` installed from
-/// the wheels the sandbox puts next to it in the build context (`wheels/`), by the base
-/// image's pip with no index. Without Debian packages it builds with the network disabled.
-pub fn python_locked_dockerfile(apt: &[String]) -> String {
-    let mut text =
-        String::from("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8\n");
-    if !apt.is_empty() {
-        let list: Vec<String> = apt.iter().map(|p| shell_quote(p)).collect();
-        text.push_str(&format!(
-            "RUN apt-get update \\\n && apt-get install -y --no-install-recommends {} \\\n && rm -rf /var/lib/apt/lists/*\n",
-            list.join(" ")
-        ));
-    }
+/// The Dockerfile of a locked environment: the packages of `environment/debian.lock` when
+/// `debian` (from the build context's `debs/`), then `environment/requirements.lock`
+/// installed from the wheels the sandbox puts next to it in the build context (`wheels/`), by
+/// the base image's pip with no index. It builds with the network disabled.
+pub fn python_locked_dockerfile(debian: bool) -> String {
+    let mut text = debian_locked_dockerfile(debian);
     text.push_str(&format!(
         "COPY requirements.lock wheels/ {LOCKED_DIR}/\n\
          RUN python3 -m pip install --no-index --find-links {LOCKED_DIR} --require-hashes --no-deps --no-cache-dir \\\n \
          --break-system-packages -r {LOCKED_DIR}/requirements.lock \\\n && rm -rf {LOCKED_DIR}\n"
     ));
+    text
+}
+
+/// The base image with the fixed test settings and, when `debian`, the packages of
+/// `environment/debian.lock` installed with no network.
+pub fn debian_locked_dockerfile(debian: bool) -> String {
+    let mut text =
+        String::from("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONHASHSEED=0 TZ=UTC LC_ALL=C.UTF-8\n");
+    if debian {
+        text.push_str(whetstone_sandbox::debs::DEBIAN_LOCKED_INSTALL);
+    }
     text
 }
 

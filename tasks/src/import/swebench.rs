@@ -18,9 +18,12 @@
 //! export); both are read.
 
 use serde::{Deserialize, Deserializer};
+use whetstone_sandbox::debs::{DEBIAN_LOCK_FILE, DebianLock};
 use whetstone_sandbox::deps::{DependencyCache, PIP_LOCK_FILE};
 
-use super::environment::{detect_license, python_dockerfile, python_locked_dockerfile, python_requirements, shell_quote};
+use super::environment::{
+    debian_locked_dockerfile, detect_license, python_dockerfile, python_locked_dockerfile, python_requirements, shell_quote,
+};
 use super::source::Source;
 use super::testids::{junit_id, test_file};
 use super::{Candidate, Dropped, ImportError, SourceToml, TaskToml, TestsToml, task_id_from};
@@ -111,6 +114,10 @@ pub struct SwebenchOptions {
     pub timeout_secs: u64,
     /// Debian packages the environment needs beyond the base image.
     pub apt: Vec<String>,
+    /// `apt` resolved into a lock (`whetstone_sandbox::Sandbox::lock_debian_packages`):
+    /// written as `environment/debian.lock` and installed offline instead of by apt-get at
+    /// build time.
+    pub apt_lock: Option<DebianLock>,
     /// PyPI packages the environment needs beyond the declared dependencies.
     pub pip: Vec<String>,
     /// Where dependencies are locked from: they are resolved once, here, into
@@ -126,6 +133,7 @@ impl Default for SwebenchOptions {
             license: None,
             timeout_secs: crate::task::DEFAULT_TEST_TIMEOUT_SECS,
             apt: Vec::new(),
+            apt_lock: None,
             pip: Vec::new(),
             lock_with: Some(DependencyCache::from_env()),
         }
@@ -227,6 +235,9 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
     let mut files = Vec::with_capacity(snapshot.files.len() + tests.files.len() + 4);
     files.push(text_file("task.toml", &spec.to_toml()));
     files.push(text_file("instruction.md", &instruction(&instance.problem_statement)));
+    // Debian packages are installed from their lock whenever one was made (it is, unless the
+    // dependencies are left unlocked altogether).
+    let apt_lock = options.apt_lock.as_ref().filter(|_| options.lock_with.is_some() || pip.is_empty());
     match (&options.lock_with, pip.is_empty()) {
         (Some(cache), false) => {
             let own_name = project_name(&setup_files).unwrap_or_else(|| instance.repo.rsplit('/').next().unwrap_or_default().to_owned());
@@ -234,10 +245,15 @@ pub fn convert(instance: &Instance, source: &Source, options: &SwebenchOptions) 
             // to the checkout with the fix in it.
             let lock = cache.lock(&pip).map_err(|e| drop(format!("locking the dependencies failed: {e}")))?.without(&own_name);
             notes.push(format!("{} locked in environment/{PIP_LOCK_FILE}", lock.summary()));
-            files.push(text_file("environment/Dockerfile", &python_locked_dockerfile(&options.apt)));
+            files.push(text_file("environment/Dockerfile", &python_locked_dockerfile(apt_lock.is_some())));
             files.extend(lock.files().into_iter().map(|(name, text)| text_file(&format!("environment/{name}"), &text)));
         }
+        _ if apt_lock.is_some() => files.push(text_file("environment/Dockerfile", &debian_locked_dockerfile(true))),
         _ => files.push(text_file("environment/Dockerfile", &python_dockerfile(&options.apt, &pip))),
+    }
+    if let Some(lock) = apt_lock {
+        notes.push(format!("{} Debian packages locked in environment/{DEBIAN_LOCK_FILE}", lock.debs.len()));
+        files.push(text_file(&format!("environment/{DEBIAN_LOCK_FILE}"), &lock.to_text()));
     }
     files.push(TreeFile { path: "gold.patch".into(), executable: false, bytes: instance.patch.as_bytes().to_vec() });
     files.extend(snapshot.files.into_iter().map(|f| TreeFile { path: format!("repo/{}", f.path), ..f }));

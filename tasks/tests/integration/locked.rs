@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use whetstone_sandbox::debs::DEBIAN_LOCK_FILE;
 use whetstone_sandbox::deps::{BUILD_LOCK_FILE, DependencyCache, PIP_LOCK_FILE, PipLock};
 use whetstone_sandbox::{EnvironmentFiles, Exit, NoProgress, Role, RunSpec, Sandbox};
 use whetstone_tasks::TaskSet;
@@ -248,7 +249,7 @@ async fn docker_sdist_only_dependency_is_locked_and_built_offline() {
     assert_eq!(files.iter().map(|(name, _)| *name).collect::<Vec<_>>(), [PIP_LOCK_FILE, BUILD_LOCK_FILE]);
 
     // The index is gone: the build takes the sdist and its build wheel from the cache.
-    let mut environment = vec![("Dockerfile".to_owned(), python_locked_dockerfile(&[]).into_bytes())];
+    let mut environment = vec![("Dockerfile".to_owned(), python_locked_dockerfile(false).into_bytes())];
     environment.extend(files.into_iter().map(|(name, text)| (name.to_owned(), text.into_bytes())));
     let environment = EnvironmentFiles::new(environment);
     assert!(environment.builds_offline());
@@ -300,11 +301,17 @@ fn import_from_a_tarball_records_the_base_commit_and_locks_the_dependencies() {
 async fn docker_locked_environment_builds_offline_and_grades_its_gold_patch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = tempfile::tempdir().expect("tempdir");
+    // `--apt jq`: locked against the base image (the Debian mirror is reached once, here).
+    let apt = vec!["jq".to_owned()];
+    let locking =
+        Sandbox::connect("tasks-locked-tests").await.expect("Docker is running").with_dependency_cache(DependencyCache::at(cache.path()));
+    let apt_lock = locking.lock_debian_packages(&apt, &NoProgress).await.expect("jq locks");
     let candidate = {
         let index = LoopbackIndex::serve_whetdep();
         let source = Source::open_tree(&project_tarball(dir.path())).expect("the tarball opens");
         let wheelhouse = DependencyCache::at(cache.path()).with_index_url(&index.url);
-        swebench::convert(&instance(), &source, &SwebenchOptions { lock_with: Some(wheelhouse), ..SwebenchOptions::default() })
+        let options = SwebenchOptions { lock_with: Some(wheelhouse), apt, apt_lock: Some(apt_lock), ..SwebenchOptions::default() };
+        swebench::convert(&instance(), &source, &options)
         // The index goes away here: the build must get everything from the host's cache.
     };
     // The reproducer's sandbox takes wheels from the cache locking filled; its index is down.
@@ -325,7 +332,10 @@ async fn docker_locked_environment_builds_offline_and_grades_its_gold_patch() {
     assert_eq!(summary.imported.len(), 1, "dropped: {events:#?}");
     let task = &summary.imported[0].task;
     let environment = task.environment();
-    assert!(environment.is_locked() && environment.builds_offline());
+    assert!(environment.is_locked() && environment.builds_offline(), "no apt-get at build time");
+    assert!(
+        environment.file(DEBIAN_LOCK_FILE).is_some_and(|lock| String::from_utf8_lossy(lock).lines().any(|line| line.starts_with("jq ")))
+    );
 
     // The written set pins the task with its lock: the digest covers environment/.
     let set = TaskSet::load(&set_dir).expect("the set loads with its pins");
