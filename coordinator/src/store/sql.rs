@@ -370,15 +370,15 @@ impl Store for SqlStore {
     }
 
     async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError> {
-        let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM grades g JOIN runs r ON r.run_id = g.run_id
-                            WHERE g.validator = ? AND g.state = 'leased' AND r.task_digest = ?)",
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM grades g JOIN runs r ON r.run_id = g.run_id
+             WHERE g.validator = $1 AND g.state = 'leased' AND r.task_digest = $2 LIMIT 1",
         )
         .bind(validator.as_str())
         .bind(task.as_str())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(held)
+        Ok(held.is_some())
     }
 
     async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {

@@ -79,8 +79,13 @@ on_each_backend! {
         assert_eq!(store.lease_grade(&slots[1].grade_id, "validator-a2", &alice).await.expect("lease"), None, "not twice to one hotkey");
         assert_eq!(store.queued_grades(10).await.expect("queued")[0].taken_by, vec![alice.clone()]);
         assert!(store.lease_grade(&slots[1].grade_id, "validator-f", &ferdie).await.expect("lease").is_some());
+        // A grade lease is what opens a task's grading part to its holder, for that task only.
+        assert!(store.holds_grade_lease(&alice, &task.digest).await.expect("lease lookup"));
+        assert!(!store.holds_grade_lease(&alice, &Digest::of_bytes(b"another task")).await.expect("lease lookup"));
+        assert!(!store.holds_grade_lease(&runner, &task.digest).await.expect("lease lookup"), "running is not grading");
         // A requeued slot is free for anyone again.
         assert!(store.requeue_grade(&slots[0].grade_id, 3, "lease expired").await.expect("requeue"));
+        assert!(!store.holds_grade_lease(&alice, &task.digest).await.expect("lease lookup"), "the lease is gone");
         assert!(store.grades_for_run(&run.run_id).await.expect("grades").iter().all(|g| g.validator.as_ref() != Some(&alice)));
         store.close().await;
     }
