@@ -3,13 +3,12 @@
 //! owning its arguments and its `run`. What belongs to the process stays here: how errors are
 //! printed, logging, and the shutdown signal, which commands start when they need them.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 mod cli;
+mod logging;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
@@ -26,23 +25,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Logs (`WHETSTONE_LOG`, default `info`) to stderr. For the long-running commands; the others
-/// print their own output and log nothing.
-fn init_logging_to_stderr() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
-/// Logs (`WHETSTONE_LOG`, default `info`) to a file, so the terminal keeps the progress display.
-fn init_logging_to_file(path: &Path) -> Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("failed to create the log file {}", path.display()))?;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("WHETSTONE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
-    Ok(())
 }
 
 /// Cancelled on Ctrl-C or SIGTERM, so every component can clean up its containers. Only the

@@ -22,6 +22,7 @@ mod service;
 pub mod solve;
 pub mod store;
 mod web;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -152,9 +153,11 @@ impl Coordinator {
                 shutdown: shutdown.clone(),
             };
             let stop = shutdown.clone();
+            let telemetry = telemetry::router(Arc::clone(&services.store));
             tokio::spawn(async move {
                 let web = web::router(web::Web { services: api.services.clone() });
-                let served = axum::serve(listener, solve::router(api).merge(web)).with_graceful_shutdown(stop.cancelled_owned()).await;
+                let routes = solve::router(api).merge(web).merge(telemetry);
+                let served = axum::serve(listener, routes).with_graceful_shutdown(stop.cancelled_owned()).await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the solve API stopped");
                 }

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use whetstone_proto::convert::assignment_to_wire;
 use whetstone_proto::job::GradeReport;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits};
@@ -26,6 +27,7 @@ use whetstone_tasks::{GradeId, Hotkey, RunId, VerdictStatus};
 use crate::config::SchedulerConfig;
 use crate::grading::{check_verdict, next_grade};
 use crate::store::{NewVerdict, QueuedGrade, Recorded, Store, StoreError};
+use crate::telemetry;
 
 /// Messages to a worker's stream.
 pub(crate) type WorkerSender = mpsc::Sender<Result<pb::CoordinatorMessage, tonic::Status>>;
@@ -95,10 +97,20 @@ impl SchedulerHandle {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobKind {
+pub(crate) enum JobKind {
     Run,
     Grade,
     Solve,
+}
+
+impl JobKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::Grade => "grade",
+            Self::Solve => "solve",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -200,6 +212,7 @@ impl Scheduler {
                 // A returning worker still holds the leases it had (their jobs may be running).
                 let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
                 self.sessions.insert(worker_id, Session { id, hotkey, capabilities, capacity, held, sender });
+                telemetry::workers_connected(self.sessions.len());
                 self.needs_dispatch = true;
                 let _ = reply.send(id);
             }
@@ -207,6 +220,7 @@ impl Scheduler {
                 if self.sessions.get(&worker_id).is_some_and(|s| s.id == session) {
                     tracing::info!(worker = %worker_id, "worker disconnected; its leases run out unless it returns");
                     self.sessions.remove(&worker_id);
+                    telemetry::workers_connected(self.sessions.len());
                 }
             }
             Event::Heartbeat { worker_id, active } => {
@@ -219,7 +233,8 @@ impl Scheduler {
             }
             Event::Report { worker_id, report } => {
                 let job_id = report.job_id().to_owned();
-                let accepted = match self.record(&worker_id, report).await {
+                let span = report_span(&report);
+                let accepted = match self.record(&worker_id, report).instrument(span).await {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Not acknowledged: the worker keeps the report and sends it again.
@@ -274,6 +289,9 @@ impl Scheduler {
                 };
                 let recorded = self.store.complete_run(&run, worker_id, &runner, self.config.grading.replicas).await?;
                 tracing::info!(run = %run.run_id, worker = worker_id, outcome = run.outcome.as_str(), ?recorded, "run report");
+                if recorded == Recorded::Accepted {
+                    telemetry::run_reported(&run);
+                }
                 Ok(recorded == Recorded::Accepted)
             }
             Report::Grade(grade)
@@ -355,6 +373,7 @@ impl Scheduler {
             grade = %grade.grade_id, run = %subject.run_id, %validator, verdict = grade.verdict.status.as_str(), ?recorded, "verdict"
         );
         if recorded == Recorded::Accepted {
+            telemetry::verdict_recorded(grade);
             self.consider_more_grades(&subject.run_id).await?;
         }
         Ok(recorded == Recorded::Accepted)
@@ -373,6 +392,7 @@ impl Scheduler {
     /// Ends a lease, giving its worker the room back.
     fn release(&mut self, job_id: &str) -> Option<Lease> {
         let lease = self.leases.remove(job_id)?;
+        telemetry::lease_changed(lease.kind, -1.0);
         if let Some(session) = self.sessions.get_mut(&lease.worker_id) {
             session.held = session.held.saturating_sub(1);
         }
@@ -388,6 +408,7 @@ impl Scheduler {
         let expired: Vec<String> = self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
         for job in expired {
             let Some(lease) = self.release(&job) else { continue };
+            telemetry::lease_expired(lease.kind);
             let reason = format!("lease expired on worker {}", lease.worker_id);
             let result = match lease.kind {
                 JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
@@ -575,16 +596,27 @@ impl Scheduler {
         if session.sender.try_send(Ok(assignment_to_wire(assignment, deadline_ms))).is_err() {
             return false;
         }
-        tracing::info!(job = assignment.job_id(), worker = worker_id, "dispatched");
+        whetstone_proto::worker::job_span(assignment).in_scope(|| tracing::info!(worker = worker_id, "dispatched"));
         let previous = self.leases.insert(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at });
-        if let Some(previous) = previous
-            && let Some(holder) = self.sessions.get_mut(&previous.worker_id)
-        {
-            holder.held = holder.held.saturating_sub(1);
+        telemetry::lease_changed(kind, 1.0);
+        if let Some(previous) = previous {
+            telemetry::lease_changed(previous.kind, -1.0);
+            if let Some(holder) = self.sessions.get_mut(&previous.worker_id) {
+                holder.held = holder.held.saturating_sub(1);
+            }
         }
         if let Some(session) = self.sessions.get_mut(worker_id) {
             session.held += 1;
         }
         true
+    }
+}
+
+/// The span a report is recorded in, keyed by the job it reports on, like the worker's.
+fn report_span(report: &Report) -> tracing::Span {
+    match report {
+        Report::Run(run) => tracing::info_span!("run", run_id = %run.run_id),
+        Report::Grade(grade) => tracing::info_span!("grade", grade_id = %grade.grade_id),
+        Report::Solve(solve) => tracing::info_span!("solve", solve_id = %solve.solve_id),
     }
 }

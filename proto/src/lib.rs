@@ -7,6 +7,7 @@ pub mod auth;
 pub mod convert;
 pub mod fetch;
 pub mod job;
+pub mod telemetry;
 pub mod worker;
 
 /// Generated types. Only the gRPC edges (coordinator services, worker session, CLI client)

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Endpoint;
+use tracing::Instrument as _;
 
 use crate::convert::WireError;
 use crate::error_chain;
@@ -107,7 +108,15 @@ impl Work {
         let cancel = self.cancel.child_token();
         self.cancels.insert(assignment.job_id().to_owned(), cancel.clone());
         let job = assignment.clone();
-        let handle = self.jobs.spawn(async move { executor.execute(job, cancel).await });
+        let span = job_span(&assignment);
+        let handle = self.jobs.spawn(
+            async move {
+                let report = executor.execute(job, cancel).await;
+                tracing::info!(outcome = report_outcome(&report), "job finished");
+                report
+            }
+            .instrument(span),
+        );
         self.running.insert(handle.id(), assignment);
     }
 
@@ -128,8 +137,31 @@ impl Work {
         };
         self.running.remove(&id);
         self.cancels.remove(report.job_id());
+        crate::telemetry::record_job(&report);
         self.unacked.insert(report.job_id().to_owned(), report.clone());
         Some(report)
+    }
+}
+
+/// The span a job runs in, keyed by what it is about, so every line it logs (here and in the
+/// sandbox) names its run, task and agent. The coordinator dispatches in the same span.
+pub fn job_span(assignment: &Assignment) -> tracing::Span {
+    match assignment {
+        Assignment::Run(run) => {
+            tracing::info_span!("run", run_id = %run.run_id, task = %run.task, agent = %run.agent, attempt = run.attempt)
+        }
+        Assignment::Grade(grade) => tracing::info_span!(
+            "grade", grade_id = %grade.grade_id, run_id = %grade.run_id, task = %grade.task, agent = %grade.agent, attempt = grade.attempt
+        ),
+        Assignment::Solve(solve) => tracing::info_span!("solve", solve_id = %solve.solve_id, agent = %solve.agent),
+    }
+}
+
+fn report_outcome(report: &Report) -> &'static str {
+    match report {
+        Report::Run(run) => run.outcome.as_str(),
+        Report::Grade(grade) => grade.verdict.status.as_str(),
+        Report::Solve(solve) => solve.outcome.as_str(),
     }
 }
 

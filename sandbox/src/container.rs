@@ -72,13 +72,20 @@ impl Sandbox {
         let name = resource_name(spec.role.as_str(), &spec.job_id);
         let live = LiveEntry::register(&name);
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = self
-            .docker
-            .create_container(Some(options), self.container_config(&spec))
-            .await
-            .map_err(|e| SandboxError::docker(format!("create container from {}", spec.image), e))?;
+        let role = spec.role.as_str();
+        let created = match self.docker.create_container(Some(options), self.container_config(&spec)).await {
+            Ok(created) => created,
+            Err(e) => {
+                metrics::counter!("whetstone_sandbox_container_failures_total", "role" => role).increment(1);
+                return Err(SandboxError::docker(format!("create container from {}", spec.image), e));
+            }
+        };
+        metrics::counter!("whetstone_sandbox_containers_started_total", "role" => role).increment(1);
         let guard = Guard::new(self.docker.clone(), Resource::Container, created.id, live);
         let result = self.drive(&guard.id, spec, &user, started).await;
+        if result.is_err() {
+            metrics::counter!("whetstone_sandbox_container_failures_total", "role" => role).increment(1);
+        }
         if let Err(e) = guard.remove().await {
             // The guard retries on drop and the janitor is the last resort; the run's own
             // result matters more to the caller than this.

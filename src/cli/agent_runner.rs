@@ -34,7 +34,7 @@ pub struct RunnerArgs {
 }
 
 pub async fn run(RunnerArgs { worker, proxy_config, run_network_range, run_network_prefix }: RunnerArgs) -> Result<()> {
-    crate::init_logging_to_stderr();
+    crate::logging::to_stderr();
     let run_subnets =
         RunSubnets::new(run_network_range, run_network_prefix).context("invalid --run-network-range or --run-network-prefix")?;
     let llm = match proxy_config {
@@ -47,6 +47,8 @@ pub async fn run(RunnerArgs { worker, proxy_config, run_network_range, run_netwo
         }
         None => None,
     };
+    let shutdown = crate::shutdown_on_signal();
+    worker.serve_metrics(&shutdown).await?;
     let config = RunnerConfig {
         llm,
         signer: worker.signer.signer()?,
@@ -56,6 +58,6 @@ pub async fn run(RunnerArgs { worker, proxy_config, run_network_range, run_netwo
         data_dir: worker.data_dir,
         run_subnets,
     };
-    whetstone_agent_runner::serve(config, crate::shutdown_on_signal()).await?;
+    whetstone_agent_runner::serve(config, shutdown).await?;
     Ok(())
 }

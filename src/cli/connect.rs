@@ -68,9 +68,24 @@ pub struct WorkerArgs {
     /// Cache directory for fetched tasks and agents.
     #[arg(long, env = "WHETSTONE_DATA_DIR", default_value = ".whetstone/worker")]
     pub data_dir: PathBuf,
+    /// Serve Prometheus metrics at http://ADDR/metrics (jobs by outcome, job durations,
+    /// containers started and failed, LLM calls and spend, weight submissions). Off unless
+    /// given; keep it on loopback (e.g. 127.0.0.1:9184) unless a scraper elsewhere needs it.
+    #[arg(long, env = "WHETSTONE_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl WorkerArgs {
+    /// Starts the `/metrics` listener when `--metrics-addr` is given; it stops with `shutdown`.
+    pub async fn serve_metrics(&self, shutdown: &tokio_util::sync::CancellationToken) -> Result<()> {
+        if let Some(addr) = self.metrics_addr {
+            whetstone_proto::telemetry::serve(addr, shutdown.clone())
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}; choose another --metrics-addr"))?;
+        }
+        Ok(())
+    }
+
     /// `--worker-id`, or `<role>-<hostname>`.
     pub fn worker_id(&self, role: &str) -> String {
         self.worker_id.clone().unwrap_or_else(|| {

@@ -42,8 +42,8 @@ pub struct CoordinatorArgs {
     #[arg(long, env = "WHETSTONE_COORDINATOR_HOTKEY", value_name = "SS58")]
     hotkey: Option<String>,
     /// Where the coordinator's HTTP port listens: the developers' solve API (keys for it:
-    /// `whetstone keys create NAME`) and the dashboard's web pages at `/`. Overrides
-    /// `[solve] listen`. Default 127.0.0.1:50052.
+    /// `whetstone keys create NAME`), the dashboard's web pages at `/` and Prometheus metrics
+    /// at `/metrics`. Overrides `[solve] listen`. Default 127.0.0.1:50052.
     #[arg(long, value_name = "ADDR")]
     solve_listen: Option<SocketAddr>,
     #[command(flatten)]
@@ -70,7 +70,7 @@ struct SyncArgs {
 }
 
 pub async fn run(args: CoordinatorArgs) -> Result<()> {
-    crate::init_logging_to_stderr();
+    crate::logging::to_stderr();
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;

@@ -73,9 +73,9 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     devnet::prepare_data_dir(&options.data_dir)?;
     let log_path = options.data_dir.join("devnet.log");
     if args.verbose {
-        crate::init_logging_to_stderr();
+        crate::logging::to_stderr();
     } else {
-        crate::init_logging_to_file(&log_path)?;
+        crate::logging::to_file(&log_path)?;
     }
     println!("whetstone devnet: a local subnet round in {}", options.data_dir.display());
     let reporter = DevnetUi { spinner: Spinner::new("starting"), last_step: std::sync::Mutex::new(None) };

@@ -124,7 +124,7 @@ pub async fn run(args: LocalnetArgs) -> Result<()> {
         print!("{}", toml::to_string_pretty(&config).context("failed to print the configuration")?);
         return Ok(());
     }
-    crate::init_logging_to_stderr();
+    crate::logging::to_stderr();
     let node = whetstone_localnet::spawn(config.clone()).await?;
     println!("localnet listening on {} (HTTP: {})", node.url, node.http_url);
     println!("genesis {:?}", node.genesis_hash);

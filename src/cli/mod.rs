@@ -33,6 +33,11 @@ mod validators;
 #[derive(Debug, Parser)]
 #[command(name = "whetstone", version, propagate_version = true)]
 pub struct Cli {
+    /// How log lines are written: `text`, or `json` (one object per line with the spans it
+    /// happened in: run id, task and agent on every line of a run) for log pipelines. Applies
+    /// to every command; what is logged is `WHETSTONE_LOG` (default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text, env = "WHETSTONE_LOG_FORMAT")]
+    log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +100,7 @@ enum Command {
 impl Cli {
     /// Runs the command; each module sets up logging and the shutdown signal as it needs.
     pub async fn run(self) -> Result<()> {
+        crate::logging::set_format(self.log_format);
         match self.command {
             Command::Devnet(args) => devnet::run(args).await,
             Command::Coordinator(args) => coordinator::run(args).await,

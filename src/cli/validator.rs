@@ -58,8 +58,9 @@ struct WeightLoopArgs {
 }
 
 pub async fn run(ValidatorArgs { worker, weights }: ValidatorArgs) -> Result<()> {
-    crate::init_logging_to_stderr();
+    crate::logging::to_stderr();
     let shutdown = crate::shutdown_on_signal();
+    worker.serve_metrics(&shutdown).await?;
     // The weight loop reads the verdict ledger from the first coordinator (any has all of it).
     let ledger_from = worker.coordinators.first().context("name a coordinator with --coordinator")?;
     let weight_loop = start_weight_loop(&weights, ledger_from, worker.signer.wallet.load()?, &worker.data_dir, shutdown.clone()).await?;

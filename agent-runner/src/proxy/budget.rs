@@ -90,6 +90,7 @@ impl RunLedger {
         let committed = self.spent.saturating_add(self.outstanding);
         if committed.saturating_add(amount) > self.budget.budget_micro_usd {
             self.refused += 1;
+            metrics::counter!("whetstone_llm_refused_total").increment(1);
             return Err(Refusal { budget: self.budget.budget_micro_usd, spent: self.spent, outstanding: self.outstanding, needed: amount });
         }
         self.outstanding += amount;
@@ -234,12 +235,22 @@ impl Reservation {
             status,
         };
         tracing::debug!(?call, reserved = self.amount, "LLM call settled");
+        record_metrics(&call);
         match self.ledgers.lock().get_mut(&self.token) {
             Some(run) => run.settle(self.amount, call),
             None => tracing::warn!(?call, "an LLM call finished after its run was closed; not recorded"),
         }
         self.ledgers.settled.notify_waiters();
     }
+}
+
+/// The proxy's side of the process metrics: every call, its tokens and what it cost.
+fn record_metrics(call: &LlmCall) {
+    let model = call.model.clone();
+    metrics::counter!("whetstone_llm_calls_total", "model" => model.clone(), "status" => call.status.to_string()).increment(1);
+    metrics::counter!("whetstone_llm_tokens_total", "model" => model.clone(), "kind" => "prompt").increment(call.prompt_tokens);
+    metrics::counter!("whetstone_llm_tokens_total", "model" => model, "kind" => "completion").increment(call.completion_tokens);
+    metrics::counter!("whetstone_llm_spent_micro_usd_total").increment(call.cost_micro_usd);
 }
 
 impl Drop for Reservation {

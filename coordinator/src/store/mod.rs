@@ -317,6 +317,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn fingerprints(&self, version: u32) -> Result<Vec<StoredFingerprint>, StoreError>;
     async fn task_count(&self) -> Result<u32, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
+    /// Runs and grade slots waiting for a worker (state `queued`).
+    async fn queue_depth(&self) -> Result<(u32, u32), StoreError>;
     /// Every run (or one agent's), by agent submission then task id.
     async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError>;
     /// One run with its trajectory; `None` when there is no such run.

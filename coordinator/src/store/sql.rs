@@ -653,6 +653,12 @@ impl Store for SqlStore {
         })
     }
 
+    async fn queue_depth(&self) -> Result<(u32, u32), StoreError> {
+        let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE state = 'queued'").fetch_one(&self.pool).await?;
+        let grades: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grades WHERE state = 'queued'").fetch_one(&self.pool).await?;
+        Ok((to_u32(runs), to_u32(grades)))
+    }
+
     async fn run_records(&self, agent: Option<&Digest>) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.run_id, r.agent_digest, a.name, r.task_digest, t.task_id, r.state, r.outcome, r.attempts,

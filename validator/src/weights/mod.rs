@@ -99,12 +99,16 @@ pub async fn set_weights_on_chain(
         Ok(conformed) => conformed,
         Err(sdk::WeightsError::AllZero) => {
             tracing::info!(netuid, "no registered miner has a score from the verdict ledger yet; no weights set");
+            metrics::counter!("whetstone_weight_submissions_total", "result" => "nothing_to_set").increment(1);
             let empty = submission(netuid, signer.hotkey().as_str(), Vec::new(), Vec::new(), version_key, None);
             return Ok((OnChainWeights { submission: empty, receipt: None, audit_id: None }, evaluation));
         }
         Err(other) => return Err(WeightsError::Rules(other)),
     };
-    let receipt = client.submit_weights(signer, netuid, &uids, &weights, version_key).await?;
+    let receipt = client.submit_weights(signer, netuid, &uids, &weights, version_key).await.inspect_err(|_| {
+        metrics::counter!("whetstone_weight_submissions_total", "result" => "failed").increment(1);
+    })?;
+    metrics::counter!("whetstone_weight_submissions_total", "result" => "set").increment(1);
     let submission = submission(netuid, signer.hotkey().as_str(), uids, weights, version_key, Some(receipt.extrinsic_hash.clone()));
     let audit_id = audit.set_weights(&submission)?;
     tracing::info!(
