@@ -21,8 +21,8 @@ mod scoring;
 mod service;
 pub mod solve;
 pub mod store;
-mod web;
 mod telemetry;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

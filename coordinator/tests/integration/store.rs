@@ -35,8 +35,10 @@ on_each_backend! {
         assert!(store.insert_task(&task).await.expect("insert task"));
         assert_eq!(store.schedule_missing_runs().await.expect("schedule"), 1);
         assert_eq!(store.schedule_missing_runs().await.expect("schedule again"), 0, "one run per agent and task");
+        assert_eq!(store.queue_depth().await.expect("queue depth"), (1, 0));
         let run = store.queued_runs(10).await.expect("queued runs").remove(0);
         assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));
+        assert_eq!(store.queue_depth().await.expect("queue depth"), (0, 0), "a leased run waits for nobody");
         assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease again"), None, "a leased run is not leased twice");
         store.close().await;
 
@@ -65,6 +67,7 @@ on_each_backend! {
         assert_eq!(store.complete_run(&unknown, "runner-1", &runner, 2).await.expect("complete unknown"), Recorded::Unknown);
         let counts = store.counts().await.expect("counts");
         assert_eq!(counts, Counts { runs_total: 1, runs_done: 1, grades_total: 2, grades_done: 0 }, "one grade slot per replica");
+        assert_eq!(store.queue_depth().await.expect("queue depth"), (0, 2), "both grade slots wait");
         let spent = RunCost { llm_micro_usd: 1_250, sandbox_ms: 700 };
         assert_eq!(store.agent_costs().await.expect("costs"), vec![(run.agent.clone(), spent)], "the first report's cost, once");
         assert_eq!(store.run_records(None).await.expect("records")[0].cost, spent);
