@@ -73,7 +73,12 @@ impl CoordinatorClient {
         let id = task.spec.id.clone();
         let bundle = task.bundle.to_tar().map_err(|source| ClientError::Pack { path: id.clone(), source })?;
         self.tasks()
-            .publish(signer.signed(whetstone_proto::auth::PUBLISH_TASK, pb::PublishTaskRequest { bundle }))
+            .publish(
+                signer.signed(
+                    whetstone_proto::auth::PUBLISH_TASK,
+                    pb::PublishTaskRequest { bundle, fresh_epoch: None, generator_seed: None },
+                ),
+            )
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: format!("publishing task {id}"), status })

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client;
 pub mod consensus;
+pub mod epochs;
 pub mod incentive;
 pub mod ledger;
 pub mod metagraph;

@@ -61,6 +61,12 @@ pub struct CoordinatorConfig {
     /// The dashboard served on the solve API's HTTP port (see `crate::web::WebConfig`).
     /// Default: public pages only; runs' logs, LLM calls and patches hidden.
     pub web: crate::web::WebConfig,
+    /// Evaluation epochs (`[epochs]`, see `whetstone_chain::epochs::EpochRules` and
+    /// docs/scoring.md): each epoch's set is drawn from the task pool and fresh tasks with
+    /// the chain's block hash at the epoch's boundary, and scores are per epoch with decay.
+    /// Needs a chain (`whetstone coordinator --chain.endpoint`). Default: off, every published
+    /// task is in one set and scored by `consensus/1`.
+    pub epochs: Option<whetstone_chain::epochs::EpochRules>,
 }
 
 impl CoordinatorConfig {
@@ -158,6 +164,7 @@ impl Default for CoordinatorConfig {
             solve: crate::solve::SolveConfig::default(),
             copies: crate::copies::CopiesConfig::default(),
             web: crate::web::WebConfig::default(),
+            epochs: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use tokio::sync::Mutex;
 use whetstone_chain::consensus::{self, Consensus, LedgerEntry, Rules, ValidatorSet, Verified};
+use whetstone_chain::epochs::{EpochRules, EpochScores};
 use whetstone_chain::verdict::{SignedVerdict, StatementError, VerdictStatement, verify_all};
 
 use crate::store::{Store, StoreError};
@@ -31,13 +32,35 @@ pub(crate) struct Evaluation {
     pub consensus: Consensus,
     pub validators: ValidatorSet,
     pub rules: Rules,
+    /// With epochs: the epoch function's verdict, already applied to `consensus.agents`.
+    pub epochs: Option<(EpochRules, EpochScores)>,
+}
+
+impl Evaluation {
+    /// The functions behind the scores, as the leaderboard names them.
+    pub(crate) fn describe(&self) -> String {
+        let runs = self.rules.describe(&self.validators);
+        match &self.epochs {
+            None => runs,
+            Some((rules, _)) => format!("{}: per epoch over {runs}; {}", whetstone_chain::epochs::EPOCH_SCORING, rules.describe()),
+        }
+    }
+
+    pub(crate) fn current_epoch(&self) -> Option<u64> {
+        self.epochs.as_ref().and_then(|(_, scores)| scores.current)
+    }
 }
 
 impl LedgerView {
     /// Catches up with the store and evaluates the whole ledger. `validators` is the membership
     /// view's permit holders and stake; without one (membership unchecked) every signer counts,
     /// with equal stake.
-    pub(crate) async fn evaluate(&self, store: &dyn Store, validators: Option<ValidatorSet>) -> Result<Evaluation, StoreError> {
+    pub(crate) async fn evaluate(
+        &self,
+        store: &dyn Store,
+        validators: Option<ValidatorSet>,
+        epochs: Option<EpochRules>,
+    ) -> Result<Evaluation, StoreError> {
         let mut checked = self.checked.lock().await;
         loop {
             let after = checked.entries.last().map_or(0, |e| e.seq);
@@ -65,7 +88,16 @@ impl LedgerView {
             .unwrap_or_else(|| ValidatorSet::new(checked.results.iter().filter_map(|r| r.as_ref().ok()).map(|s| (s.validator.clone(), 1))));
         let verified = consensus::admit(&checked.entries, &checked.results, &validators);
         let rules = Rules::for_validators(&validators);
-        let consensus = consensus::decide(&verified.accepted, &validators, &rules);
-        Ok(Evaluation { verified, consensus, validators, rules })
+        let mut consensus = consensus::decide(&verified.accepted, &validators, &rules);
+        let epochs = match epochs {
+            None => None,
+            Some(epoch_rules) => {
+                let view = crate::epochs::EpochView::load(store, epoch_rules).await?;
+                let scores = whetstone_chain::epochs::score_epochs(&consensus, &view.sets, &epoch_rules);
+                scores.apply(&mut consensus);
+                Some((epoch_rules, scores))
+            }
+        };
+        Ok(Evaluation { verified, consensus, validators, rules, epochs })
     }
 }

@@ -14,6 +14,7 @@ pub mod auth;
 mod blobs;
 pub mod config;
 pub mod copies;
+pub mod epochs;
 pub mod grading;
 mod ledger;
 mod scheduler;
@@ -70,6 +71,8 @@ pub struct Coordinator {
     store: SqlStore,
     services: Services,
     scheduler: SchedulerTask,
+    /// Where the epoch clock reads the chain (with `[epochs]`).
+    clock: Option<Arc<dyn epochs::ChainClock>>,
 }
 
 struct SchedulerTask(Scheduler);
@@ -95,6 +98,9 @@ impl Coordinator {
         metagraph: Option<Arc<dyn whetstone_chain::metagraph::Membership>>,
     ) -> Result<Self, CoordinatorError> {
         config.grading.check().map_err(CoordinatorError::Config)?;
+        if let Some(rules) = &config.epochs {
+            rules.check().map_err(|e| CoordinatorError::Config(e.to_string()))?;
+        }
         let auth = Arc::new(auth::Auth::from_config(&config.auth, metagraph)?);
         let store = SqlStore::open(&config.database_or_default()).await?;
         tracing::info!(database = %store.url(), "store");
@@ -117,9 +123,17 @@ impl Coordinator {
         let solves = Arc::new(solve::Hub::new(keys, config.solve.clone()));
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into(), Arc::clone(&solves));
-        let services =
-            Services { store: shared, blobs, scheduler: handle, config: Arc::new(config), auth, chain: None, ledger: Arc::default() };
-        Ok(Self { listener, solve_listener, solves, store, services, scheduler: SchedulerTask(scheduler) })
+        let services = Services {
+            store: shared,
+            blobs,
+            scheduler: handle,
+            config: Arc::new(config),
+            auth,
+            chain: None,
+            ledger: Arc::default(),
+            epoch_head: Arc::default(),
+        };
+        Ok(Self { listener, solve_listener, solves, store, services, scheduler: SchedulerTask(scheduler), clock: None })
     }
 
     /// Gives the leaderboard a chain view: each entry carries its hotkey's uid and the share
@@ -129,6 +143,12 @@ impl Coordinator {
     /// what the weights on its localnet earn.
     pub fn with_chain_view(mut self, metagraph: whetstone_chain::sync::SharedMetagraph) -> Self {
         self.services.chain = Some(metagraph);
+        self
+    }
+
+    /// Gives the epoch clock its chain: required when `[epochs]` is configured.
+    pub fn with_epoch_clock(mut self, clock: Arc<dyn epochs::ChainClock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -143,7 +163,24 @@ impl Coordinator {
 
     /// Serves until `shutdown` fires, then stops the scheduler and closes the store.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), CoordinatorError> {
-        let Self { listener, solve_listener, solves, store, services, scheduler } = self;
+        let Self { listener, solve_listener, solves, store, services, scheduler, clock } = self;
+        let epoch_clock = match (services.config.epochs, clock) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(CoordinatorError::Config(
+                    "[epochs] needs a chain to read block hashes from: pass --chain.endpoint (or remove [epochs] to run without epochs)"
+                        .to_owned(),
+                ));
+            }
+            (Some(rules), Some(clock)) => Some(epochs::spawn_clock(
+                Arc::clone(&services.store),
+                rules,
+                clock,
+                services.scheduler.clone(),
+                Arc::clone(&services.epoch_head),
+                shutdown.clone(),
+            )),
+        };
         let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
         let solve_api = solve_listener.map(|listener| {
             let api = solve::SolveApi {
@@ -189,6 +226,9 @@ impl Coordinator {
             .await
             .map_err(CoordinatorError::Serve);
         let _ = scheduler.await;
+        if let Some(clock) = epoch_clock {
+            let _ = clock.await;
+        }
         if let Some(api) = solve_api {
             let _ = api.await;
         }

@@ -97,7 +97,12 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("{}", ui::validators_table(&report.standings, &validator_name));
     println!("{}", ui::scoring_note(&report.standings));
     println!("\nLeaderboard ({} tasks)", report.tasks);
-    let board = pb::LeaderboardResponse { entries: report.leaderboard.clone(), chain: report.chain, scoring: report.scoring.clone() };
+    let board = pb::LeaderboardResponse {
+        entries: report.leaderboard.clone(),
+        chain: report.chain,
+        scoring: report.scoring.clone(),
+        epoch: report.epoch,
+    };
     println!("{}", ui::leaderboard_table(&board));
     let names =
         |hotkey: &str| report.leaderboard.iter().filter(|e| e.hotkey == hotkey).map(|e| e.name.clone()).collect::<Vec<_>>().join(", ");

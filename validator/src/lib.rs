@@ -138,8 +138,8 @@ pub use grade::{Graded, Phases, grade_patch};
 pub use reproduce::ImportReproducer;
 use tokio_util::sync::CancellationToken;
 pub use weights::{
-    CatchUp, CatchUpError, Evaluation, Ledger, OnChainWeights, RejectedClaim, ScoringOptions, WeightsError, run_weight_loop, set_weights,
-    set_weights_on_chain,
+    CatchUp, CatchUpError, EpochListing, EpochOutcome, Evaluation, Ledger, OnChainWeights, RejectedClaim, ScoringOptions, WeightsError,
+    run_weight_loop, set_weights, set_weights_on_chain,
 };
 use whetstone_chain::verdict::VerdictStatement;
 use whetstone_chain::wallet::{HotkeyPair, Scheme};

@@ -184,6 +184,14 @@ impl SubtensorClient {
         Ok(self.at_head().await?.block_number())
     }
 
+    /// The hash of block `number` (finalized), as the epoch function seeds each epoch with
+    /// its boundary block's hash (`crate::epochs`).
+    pub async fn block_hash(&self, number: u64) -> Result<[u8; 32], ChainError> {
+        let at =
+            self.api().at_block(number).await.map_err(|e| self.connection_error(&format!("read the hash of block {number}"), e.into()))?;
+        Ok(at.block_hash().0)
+    }
+
     /// The spec version of the runtime at the head.
     pub async fn spec_version(&self) -> Result<u32, ChainError> {
         Ok(self.at_head().await?.spec_version())

@@ -72,7 +72,7 @@ impl pb::agents_server::Agents for Services {
             .store_fingerprint(&digest, crate::copies::VERSION, comparison.fingerprint.hashes(), mark.as_ref())
             .await
             .map_err(ApiError::from)?;
-        let runs = self.store.schedule_missing_runs().await.map_err(ApiError::from)?;
+        let runs = crate::epochs::schedule_runs(self.store.as_ref(), self.config.epochs).await.map_err(ApiError::from)?;
         self.scheduler.send(Event::WorkAdded).await;
         tracing::info!(agent = %digest, name = %agent.name, hotkey = %agent.hotkey, runs, "agent submitted");
         Ok(Response::new(pb::SubmitAgentResponse {

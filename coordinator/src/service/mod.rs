@@ -2,6 +2,7 @@
 //! are checked and converted here; failures become `tonic::Status` only through [`ApiError`].
 
 mod agents;
+mod epochs;
 mod error;
 mod scores;
 mod tasks;
@@ -30,4 +31,6 @@ pub(crate) struct Services {
     pub(crate) chain: Option<whetstone_chain::sync::SharedMetagraph>,
     /// The verdict ledger as verified so far (signature checks cached by sequence number).
     pub(crate) ledger: Arc<crate::ledger::LedgerView>,
+    /// The chain head the epoch clock last read (0 before it has).
+    pub(crate) epoch_head: Arc<std::sync::atomic::AtomicU64>,
 }

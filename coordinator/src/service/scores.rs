@@ -17,7 +17,7 @@ const MAX_PAGE: u32 = 5000;
 impl Services {
     /// The scoring function over the ledger as it stands.
     pub(crate) async fn evaluate(&self) -> Result<Evaluation, ApiError> {
-        Ok(self.ledger.evaluate(self.store.as_ref(), self.validator_set()).await?)
+        Ok(self.ledger.evaluate(self.store.as_ref(), self.validator_set(), self.config.epochs).await?)
     }
 
     /// Whose verdicts count, with what stake: the synced metagraph when there is one (real
@@ -63,6 +63,12 @@ impl pb::scores_server::Scores for Services {
             .map(|e| {
                 let earned = incentives.as_ref().and_then(|view| view.of_hotkey(&e.agent.hotkey));
                 let per_resolved = e.cost_per_resolved();
+                let epoch = evaluation
+                    .epochs
+                    .as_ref()
+                    .and_then(|(_, scores)| scores.standing(&e.agent.digest))
+                    .and_then(|s| s.epochs.last())
+                    .map(|t| t.epoch);
                 pb::LeaderboardEntry {
                     llm_spent_micro_usd: e.cost.llm_micro_usd,
                     sandbox_ms: e.cost.sandbox_ms,
@@ -81,6 +87,7 @@ impl pb::scores_server::Scores for Services {
                     pending: e.pending,
                     copy_of: e.agent.copy_of.as_ref().map(|c| c.original.to_string()).unwrap_or_default(),
                     copy_permille: e.agent.copy_of.as_ref().map_or(0, |c| c.permille),
+                    epoch,
                 }
             })
             .collect();
@@ -90,8 +97,8 @@ impl pb::scores_server::Scores for Services {
             tempo: u32::from(view.tempo),
             validators_with_weights: view.validators_with_weights,
         });
-        let scoring = evaluation.rules.describe(&evaluation.validators);
-        Ok(Response::new(pb::LeaderboardResponse { entries, chain, scoring }))
+        let scoring = evaluation.describe();
+        Ok(Response::new(pb::LeaderboardResponse { entries, chain, scoring, epoch: evaluation.current_epoch() }))
     }
 
     async fn weights(&self, _: Request<pb::WeightsRequest>) -> Result<Response<pb::WeightsResponse>, Status> {
@@ -206,7 +213,7 @@ impl pb::scores_server::Scores for Services {
             |pred: &dyn Fn(&consensus::RunTally) -> bool| u32::try_from(consensus.runs.iter().filter(|r| pred(r)).count()).unwrap_or(0);
         Ok(Response::new(pb::ValidatorsResponse {
             validators,
-            scoring: evaluation.rules.describe(&evaluation.validators),
+            scoring: evaluation.describe(),
             runs_decided: count(&|r| !matches!(r.result, consensus::RunResult::Pending(_))),
             runs_pending: count(&|r| matches!(r.result, consensus::RunResult::Pending(_))),
             runs_disputed: count(&|r| !r.disputed_tests.is_empty()),
@@ -217,6 +224,10 @@ impl pb::scores_server::Scores for Services {
                 .map(|r| pb::RejectedVerdict { seq: r.seq, run_id: r.run_id.to_string(), reason: r.reason.to_string() })
                 .collect(),
         }))
+    }
+
+    async fn epochs(&self, _: Request<pb::EpochsRequest>) -> Result<Response<pb::EpochsResponse>, Status> {
+        Ok(Response::new(self.epochs_listing().await?))
     }
 }
 

@@ -14,11 +14,26 @@ use crate::store::NewTask;
 impl pb::tasks_server::Tasks for Services {
     async fn publish(&self, request: Request<pb::PublishTaskRequest>) -> Result<Response<pb::PublishTaskResponse>, Status> {
         let curator = self.auth.curator(request.metadata(), request.get_ref())?;
-        let bytes = request.into_inner().bundle;
+        let request = request.into_inner();
         let refused = |e: &dyn std::error::Error| ApiError::BadRequest(format!("task refused: {}", error_chain(e)));
-        let bundle = Bundle::from_tar(&bytes).map_err(|e| refused(&e))?;
+        let bundle = Bundle::from_tar(&request.bundle).map_err(|e| refused(&e))?;
         let task = Task::from_bundle(bundle).map_err(|e| refused(&e))?;
         let digest = task.digest().clone();
+        // Where it goes in the epochs is decided before anything is stored, so a refused
+        // fresh task leaves nothing behind.
+        let placement = match self.config.epochs {
+            Some(rules) => {
+                let view = crate::epochs::EpochView::load(self.store.as_ref(), rules).await.map_err(ApiError::from)?;
+                Some(view.placement(request.fresh_epoch, request.generator_seed).map_err(ApiError::BadRequest)?)
+            }
+            None if request.fresh_epoch.is_some() => {
+                return Err(ApiError::BadRequest(
+                    "this coordinator runs without epochs ([epochs] is not configured): publish without --fresh-epoch".to_owned(),
+                )
+                .into());
+            }
+            None => None,
+        };
         let canonical = task.bundle.to_tar().map_err(|e| refused(&e))?;
         self.blobs.put(&digest, &canonical).await.map_err(ApiError::from)?;
         let created = self
@@ -26,7 +41,12 @@ impl pb::tasks_server::Tasks for Services {
             .insert_task(&NewTask { digest: digest.clone(), task_id: task.spec.id.clone(), timeout_secs: task.spec.tests.timeout_secs })
             .await
             .map_err(ApiError::from)?;
-        let runs = self.store.schedule_missing_runs().await.map_err(ApiError::from)?;
+        if let Some(placement) = placement
+            && self.store.place_task(&digest, placement).await.map_err(ApiError::from)?
+        {
+            tracing::info!(task = %task.spec.id, ?placement, "task placed in the epochs");
+        }
+        let runs = crate::epochs::schedule_runs(self.store.as_ref(), self.config.epochs).await.map_err(ApiError::from)?;
         self.scheduler.send(Event::WorkAdded).await;
         tracing::info!(task = %task.spec.id, digest = %digest, %curator, created, runs, "task published");
         Ok(Response::new(pb::PublishTaskResponse { task_digest: digest.to_string(), task_id: task.spec.id, created, runs_scheduled: runs }))

@@ -4,6 +4,7 @@
 //! between calls never leaves a half-done transition.
 
 mod database;
+mod epochs_sql;
 mod sql;
 
 pub use database::{Backend, DatabaseUrl, InvalidDatabaseUrl};
@@ -55,6 +56,30 @@ pub struct NewTask {
     pub digest: Digest,
     pub task_id: String,
     pub timeout_secs: u64,
+}
+
+/// An epoch as the coordinator recorded it when the chain reached its boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochRow {
+    pub epoch: u64,
+    pub boundary_block: u64,
+    pub block_hash: [u8; 32],
+}
+
+/// Where a task stands in the epochs (`whetstone_chain::epochs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In the pool, drawable from this epoch on.
+    Pool { eligible_from: u64 },
+    /// Generated for one epoch with this generator seed.
+    Fresh { epoch: u64, generator_seed: u64 },
+}
+
+/// The tasks runs are scheduled on: the current epoch's set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochTasks {
+    pub epoch: u64,
+    pub tasks: Vec<Digest>,
 }
 
 /// A run ready to be leased.
@@ -269,8 +294,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn insert_agent(&self, agent: &NewAgent) -> Result<bool, StoreError>;
     /// Returns false when the task was already published.
     async fn insert_task(&self, task: &NewTask) -> Result<bool, StoreError>;
-    /// Queues a run for every (agent, task) pair that has none. Returns how many.
-    async fn schedule_missing_runs(&self) -> Result<u32, StoreError>;
+    /// Queues a run for every (agent, task) pair that has none: with `epoch`, only on that
+    /// epoch's tasks, with run ids that name the epoch; without, on every task. Returns how
+    /// many.
+    async fn schedule_missing_runs(&self, epoch: Option<&EpochTasks>) -> Result<u32, StoreError>;
+    /// Records an epoch's boundary; false when it was recorded already (the first stands).
+    async fn record_epoch(&self, epoch: &EpochRow) -> Result<bool, StoreError>;
+    /// Every recorded epoch, oldest first.
+    async fn epochs(&self) -> Result<Vec<EpochRow>, StoreError>;
+    /// Gives a published task its place in the epochs, once; false when it had one already
+    /// (or there is no such task).
+    async fn place_task(&self, task: &Digest, placement: Placement) -> Result<bool, StoreError>;
+    /// Every placed task with its place, by digest.
+    async fn placements(&self) -> Result<Vec<(Digest, Placement)>, StoreError>;
     /// Puts every leased run and grade back in the queue (start-up after a crash).
     async fn requeue_all_leased(&self) -> Result<u64, StoreError>;
 

@@ -14,8 +14,9 @@ use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
 
 use super::{
-    AgentRow, Backend, ClaimRow, CopyMark, Counts, DatabaseUrl, GradePurpose, GradeRow, GradeSubject, LedgerRow, NewAgent, NewTask,
-    NewVerdict, QueuedGrade, QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
+    AgentRow, Backend, ClaimRow, CopyMark, Counts, DatabaseUrl, EpochRow, EpochTasks, GradePurpose, GradeRow, GradeSubject, LedgerRow,
+    NewAgent, NewTask, NewVerdict, Placement, QueuedGrade, QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store,
+    StoreError, StoredFingerprint,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -35,11 +36,11 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
-fn to_i64(value: u64) -> i64 {
+pub(super) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn digest(text: String) -> Result<Digest, StoreError> {
+pub(super) fn digest(text: String) -> Result<Digest, StoreError> {
     Digest::from_str(&text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
@@ -156,27 +157,24 @@ impl Store for SqlStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn schedule_missing_runs(&self) -> Result<u32, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let missing = sqlx::query(
-            "SELECT a.digest AS agent, t.digest AS task FROM agents a CROSS JOIN tasks t
-             WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.agent_digest = a.digest AND r.task_digest = t.digest)
-             ORDER BY a.submitted_at_ms, t.task_id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let now = now_ms();
-        for row in &missing {
-            sqlx::query("INSERT INTO runs (run_id, agent_digest, task_digest, state, created_at_ms) VALUES ($1, $2, $3, 'queued', $4)")
-                .bind(format!("run-{}", uuid::Uuid::new_v4().simple()))
-                .bind(row.try_get::<String, _>("agent")?)
-                .bind(row.try_get::<String, _>("task")?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(u32::try_from(missing.len()).unwrap_or(u32::MAX))
+    async fn schedule_missing_runs(&self, epoch: Option<&EpochTasks>) -> Result<u32, StoreError> {
+        super::epochs_sql::schedule_missing_runs(&self.pool, epoch).await
+    }
+
+    async fn record_epoch(&self, epoch: &EpochRow) -> Result<bool, StoreError> {
+        super::epochs_sql::record_epoch(&self.pool, epoch).await
+    }
+
+    async fn epochs(&self) -> Result<Vec<EpochRow>, StoreError> {
+        super::epochs_sql::epochs(&self.pool).await
+    }
+
+    async fn place_task(&self, task: &Digest, placement: Placement) -> Result<bool, StoreError> {
+        super::epochs_sql::place_task(&self.pool, task, placement).await
+    }
+
+    async fn placements(&self) -> Result<Vec<(Digest, Placement)>, StoreError> {
+        super::epochs_sql::placements(&self.pool).await
     }
 
     async fn requeue_all_leased(&self) -> Result<u64, StoreError> {

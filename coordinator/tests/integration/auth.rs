@@ -201,7 +201,8 @@ async fn tasks_are_published_by_curators_and_fetched_by_validators_only() {
     .await;
     let alice = DevKey::Alice.address();
     let task = harness.publish_tasks(1).await.remove(0);
-    let bundle = || pb::PublishTaskRequest { bundle: crate::support::starter_tasks(2)[1].bundle.to_tar().expect("tar") };
+    let bundle =
+        || pb::PublishTaskRequest { bundle: crate::support::starter_tasks(2)[1].bundle.to_tar().expect("tar"), ..Default::default() };
 
     refused(harness.publish(bundle(), DevKey::Bob.address()).await, Code::PermissionDenied, "not a curator");
     refused(harness.tasks().publish(bundle()).await, Code::Unauthenticated, "must be signed");

@@ -76,7 +76,7 @@ async fn fetches_by_digest_are_checked() {
 #[tokio::test]
 async fn task_publications_are_checked() {
     let harness = Harness::start().await;
-    let request = pb::PublishTaskRequest { bundle: noop_package() };
+    let request = pb::PublishTaskRequest { bundle: noop_package(), ..Default::default() };
     assert_status(harness.publish(request, DevKey::Alice.address()).await, Code::InvalidArgument, "task refused");
     assert_eq!(harness.progress().await.runs_total, 0);
 }

@@ -33,8 +33,8 @@ on_each_backend! {
         assert!(!store.insert_agent(&agent).await.expect("insert agent again"), "an agent is stored once");
         let task = NewTask { digest: Digest::of_bytes(b"task"), task_id: "some-task".into(), timeout_secs: 60 };
         assert!(store.insert_task(&task).await.expect("insert task"));
-        assert_eq!(store.schedule_missing_runs().await.expect("schedule"), 1);
-        assert_eq!(store.schedule_missing_runs().await.expect("schedule again"), 0, "one run per agent and task");
+        assert_eq!(store.schedule_missing_runs(None).await.expect("schedule"), 1);
+        assert_eq!(store.schedule_missing_runs(None).await.expect("schedule again"), 0, "one run per agent and task");
         assert_eq!(store.queue_depth().await.expect("queue depth"), (1, 0));
         let run = store.queued_runs(10).await.expect("queued runs").remove(0);
         assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));

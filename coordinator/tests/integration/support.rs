@@ -253,7 +253,10 @@ impl Harness {
         let mut digests = Vec::with_capacity(count);
         for task in starter_tasks(count) {
             let bundle = task.bundle.to_tar().expect("task bundle packs");
-            let response = self.publish(pb::PublishTaskRequest { bundle }, DevKey::Alice.address()).await.expect("task publishes");
+            let response = self
+                .publish(pb::PublishTaskRequest { bundle, ..Default::default() }, DevKey::Alice.address())
+                .await
+                .expect("task publishes");
             let response = response.into_inner();
             assert_eq!(response.task_digest, task.digest().to_string(), "the coordinator keeps the task's digest");
             assert!(response.created, "task {} is new", task.spec.id);

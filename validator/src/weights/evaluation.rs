@@ -53,6 +53,9 @@ pub struct Evaluation {
     pub unowned: Vec<Digest>,
     /// Miners with a score whose hotkey is not registered on the subnet.
     pub unregistered: Vec<Hotkey>,
+    /// With epochs: the sets this validator recomputed and the per-epoch scores, already
+    /// applied to `consensus.agents`.
+    pub epochs: Option<super::EpochOutcome>,
     /// Each owning miner's best agent's score.
     pub miner_scores: BTreeMap<Hotkey, f64>,
     /// The scores by uid, ascending: what becomes the weight vector.
@@ -79,7 +82,13 @@ impl Evaluation {
         for rejection in &rejected {
             tracing::warn!(seq = rejection.seq, run = %rejection.run_id, "{rejection}");
         }
-        let decided = consensus::decide(&verified.accepted, &validators, &rules);
+        let mut decided = consensus::decide(&verified.accepted, &validators, &rules);
+        let epochs = ledger.epochs().map(|listing| {
+            if ledger.epoch_hashes().is_empty() {
+                tracing::warn!("no boundary hashes read from the chain: the epoch sets are computed from the coordinator's records");
+            }
+            super::apply_epochs(listing, ledger.epoch_hashes(), &mut decided)
+        });
 
         let mut rejected_claims: Vec<RejectedClaim> = ledger.unreadable_claims().to_vec();
         for claim in ledger.claims() {
@@ -118,6 +127,7 @@ impl Evaluation {
             rejected,
             rejected_claims,
             consensus: decided,
+            epochs,
             unowned,
             unregistered,
             miner_scores,
@@ -132,6 +142,7 @@ impl Evaluation {
             decided_runs = evaluation.decided_runs(),
             pending_runs = evaluation.pending_runs(),
             miners = evaluation.scores.len(),
+            epoch = ?evaluation.epochs.as_ref().and_then(|e| e.scores.current),
             "scored the verdict ledger"
         );
         evaluation

@@ -29,6 +29,8 @@ pub enum CatchUpError {
     },
     #[error("failed to read the agents' ownership claims from the coordinator")]
     Claims(#[source] tonic::Status),
+    #[error("failed to read the coordinator's epoch listing (Scores.Epochs)")]
+    Epochs(#[source] tonic::Status),
     #[error(
         "the coordinator's verdict ledger is not append-only: after verdict #{previous} it served #{seq}, but sequence numbers must rise strictly past #{cursor}, the last verdict this validator holds; the page is refused (a coordinator that rewrites its ledger cannot be scored from until it serves it append-only again)"
     )]
@@ -73,6 +75,11 @@ pub struct Ledger {
     unreadable_claims: Vec<RejectedClaim>,
     /// The last sequence number held (0: none).
     cursor: u64,
+    /// The coordinator's epoch listing, when it runs in epochs.
+    epochs: Option<super::epochs::EpochListing>,
+    /// Boundary block hashes this validator read from the chain, by epoch (blocks never
+    /// change once final, so each is read once).
+    epoch_hashes: std::collections::BTreeMap<u64, [u8; 32]>,
     page_limit: u32,
 }
 
@@ -113,8 +120,29 @@ impl Ledger {
         self.cursor
     }
 
+    /// The coordinator's epoch listing; `None` when it runs without epochs.
+    pub fn epochs(&self) -> Option<&super::epochs::EpochListing> {
+        self.epochs.as_ref()
+    }
+
+    /// Boundary hashes read from the chain so far.
+    pub fn epoch_hashes(&self) -> &std::collections::BTreeMap<u64, [u8; 32]> {
+        &self.epoch_hashes
+    }
+
+    /// Reads from the chain the boundary hash of every epoch it has reached (with epochs on).
+    pub async fn read_epoch_hashes(
+        &mut self,
+        client: &whetstone_chain::client::SubtensorClient,
+    ) -> Result<(), whetstone_chain::client::ChainError> {
+        match &self.epochs {
+            Some(listing) => super::epochs::read_boundary_hashes(&listing.rules, client, &mut self.epoch_hashes).await,
+            None => Ok(()),
+        }
+    }
+
     /// Fetches the verdicts after [`Self::cursor`], page by page until the coordinator says
-    /// there are no more, then every claim.
+    /// there are no more, then every claim and the epoch listing.
     pub async fn catch_up(&mut self, scores: &mut ScoresClient) -> Result<CatchUp, CatchUpError> {
         let mut fetched = CatchUp::default();
         loop {
@@ -134,6 +162,12 @@ impl Ledger {
         }
         let claims = scores.claims(pb::ClaimsRequest {}).await.map_err(CatchUpError::Claims)?.into_inner().claims;
         fetched.claims = self.apply_claims(claims);
+        self.epochs = match scores.epochs(pb::EpochsRequest {}).await {
+            Ok(response) => super::epochs::EpochListing::from_wire(response.into_inner()),
+            // A coordinator from before epochs: every task in one set.
+            Err(status) if status.code() == tonic::Code::Unimplemented => None,
+            Err(status) => return Err(CatchUpError::Epochs(status)),
+        };
         tracing::debug!(
             pages = fetched.pages,
             new_verdicts = fetched.verdicts,

@@ -11,11 +11,13 @@
 //! [`run_weight_loop`] repeats the chain path on a timer for a long-running validator,
 //! fetching only the ledger pages it has not seen.
 
+mod epochs;
 mod evaluation;
 mod ledger;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use epochs::{EpochListing, EpochOutcome, apply_epochs};
 pub use evaluation::{Evaluation, ScoringOptions};
 use ledger::ScoresClient;
 pub use ledger::{CatchUp, CatchUpError, Ledger, RejectedClaim};
@@ -88,6 +90,7 @@ pub async fn set_weights_on_chain(
     options: &ScoringOptions,
 ) -> Result<(OnChainWeights, Evaluation), WeightsError> {
     ledger.catch_up(scores).await?;
+    ledger.read_epoch_hashes(client).await?;
     let snapshot = MetagraphSnapshot::fetch(client, netuid).await?;
     let own_uid =
         snapshot.uid_of(signer.hotkey()).ok_or_else(|| ChainError::NotRegistered { hotkey: signer.hotkey().to_string(), netuid })?;

@@ -66,7 +66,7 @@ impl pb::scores_server::Scores for FakeCoordinator {
     async fn leaderboard(&self, _: Request<pb::LeaderboardRequest>) -> Result<Response<pb::LeaderboardResponse>, Status> {
         self.with(|s| s.leaderboard_calls += 1);
         let entry = pb::LeaderboardEntry { name: "dave".into(), hotkey: DevKey::Dave.address().into(), score: 1.0, ..Default::default() };
-        Ok(Response::new(pb::LeaderboardResponse { entries: vec![entry], chain: None, scoring: String::new() }))
+        Ok(Response::new(pb::LeaderboardResponse { entries: vec![entry], chain: None, scoring: String::new(), epoch: None }))
     }
 
     async fn weights(&self, _: Request<pb::WeightsRequest>) -> Result<Response<pb::WeightsResponse>, Status> {
@@ -107,6 +107,11 @@ impl pb::scores_server::Scores for FakeCoordinator {
 
     async fn validators(&self, _: Request<pb::ValidatorsRequest>) -> Result<Response<pb::ValidatorsResponse>, Status> {
         Err(Status::unimplemented("a validator's weights must not depend on the coordinator's standings"))
+    }
+
+    /// A coordinator from before epochs: the validator scores every task as one set.
+    async fn epochs(&self, _: Request<pb::EpochsRequest>) -> Result<Response<pb::EpochsResponse>, Status> {
+        Err(Status::unimplemented("no epochs"))
     }
 }
 

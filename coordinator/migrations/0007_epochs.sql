@@ -1,0 +1,18 @@
+-- Evaluation epochs (docs/scoring.md, "Epochs"): each epoch's boundary block and its hash,
+-- which seed the epoch's task draw and its fresh tasks' generator; and where each task
+-- stands: a pool task drawable from an epoch on, or a task generated for one epoch with the
+-- generator seed it was made with. A task without either is not in any epoch (published
+-- while epochs were off). Runs made for an epoch say so in their id (run-e<epoch>-<uuid>).
+
+CREATE TABLE epochs (
+    epoch          INTEGER PRIMARY KEY NOT NULL,
+    boundary_block INTEGER NOT NULL,
+    -- 64 lowercase hex characters.
+    block_hash     TEXT NOT NULL,
+    recorded_at_ms INTEGER NOT NULL
+);
+
+ALTER TABLE tasks ADD COLUMN pool_from_epoch INTEGER;
+ALTER TABLE tasks ADD COLUMN fresh_epoch INTEGER;
+-- A u64, as decimal text (SQLite integers are signed).
+ALTER TABLE tasks ADD COLUMN generator_seed TEXT;
