@@ -64,21 +64,31 @@ impl CoordinatorClient {
         pb::scores_client::ScoresClient::new(self.channel.clone())
     }
 
-    /// Publishes one loaded task, signed by a curator.
+    /// Publishes one loaded task, signed by a curator (to the pool, on a coordinator with
+    /// epochs).
     pub async fn publish_task(
         &self,
         task: &Task,
         signer: &whetstone_proto::auth::RequestSigner,
     ) -> Result<pb::PublishTaskResponse, ClientError> {
+        self.publish_task_for(task, signer, None).await
+    }
+
+    /// Publishes one loaded task; with `fresh` = (epoch, generator seed), as a task generated
+    /// for that epoch with that seed.
+    pub async fn publish_task_for(
+        &self,
+        task: &Task,
+        signer: &whetstone_proto::auth::RequestSigner,
+        fresh: Option<(u64, u64)>,
+    ) -> Result<pb::PublishTaskResponse, ClientError> {
         let id = task.spec.id.clone();
         let bundle = task.bundle.to_tar().map_err(|source| ClientError::Pack { path: id.clone(), source })?;
         self.tasks()
-            .publish(
-                signer.signed(
-                    whetstone_proto::auth::PUBLISH_TASK,
-                    pb::PublishTaskRequest { bundle, fresh_epoch: None, generator_seed: None },
-                ),
-            )
+            .publish(signer.signed(
+                whetstone_proto::auth::PUBLISH_TASK,
+                pb::PublishTaskRequest { bundle, fresh_epoch: fresh.map(|f| f.0), generator_seed: fresh.map(|f| f.1) },
+            ))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: format!("publishing task {id}"), status })
@@ -124,6 +134,15 @@ impl CoordinatorClient {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| ClientError::Rpc { what: "reading the leaderboard".into(), status })
+    }
+
+    /// The evaluation epochs: rules, recorded boundaries, pool and fresh tasks.
+    pub async fn epochs(&self) -> Result<pb::EpochsResponse, ClientError> {
+        self.scores()
+            .epochs(pb::EpochsRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| ClientError::Rpc { what: "reading the epochs".into(), status })
     }
 
     /// Each validator's standing under the scoring function, and the verdicts it rejected.

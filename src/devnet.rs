@@ -207,6 +207,11 @@ pub struct ValidatorWeights {
     pub rejected: usize,
     pub decided: usize,
     pub pending: usize,
+    /// The epoch its scores are of, from the sets it recomputed from the chain's block hashes.
+    pub epoch: Option<u64>,
+    /// Each agent's score as its own function computed it (agent digest → score): the
+    /// leaderboard must show the same.
+    pub scores: Vec<(String, f64)>,
 }
 
 /// What a round produced.
@@ -219,6 +224,8 @@ pub struct DevnetReport {
     pub chain: Option<pb::ChainView>,
     /// Which scoring function produced the leaderboard.
     pub scoring: String,
+    /// The epoch the leaderboard is of.
+    pub epoch: Option<u64>,
     /// Every run with its consensus and how many verdicts agree with it.
     pub runs: Vec<pb::RunRecord>,
     /// Each validator's standing: verdicts, agreement, dissents.
@@ -236,6 +243,13 @@ pub struct DevnetReport {
     /// Where the coordinator served the dashboard (and the solve API).
     pub dashboard: Option<String>,
 }
+
+/// Devnet's epochs: one epoch longer than any round (the localnet seals a block per
+/// transaction), whose draw takes every starter task, so a round runs every agent on every
+/// task as before while the epoch path (clock, draw, run ids, the validators' check) is the
+/// production one.
+pub const DEVNET_EPOCHS: whetstone_chain::epochs::EpochRules =
+    whetstone_chain::epochs::EpochRules { genesis_block: 0, length_blocks: 1_000_000, draw: 1000, fresh: 20, decay: 0.5 };
 
 /// Where devnet reports what it is doing.
 pub trait Reporter: Progress {
@@ -320,9 +334,12 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         // Only this machine's user reaches devnet's loopback port, and every miner is a dev
         // key: runs' logs, LLM calls and patches are shown.
         web: whetstone_coordinator::WebConfig { show_run_details: true },
+        epochs: Some(DEVNET_EPOCHS),
         ..CoordinatorConfig::default()
     };
-    let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph);
+    let clock: Arc<dyn whetstone_coordinator::epochs::ChainClock> = chain.clone();
+    let coordinator =
+        Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph).with_epoch_clock(clock);
     let http_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
     if let Some(http_url) = &http_url {
         reporter.event(&format!("dashboard at {http_url}/ (live while the round runs)"));
@@ -393,11 +410,12 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
             leftover_containers += check.list_ours(OrphanScope::ThisOwner).await.map(|c| c.len()).unwrap_or(0);
         }
     }
-    let RoundResult { leaderboard, chain: chain_view, scoring, runs, standings, validators, hotkeys } = result?;
+    let RoundResult { leaderboard, chain: chain_view, scoring, epoch, runs, standings, validators, hotkeys } = result?;
     Ok(DevnetReport {
         leaderboard,
         chain: chain_view,
         scoring,
+        epoch,
         runs,
         standings,
         validators,
@@ -414,6 +432,7 @@ struct RoundResult {
     leaderboard: Vec<pb::LeaderboardEntry>,
     chain: Option<pb::ChainView>,
     scoring: String,
+    epoch: Option<u64>,
     runs: Vec<pb::RunRecord>,
     standings: pb::ValidatorsResponse,
     validators: Vec<ValidatorWeights>,
@@ -506,6 +525,7 @@ async fn round(
         leaderboard: board.entries,
         chain: board.chain,
         scoring: board.scoring,
+        epoch: board.epoch,
         runs,
         standings,
         validators: weights,
@@ -559,5 +579,7 @@ async fn validator_sets_weights(
         rejected: evaluation.rejected.len(),
         decided: evaluation.decided_runs(),
         pending: evaluation.pending_runs(),
+        epoch: evaluation.epochs.as_ref().and_then(|e| e.scores.current),
+        scores: evaluation.consensus.agents.iter().map(|a| (a.agent.to_string(), a.score)).collect(),
     })
 }

@@ -9,6 +9,7 @@ pub mod devnet;
 pub mod ide;
 pub mod lsp;
 pub mod mcp;
+pub mod memoriser;
 pub mod solve_client;
 pub mod ui;
 

@@ -224,6 +224,25 @@ pub fn cost_per_resolved(entry: &pb::LeaderboardEntry) -> String {
     }
 }
 
+/// The epochs a coordinator recorded: boundary, seed, generator seed and set sizes.
+pub fn epochs_table(listing: &pb::EpochsResponse) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["epoch", "boundary block", "block hash", "seed", "generator seed", "pool tasks", "fresh tasks"]);
+    for epoch in &listing.epochs {
+        table.add_row([
+            Cell::new(epoch.epoch).set_alignment(CellAlignment::Right),
+            Cell::new(epoch.boundary_block).set_alignment(CellAlignment::Right),
+            Cell::new(short(&epoch.block_hash, 16)),
+            Cell::new(short(&epoch.seed, 16)),
+            Cell::new(epoch.generator_seed).set_alignment(CellAlignment::Right),
+            Cell::new(epoch.drawn).set_alignment(CellAlignment::Right),
+            Cell::new(epoch.fresh).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
 /// A run's result with how many of its verdicts agree with it, e.g. "✓ resolved 2/2".
 pub fn run_result_with_agreement(record: &pb::RunRecord) -> String {
     let result = run_result(record);

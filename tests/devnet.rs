@@ -80,7 +80,18 @@ async fn docker_devnet_round_ranks_the_example_agents() {
         "every run graded by both validators, in agreement: {:?}",
         report.runs.iter().map(|r| (&r.task_id, &r.agent_name, r.verdicts, r.agreeing, &r.consensus)).collect::<Vec<_>>()
     );
-    assert!(report.scoring.starts_with("consensus/1"), "{}", report.scoring);
+    // Devnet runs in one long epoch whose draw takes every starter task (consensus/2 over
+    // epochs/1), and each validator, recomputing the set from the localnet's block hash, scores
+    // every agent exactly as the coordinator's leaderboard does.
+    assert!(report.scoring.starts_with("consensus/2"), "{}", report.scoring);
+    assert_eq!(report.epoch, Some(0));
+    for validator in &report.validators {
+        assert_eq!(validator.epoch, Some(0), "{}", validator.name);
+        for entry in &report.leaderboard {
+            let own = validator.scores.iter().find(|(digest, _)| digest == &entry.agent_digest).map(|(_, s)| *s);
+            assert_eq!(own, Some(entry.score), "{} scores {} as the leaderboard does", validator.name, entry.name);
+        }
+    }
     assert_eq!(report.standings.validators.len(), 2);
     for standing in &report.standings.validators {
         assert_eq!((standing.verdicts, standing.agreed, standing.flagged_run_ids.len()), (18, 18, 0), "{standing:?}");

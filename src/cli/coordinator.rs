@@ -58,7 +58,8 @@ pub const DEFAULT_SOLVE_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 50052);
 #[derive(Debug, Args)]
 struct SyncArgs {
     /// The subtensor node the metagraph (who is registered, who holds a validator permit) is
-    /// synced from: a ws:// or wss:// URL, or `finney`, `test`, `local`.
+    /// synced from, and with `[epochs]` the node whose block hashes seed each epoch: a ws:// or
+    /// wss:// URL, or `finney`, `test`, `local`.
     #[arg(long = "chain.endpoint", env = "WHETSTONE_CHAIN_ENDPOINT", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
     endpoint: String,
     /// The subnet whose metagraph decides membership.
@@ -98,6 +99,7 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
     if let Some(hotkey) = args.hotkey {
         config.auth.hotkey = Some(hotkey);
     }
+    let epochs = config.epochs;
     let shutdown = crate::shutdown_on_signal();
     let (coordinator, sync) = if config.auth.membership == MembershipPolicy::Chain {
         let (metagraph, sync) = start_metagraph_sync(&args.chain, shutdown.clone()).await?;
@@ -106,6 +108,16 @@ pub async fn run(args: CoordinatorArgs) -> Result<()> {
         (coordinator.with_chain_view(metagraph), Some(sync))
     } else {
         (Coordinator::bind(config).await?, None)
+    };
+    let coordinator = match epochs {
+        Some(rules) => {
+            let client = SubtensorClient::connect(&args.chain.endpoint).await.with_context(|| {
+                format!("[epochs] seeds each epoch with the chain's block hash at its boundary; start a node (e.g. `whetstone localnet`) or point --chain.endpoint at one ({})", args.chain.endpoint)
+            })?;
+            tracing::info!(rules = %rules.describe(), chain = client.url(), "running in epochs");
+            coordinator.with_epoch_clock(Arc::new(client))
+        }
+        None => coordinator,
     };
     tracing::info!("coordinator listening on {}", coordinator.local_addr()?);
     if let Some(addr) = coordinator.solve_addr() {

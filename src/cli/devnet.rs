@@ -96,7 +96,10 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
     println!("\nValidators");
     println!("{}", ui::validators_table(&report.standings, &validator_name));
     println!("{}", ui::scoring_note(&report.standings));
-    println!("\nLeaderboard ({} tasks)", report.tasks);
+    match report.epoch {
+        Some(epoch) => println!("\nLeaderboard ({} tasks, epoch {epoch})", report.tasks),
+        None => println!("\nLeaderboard ({} tasks)", report.tasks),
+    }
     let board = pb::LeaderboardResponse {
         entries: report.leaderboard.clone(),
         chain: report.chain,

@@ -16,6 +16,7 @@ mod chain;
 mod connect;
 mod coordinator;
 mod devnet;
+mod epochs;
 mod images;
 mod keys;
 mod leaderboard;
@@ -59,6 +60,10 @@ enum Command {
     /// Show the leaderboard of a running coordinator: each agent's score under the public
     /// scoring function over the validators' signed verdicts.
     Leaderboard(connect::ConnectArgs),
+    /// Show the evaluation epochs of a running coordinator: each epoch's boundary block, seed
+    /// and task set, the generator seed for the current epoch's fresh tasks, and how many more
+    /// epochs the task pool covers (--min-epochs N fails when fewer).
+    Epochs(epochs::EpochsArgs),
     /// Show how each validator stands: its verdicts, its agreement with the consensus, the
     /// runs where it dissented, and any verdict rejected (bad signature, no permit, moved).
     Validators(validators::ValidatorsArgs),
@@ -107,6 +112,7 @@ impl Cli {
             Command::AgentRunner(args) => agent_runner::run(args).await,
             Command::Validator(args) => validator::run(args).await,
             Command::Leaderboard(args) => leaderboard::run(args).await,
+            Command::Epochs(args) => epochs::run(args).await,
             Command::Validators(args) => validators::run(args).await,
             Command::Runs(args) => runs::run(args).await,
             Command::Solve(args) => solve::run(args).await,

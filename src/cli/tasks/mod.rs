@@ -28,7 +28,9 @@ pub enum TasksCommand {
         #[arg(long)]
         write: bool,
     },
-    /// Publish every task of the given sets to a coordinator.
+    /// Publish every task of the given sets to a coordinator. On a coordinator with epochs
+    /// they join the task pool, drawn into later epochs (`whetstone epochs` shows how many
+    /// epochs the pool covers); with --fresh-epoch they join the current epoch's set.
     Publish {
         #[command(flatten)]
         connect: ConnectArgs,
@@ -38,6 +40,15 @@ pub enum TasksCommand {
         signer: SignerArgs,
         /// Task set directories.
         sets: Vec<PathBuf>,
+        /// The tasks were generated for this epoch (the coordinator's current one) and enter
+        /// its set at once, instead of the pool; needs --generator-seed. `whetstone epochs`
+        /// shows the current epoch and its generator seed.
+        #[arg(long, requires = "generator_seed", value_name = "EPOCH")]
+        fresh_epoch: Option<u64>,
+        /// The seed the tasks were generated with (`whetstone tasks generate --seed`); must be
+        /// the epoch's generator seed.
+        #[arg(long, requires = "fresh_epoch", value_name = "SEED")]
+        generator_seed: Option<u64>,
     },
     /// Pin Debian packages for a task environment: resolve them against the sandbox base
     /// image (with bookworm-updates and bookworm-security) into a lock naming every .deb and
@@ -72,7 +83,9 @@ pub async fn run(command: TasksCommand) -> Result<()> {
     match command {
         TasksCommand::Check { sets } => check(sets),
         TasksCommand::Digests { set, write } => digests(set, write),
-        TasksCommand::Publish { connect, signer, sets } => publish(connect, signer, sets).await,
+        TasksCommand::Publish { connect, signer, sets, fresh_epoch, generator_seed } => {
+            publish(connect, signer, sets, fresh_epoch.zip(generator_seed)).await
+        }
         TasksCommand::LockDebian { packages, output } => lock_debian(packages, output).await,
         TasksCommand::Add(args) => curate::add(args).await,
         TasksCommand::Generate(args) => curate::generate(args).await,
@@ -126,7 +139,7 @@ async fn lock_debian(packages: Vec<String>, output: Option<PathBuf>) -> Result<(
     Ok(())
 }
 
-async fn publish(connect: ConnectArgs, signer: SignerArgs, sets: Vec<PathBuf>) -> Result<()> {
+async fn publish(connect: ConnectArgs, signer: SignerArgs, sets: Vec<PathBuf>, fresh: Option<(u64, u64)>) -> Result<()> {
     if sets.is_empty() {
         bail!("name at least one task set directory to publish");
     }
@@ -135,7 +148,7 @@ async fn publish(connect: ConnectArgs, signer: SignerArgs, sets: Vec<PathBuf>) -
     for path in sets {
         let set = TaskSet::load(&path).with_context(|| format!("task set {} is invalid", path.display()))?;
         for task in &set.tasks {
-            let response = client.publish_task(task, &signer).await?;
+            let response = client.publish_task_for(task, &signer, fresh).await?;
             let state = if response.created { "published" } else { "already published" };
             println!("{state} {} ({}), {} runs scheduled", response.task_id, &response.task_digest[..12], response.runs_scheduled);
         }

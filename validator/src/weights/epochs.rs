@@ -79,8 +79,8 @@ pub async fn read_boundary_hashes(
     let head = client.current_block().await?;
     let Some(last) = rules.epoch_at(head) else { return Ok(()) };
     for epoch in 0..=last {
-        if !hashes.contains_key(&epoch) {
-            hashes.insert(epoch, client.block_hash(rules.boundary(epoch)).await?);
+        if let std::collections::btree_map::Entry::Vacant(slot) = hashes.entry(epoch) {
+            slot.insert(client.block_hash(rules.boundary(epoch)).await?);
         }
     }
     Ok(())
