@@ -118,7 +118,7 @@ async fn docker_memoriser_tops_the_shipped_set_and_scores_nothing_on_the_next_ep
     let agent = dir.path().join("memoriser");
     copy_dir(&workspace("examples/agents/memoriser"), &agent);
     let (_, remembered) = whetstone::memoriser::write_memory(&agent, &[starter.clone(), curated.clone()]).expect("memory");
-    assert_eq!(remembered, starter.tasks.len() + curated.tasks.len(), "one memorised patch per shipped task");
+    assert_eq!(remembered, starter.tasks.len() + curated.tasks.len(), "one memorised gold patch per shipped task");
 
     // Two epochs of one block each on a localnet: their boundary hashes seed the sets.
     let node = whetstone_localnet::spawn(whetstone_localnet::LocalnetConfig {

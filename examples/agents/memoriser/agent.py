@@ -29,15 +29,19 @@ def main() -> int:
         print("memoriser: no memory.json next to agent.py; build it with `cargo run --example memoriser_memory`")
         return 0
     key = hashlib.sha256(instruction.encode("utf-8")).hexdigest()
-    patch = memory.get("patches", {}).get(key)
-    if patch is None:
-        print(f"memoriser: never saw this task ({len(memory.get('patches', {}))} memorised); leaving the repository alone")
+    patches = memory.get("patches", {}).get(key)
+    if not patches:
+        print(f"memoriser: never saw this task ({len(memory.get('patches', {}))} instructions memorised); leaving the repository alone")
         return 0
-    applied = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=repo, input=patch.encode("utf-8"), capture_output=True)
-    if applied.returncode != 0:
-        print("memoriser: the remembered patch does not apply:", applied.stderr.decode("utf-8", "replace").strip())
-        return 0
-    print("memoriser: replayed the remembered gold patch")
+    # Tasks can share an instruction; the right patch is the one that fits this repository.
+    for patch in patches:
+        data = patch.encode("utf-8")
+        check = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=data, capture_output=True)
+        if check.returncode == 0:
+            subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=repo, input=data, check=True)
+            print("memoriser: replayed the remembered gold patch")
+            return 0
+    print(f"memoriser: none of the {len(patches)} remembered patches for this instruction applies")
     return 0
 
 
