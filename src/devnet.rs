@@ -338,8 +338,7 @@ pub async fn run(options: DevnetOptions, reporter: &dyn Reporter, shutdown: Canc
         ..CoordinatorConfig::default()
     };
     let clock: Arc<dyn whetstone_coordinator::epochs::ChainClock> = chain.clone();
-    let coordinator =
-        Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph).with_epoch_clock(clock);
+    let coordinator = Coordinator::bind(config).await.map_err(DevnetError::Coordinator)?.with_chain_view(metagraph).with_epoch_clock(clock);
     let http_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
     if let Some(http_url) = &http_url {
         reporter.event(&format!("dashboard at {http_url}/ (live while the round runs)"));

@@ -14,6 +14,7 @@
 //! | `miners`   | submission limits per hotkey, declared resources, run trajectories     |
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
 //! | `chain`    | membership synced from a localnet, and the leaderboard's Yuma incentive |
+//! | `epochs`   | epochs seeded by a localnet's block hashes: sets, run ids, fresh tasks   |
 //! | `solve`    | the solve API over HTTP: keys, limits, errors, events, cancel, isolation |
 //! | `web`      | the dashboard in headless Chromium: pages, charts, links, visibility    |
 
@@ -22,6 +23,7 @@ mod backends;
 mod chain;
 mod consensus;
 mod copies;
+mod epochs;
 mod errors;
 mod failover;
 mod grpc;

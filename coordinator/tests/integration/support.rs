@@ -141,7 +141,15 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: CoordinatorConfig) -> Self {
-        let coordinator = Coordinator::bind(config).await.expect("coordinator binds");
+        Self::start_with_clock(config, None).await
+    }
+
+    /// [`Self::start`] with the epoch clock reading `clock` (for `[epochs]`).
+    pub async fn start_with_clock(config: CoordinatorConfig, clock: Option<Arc<dyn whetstone_coordinator::epochs::ChainClock>>) -> Self {
+        let mut coordinator = Coordinator::bind(config).await.expect("coordinator binds");
+        if let Some(clock) = clock {
+            coordinator = coordinator.with_epoch_clock(clock);
+        }
         let addr = coordinator.local_addr().expect("bound address");
         let solve_url = coordinator.solve_addr().map(|addr| format!("http://{addr}"));
         let shutdown = CancellationToken::new();
@@ -188,12 +196,21 @@ impl Harness {
 
     /// On the given database (see [`crate::backends::on_each_backend`]).
     pub async fn start_on(db: TestDb, edit: impl FnOnce(&mut CoordinatorConfig)) -> Self {
+        Self::start_on_with_clock(db, edit, None).await
+    }
+
+    /// [`Self::start_on`], with an epoch clock reading the chain (for `[epochs]`).
+    pub async fn start_on_with_clock(
+        db: TestDb,
+        edit: impl FnOnce(&mut CoordinatorConfig),
+        clock: Option<Arc<dyn whetstone_coordinator::epochs::ChainClock>>,
+    ) -> Self {
         init_tracing();
         let dir = tempfile::tempdir().expect("temporary data dir");
         let mut config = test_config(dir.path());
         config.database = db.config_value();
         edit(&mut config);
-        let server = Server::start(config.clone()).await;
+        let server = Server::start_with_clock(config.clone(), clock).await;
         Self { config, server, db, dir }
     }
 
