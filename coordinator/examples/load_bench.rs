@@ -147,7 +147,7 @@ async fn seed(database: &DatabaseUrl, runs: u32) -> anyhow::Result<u32> {
         };
         store.insert_agent(&new).await?;
     }
-    let queued = store.schedule_missing_runs().await?;
+    let queued = store.schedule_missing_runs(None).await?;
     store.close().await;
     Ok(queued)
 }
