@@ -27,7 +27,7 @@ pub(crate) async fn page(State(web): State<Web>, Path(digest): Path<String>) -> 
     let all_runs = services.store.run_records(None).await?;
     let tasks = super::tasks_of(&all_runs);
     let runs: Vec<&RunRecord> = all_runs.iter().filter(|r| r.agent == digest).collect();
-    let scoring = evaluation.rules.describe(&evaluation.validators);
+    let scoring = evaluation.describe();
     let agent = &entry.agent;
 
     let mut body = Html::new();
@@ -232,7 +232,7 @@ mod tests {
             verdict(4, &b, 2, VerdictStatus::Unresolved),
         ];
         let consensus = consensus::decide(&accepted, &validators, &rules);
-        let evaluation = Evaluation { verified: Verified { accepted, rejected: Vec::new() }, consensus, validators, rules };
+        let evaluation = Evaluation { verified: Verified { accepted, rejected: Vec::new() }, consensus, validators, rules, epochs: None };
         let timeline = score_timeline(&evaluation, &b);
         let seen: Vec<(u64, u64, f64)> = timeline.iter().map(|p| (p.seq, p.graded_at_ms, p.score)).collect();
         assert_eq!(seen, vec![(2, 2000, 1.0), (3, 3000, 0.5), (4, 4000, 0.5)]);

@@ -12,7 +12,7 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     let (board, evaluation) = services.current_leaderboard().await?;
     let counts = services.store.counts().await?;
     let incentives = services.incentive_view();
-    let scoring = evaluation.rules.describe(&evaluation.validators);
+    let scoring = evaluation.describe();
 
     let mut body = Html::new();
     body.raw("<h1>Leaderboard</h1><p class=\"lead\">Coding agents ranked by the share of tasks the validators' consensus says they resolved.</p>");

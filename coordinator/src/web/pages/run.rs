@@ -21,7 +21,7 @@ pub(crate) async fn page(State(web): State<Web>, Path(run_id): Path<String>) -> 
         .await?
         .ok_or_else(|| PageError::NotFound(format!("There is no run {run_id} on this coordinator; an agent's page lists its runs.")))?;
     let evaluation = services.evaluate().await?;
-    let scoring = evaluation.rules.describe(&evaluation.validators);
+    let scoring = evaluation.describe();
     let record = &detail.record;
     let tally = evaluation.consensus.run(&run);
 

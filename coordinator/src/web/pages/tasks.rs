@@ -38,7 +38,7 @@ pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> 
     let (board, evaluation) = services.current_leaderboard().await?;
     let records = services.store.run_records(None).await?;
     let consensus = &evaluation.consensus;
-    let scoring = evaluation.rules.describe(&evaluation.validators);
+    let scoring = evaluation.describe();
     let tasks = super::tasks_of(&records);
 
     let mut by_task: BTreeMap<&Digest, Vec<&RunRecord>> = BTreeMap::new();

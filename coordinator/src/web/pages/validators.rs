@@ -14,7 +14,7 @@ use crate::web::{PageError, Tab, Web, hotkey, layout};
 pub(crate) async fn page(State(web): State<Web>) -> Result<Response, PageError> {
     let evaluation = web.services.evaluate().await?;
     let consensus = &evaluation.consensus;
-    let scoring = evaluation.rules.describe(&evaluation.validators);
+    let scoring = evaluation.describe();
     let count = |pred: &dyn Fn(&whetstone_chain::consensus::RunTally) -> bool| consensus.runs.iter().filter(|r| pred(r)).count();
 
     let mut body = Html::new();
