@@ -479,15 +479,7 @@ pub fn decide(accepted: &[Accepted], validators: &ValidatorSet, rules: &Rules) -
             tasks: task_count,
             score: 0.0,
         });
-        // Several runs of one agent on one task: resolved only if none is decided otherwise,
-        // so re-running a task cannot buy a second chance.
-        if results.iter().any(|r| **r == RunResult::Unresolved) {
-            tally.unresolved += 1;
-        } else if results.iter().any(|r| **r == RunResult::Resolved) {
-            tally.resolved += 1;
-        } else {
-            tally.pending += 1;
-        }
+        *task_counter(&results, &mut tally.resolved, &mut tally.unresolved, &mut tally.pending) += 1;
     }
     let mut agents: Vec<AgentTally> = agents
         .into_values()
@@ -499,6 +491,25 @@ pub fn decide(accepted: &[Accepted], validators: &ValidatorSet, rules: &Rules) -
     agents.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.agent.cmp(&b.agent)));
 
     Consensus { runs, agents, validators: tallies.into_values().collect(), tasks: task_count, flaky_tests }
+}
+
+/// Which of an agent's counters one task adds to, from the results of its runs on the task:
+/// resolved only if none is decided otherwise, so re-running a task cannot buy a second
+/// chance; pending while every run is. Shared with the epoch function
+/// ([`crate::epochs::score_epochs`]).
+pub(crate) fn task_counter<'a>(
+    results: &[&RunResult],
+    resolved: &'a mut u32,
+    unresolved: &'a mut u32,
+    pending: &'a mut u32,
+) -> &'a mut u32 {
+    if results.iter().any(|r| **r == RunResult::Unresolved) {
+        unresolved
+    } else if results.iter().any(|r| **r == RunResult::Resolved) {
+        resolved
+    } else {
+        pending
+    }
 }
 
 /// Each miner's best agent's score, for agents whose claim verifies. The earliest valid claim

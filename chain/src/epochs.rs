@@ -391,13 +391,7 @@ pub fn score_epochs(consensus: &Consensus, sets: &[EpochSet], rules: &EpochRules
         let mut tally = EpochTally { epoch, resolved: 0, unresolved: 0, pending: 0, tasks: 0, score: 0.0 };
         for runs in tasks.values() {
             // As in consensus/1: one run decided unresolved makes the task unresolved.
-            if runs.iter().any(|r| **r == RunResult::Unresolved) {
-                tally.unresolved += 1;
-            } else if runs.iter().any(|r| **r == RunResult::Resolved) {
-                tally.resolved += 1;
-            } else {
-                tally.pending += 1;
-            }
+            *crate::consensus::task_counter(runs, &mut tally.resolved, &mut tally.unresolved, &mut tally.pending) += 1;
         }
         if tally.resolved + tally.unresolved == 0 {
             continue;
