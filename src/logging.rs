@@ -1,7 +1,8 @@
 //! Logging for every `whetstone` command: `WHETSTONE_LOG` (default `info`) picks what is
 //! logged, the global `--log-format` picks how (`text` for people, `json` for log pipelines:
 //! one object per line with the event's fields and the spans it happened in, so a run's id,
-//! task and agent are on each of its lines).
+//! task and agent are on each of its lines). Built with the `otlp` feature, the spans can be
+//! exported over OTLP too (`crate::otlp`).
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -54,5 +55,7 @@ where
         LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).boxed(),
     };
     let registry = tracing_subscriber::registry().with(lines.with_filter(filter()));
+    #[cfg(feature = "otlp")]
+    let registry = registry.with(crate::otlp::layer().with_filter(filter()));
     let _ = registry.try_init();
 }

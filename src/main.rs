@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 mod cli;
 mod logging;
+#[cfg(feature = "otlp")]
+mod otlp;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
