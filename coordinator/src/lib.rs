@@ -84,8 +84,9 @@ impl std::fmt::Debug for SchedulerTask {
 }
 
 impl Coordinator {
-    /// Opens the store (applying migrations), requeues jobs leased by a previous process, and
-    /// binds the listen address. With `auth.membership = "chain"` use
+    /// Opens the store (applying migrations) and binds the listen address. Jobs leased before
+    /// stay with their workers, who renew them here or elsewhere; a lease nobody renews runs
+    /// out and its job is requeued. With `auth.membership = "chain"` use
     /// [`Self::bind_with_membership`] instead.
     pub async fn bind(config: CoordinatorConfig) -> Result<Self, CoordinatorError> {
         Self::bind_with_membership(config, None).await
@@ -104,10 +105,6 @@ impl Coordinator {
         let auth = Arc::new(auth::Auth::from_config(&config.auth, metagraph)?);
         let store = SqlStore::open(&config.database_or_default()).await?;
         tracing::info!(database = %store.url(), "store");
-        let requeued = store.requeue_all_leased().await?;
-        if requeued > 0 {
-            tracing::info!(requeued, "requeued jobs leased before the last shutdown");
-        }
         let blobs = BlobStore::open(&config.blobs.url_or_default(&config.data_dir)).map_err(CoordinatorError::Blobs)?;
         tracing::info!(store = blobs.url(), "blobs");
         let listener = TcpListener::bind(config.listen).await.map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?;
@@ -122,7 +119,14 @@ impl Coordinator {
         }
         let solves = Arc::new(solve::Hub::new(keys, config.solve.clone()));
         let shared: Arc<dyn Store> = Arc::new(store.clone());
-        let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into(), Arc::clone(&solves));
+        // Leases this process hands out name it; a restarted process is a new name, and its
+        // workers' leases move to it with their first heartbeat.
+        let coordinator_id = format!(
+            "{}/{}",
+            listener.local_addr().map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into(), Arc::clone(&solves), coordinator_id);
         let services = Services {
             store: shared,
             blobs,

@@ -1,8 +1,14 @@
 //! The scheduler: one task that owns worker sessions and leases, fed by messages from the
 //! gRPC services. It hands queued runs to agent-runners and queued grade slots to validators
 //! up to each worker's capacity, renews leases on heartbeats, and requeues the job of any
-//! lease that expires (a worker that vanished). Durable state goes through the [`Store`];
-//! leases are in memory, measured with tokio's clock so tests can pause time.
+//! lease that expires (a worker that vanished). Durable state goes through the [`Store`],
+//! leases of runs and grade slots too: each names its worker, this coordinator and an expiry
+//! (Unix ms), so coordinators sharing a database never hand a job out twice and any of them
+//! requeues a lease that ran out, whoever handed it out. `leases` here mirrors the leases of
+//! the workers connected to this process (for their free room and for who may report
+//! failures), renewed in the store on heartbeats and reconciled with it every lease period.
+//! Solve jobs are this process's alone (their snapshot is in its memory): their leases live
+//! only here.
 //!
 //! Grading is redundant (`[grading]`): each run has `replicas` slots, each taken by a
 //! different validator (by hotkey), never by the hotkey whose runner made the patch while
@@ -22,11 +28,11 @@ use whetstone_proto::convert::assignment_to_wire;
 use whetstone_proto::job::GradeReport;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, Report, RunAssignment, RunOutcome, SandboxLimits};
 use whetstone_proto::{error_chain, pb};
-use whetstone_tasks::{GradeId, Hotkey, RunId, VerdictStatus};
+use whetstone_tasks::{Hotkey, RunId, VerdictStatus};
 
 use crate::config::SchedulerConfig;
 use crate::grading::{check_verdict, next_grade};
-use crate::store::{NewVerdict, QueuedGrade, Recorded, Store, StoreError};
+use crate::store::{HeldLease, LeaseTerms, LeasedJob, NewVerdict, QueuedGrade, Recorded, Store, StoreError, now_ms};
 use crate::telemetry;
 
 /// Messages to a worker's stream.
@@ -117,7 +123,17 @@ impl JobKind {
 struct Lease {
     worker_id: String,
     kind: JobKind,
-    expires_at: Instant,
+    /// Unix ms: when the store's lease runs out as last written (solves: the lease itself).
+    expires_at_ms: i64,
+}
+
+impl From<&LeasedJob> for JobKind {
+    fn from(job: &LeasedJob) -> Self {
+        match job {
+            LeasedJob::Run(_) => Self::Run,
+            LeasedJob::Grade(_) => Self::Grade,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -147,6 +163,10 @@ pub(crate) struct Scheduler {
     /// connected, a lease ended, work was added. Heartbeats alone do not, and with a thousand
     /// workers they are most events.
     needs_dispatch: bool,
+    /// Names this process in the leases it hands out (`lease_coordinator`).
+    coordinator_id: String,
+    /// When `leases` was last made equal to the store's view of this coordinator's leases.
+    reconciled_at: Instant,
 }
 
 /// Events handled before one dispatch pass, when they arrive faster than they are handled:
@@ -154,7 +174,12 @@ pub(crate) struct Scheduler {
 const EVENTS_PER_DISPATCH: usize = 256;
 
 impl Scheduler {
-    pub(crate) fn new(store: Arc<dyn Store>, config: SchedulerConfig, solves: Arc<crate::solve::Hub>) -> (Self, SchedulerHandle) {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        config: SchedulerConfig,
+        solves: Arc<crate::solve::Hub>,
+        coordinator_id: String,
+    ) -> (Self, SchedulerHandle) {
         let (sender, events) = mpsc::channel(1024);
         let mut audit_seed = [0; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut audit_seed);
@@ -168,6 +193,8 @@ impl Scheduler {
             audit_seed,
             solves,
             needs_dispatch: true,
+            coordinator_id,
+            reconciled_at: Instant::now(),
         };
         (scheduler, SchedulerHandle { events: sender })
     }
@@ -223,14 +250,7 @@ impl Scheduler {
                     telemetry::workers_connected(self.sessions.len());
                 }
             }
-            Event::Heartbeat { worker_id, active } => {
-                let expires_at = Instant::now() + self.config.lease_duration;
-                for job in active {
-                    if let Some(lease) = self.leases.get_mut(&job).filter(|l| l.worker_id == worker_id) {
-                        lease.expires_at = expires_at;
-                    }
-                }
-            }
+            Event::Heartbeat { worker_id, active } => self.renew(&worker_id, active).await,
             Event::Report { worker_id, report } => {
                 let job_id = report.job_id().to_owned();
                 let span = report_span(&report);
@@ -272,14 +292,18 @@ impl Scheduler {
         match report {
             // A failure report only counts from the lease holder: a worker that lost the job
             // (its lease expired, the coordinator restarted) must not requeue another's run.
-            Report::Run(run) if run.outcome == RunOutcome::InfraError && !self.holds_lease(worker_id, run.run_id.as_str()) => {
-                tracing::info!(run = %run.run_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
-                Ok(false)
-            }
+            // The store checks who holds the lease.
             Report::Run(run) if run.outcome == RunOutcome::InfraError => {
-                let requeued = self.store.requeue_run(&run.run_id, max, &run.error).await?;
-                tracing::warn!(run = %run.run_id, worker = worker_id, error = %run.error, requeued, "runner failed the run");
-                Ok(true)
+                match self.store.requeue_run(&run.run_id, worker_id, max, &run.error).await? {
+                    None => {
+                        tracing::info!(run = %run.run_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
+                        Ok(false)
+                    }
+                    Some(requeued) => {
+                        tracing::warn!(run = %run.run_id, worker = worker_id, error = %run.error, requeued, "runner failed the run");
+                        Ok(true)
+                    }
+                }
             }
             Report::Run(run) => {
                 let Some(runner) = self.sessions.get(worker_id).map(|s| s.hotkey.clone()) else {
@@ -294,16 +318,17 @@ impl Scheduler {
                 }
                 Ok(recorded == Recorded::Accepted)
             }
-            Report::Grade(grade)
-                if grade.verdict.status == VerdictStatus::InfraError && !self.holds_lease(worker_id, grade.grade_id.as_str()) =>
-            {
-                tracing::info!(grade = %grade.grade_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
-                Ok(false)
-            }
             Report::Grade(grade) if grade.verdict.status == VerdictStatus::InfraError => {
-                let requeued = self.store.requeue_grade(&grade.grade_id, max, &grade.verdict.notes).await?;
-                tracing::warn!(grade = %grade.grade_id, worker = worker_id, notes = %grade.verdict.notes, requeued, "grader failed");
-                Ok(true)
+                match self.store.requeue_grade(&grade.grade_id, worker_id, max, &grade.verdict.notes).await? {
+                    None => {
+                        tracing::info!(grade = %grade.grade_id, worker = worker_id, "ignoring a failure report from a worker without the lease");
+                        Ok(false)
+                    }
+                    Some(requeued) => {
+                        tracing::warn!(grade = %grade.grade_id, worker = worker_id, notes = %grade.verdict.notes, requeued, "grader failed");
+                        Ok(true)
+                    }
+                }
             }
             Report::Grade(grade) => self.record_verdict(worker_id, &grade).await,
             Report::Solve(solve) => {
@@ -360,10 +385,9 @@ impl Scheduler {
             Ok(checked) => checked,
             Err(refused) => {
                 tracing::warn!(grade = %grade.grade_id, worker = worker_id, %validator, reason = %refused, "verdict refused");
-                if self.holds_lease(worker_id, grade.grade_id.as_str()) {
-                    let reason = format!("verdict refused: {refused}");
-                    self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, &reason).await?;
-                }
+                // Requeued only when this worker holds the slot (the store checks).
+                let reason = format!("verdict refused: {refused}");
+                self.store.requeue_grade(&grade.grade_id, worker_id, self.config.max_attempts, &reason).await?;
                 return Ok(false);
             }
         };
@@ -403,26 +427,122 @@ impl Scheduler {
         self.leases.get(job_id).is_some_and(|l| l.worker_id == worker_id)
     }
 
+    /// The lease terms a worker gets now: this coordinator, `lease_duration` from now.
+    fn terms<'a>(&'a self, worker_id: &'a str) -> LeaseTerms<'a> {
+        LeaseTerms { worker: worker_id, coordinator: &self.coordinator_id, expires_at_ms: now_ms() + self.lease_ms() }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.config.lease_duration.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Records a lease in the mirror, moving the room it takes to its worker.
+    fn hold(&mut self, job_id: String, lease: Lease) {
+        let worker_id = lease.worker_id.clone();
+        telemetry::lease_changed(lease.kind, 1.0);
+        if let Some(previous) = self.leases.insert(job_id, lease) {
+            telemetry::lease_changed(previous.kind, -1.0);
+            if let Some(holder) = self.sessions.get_mut(&previous.worker_id) {
+                holder.held = holder.held.saturating_sub(1);
+            }
+        }
+        if let Some(session) = self.sessions.get_mut(&worker_id) {
+            session.held += 1;
+        }
+    }
+
+    /// A heartbeat: renews the worker's leases on the jobs it still runs. A solve lease is
+    /// renewed here; a run or grade lease in the store, once less than half of it is left (so a
+    /// thousand workers heartbeating every two seconds do not write every two seconds), or at
+    /// once when this process does not know it yet (a worker that moved here from another
+    /// coordinator, or came back after a restart, keeps its jobs).
+    async fn renew(&mut self, worker_id: &str, active: Vec<String>) {
+        let now = now_ms();
+        let lease_ms = self.lease_ms();
+        let half = lease_ms / 2;
+        let mut to_store = Vec::new();
+        for job in active {
+            match self.leases.get_mut(&job) {
+                Some(lease) if lease.worker_id == worker_id && lease.kind == JobKind::Solve => lease.expires_at_ms = now + lease_ms,
+                Some(lease) if lease.worker_id == worker_id && lease.expires_at_ms - now > half => {}
+                _ => to_store.push(job),
+            }
+        }
+        if to_store.is_empty() {
+            return;
+        }
+        let terms = self.terms(worker_id);
+        match self.store.renew_leases(&terms, &to_store).await {
+            Ok(renewed) => {
+                for HeldLease { job, worker, expires_at_ms } in renewed {
+                    let kind = JobKind::from(&job);
+                    self.hold(job.id().to_owned(), Lease { worker_id: worker, kind, expires_at_ms });
+                }
+            }
+            Err(error) => {
+                tracing::warn!(worker = worker_id, error = %error_chain(&error), "failed to renew leases; the next heartbeat tries again")
+            }
+        }
+    }
+
+    /// Ends solve leases that ran out here, and requeues runs and grades whose leases ran out
+    /// in the store, whichever coordinator handed them out. Every lease period the mirror is
+    /// made equal to the store's view of this coordinator's leases (another coordinator may
+    /// have expired one of them).
     async fn expire_leases(&mut self) {
-        let now = Instant::now();
-        let expired: Vec<String> = self.leases.iter().filter(|(_, l)| l.expires_at <= now).map(|(job, _)| job.clone()).collect();
-        for job in expired {
+        let now = now_ms();
+        let solves: Vec<String> =
+            self.leases.iter().filter(|(_, l)| l.kind == JobKind::Solve && l.expires_at_ms <= now).map(|(job, _)| job.clone()).collect();
+        for job in solves {
             let Some(lease) = self.release(&job) else { continue };
             telemetry::lease_expired(lease.kind);
-            let reason = format!("lease expired on worker {}", lease.worker_id);
-            let result = match lease.kind {
-                JobKind::Run => self.store.requeue_run(&RunId::new(job.clone()), self.config.max_attempts, &reason).await,
-                JobKind::Grade => self.store.requeue_grade(&GradeId::new(job.clone()), self.config.max_attempts, &reason).await,
-                JobKind::Solve => {
-                    // Not retried: the snapshot went to the vanished runner and is not kept here.
-                    self.solves.fail(&job, &format!("{reason}; send the job again")).await;
-                    Ok(false)
+            // Not retried: the snapshot went to the vanished runner and is not kept here.
+            self.solves.fail(&job, &format!("lease expired on worker {}; send the job again", lease.worker_id)).await;
+            tracing::warn!(job = %job, worker = %lease.worker_id, "solve lease expired");
+        }
+        match self.store.expire_leases(now, self.config.max_attempts).await {
+            Ok(expired) => {
+                for lease in expired {
+                    self.release(lease.job.id());
+                    telemetry::lease_expired(JobKind::from(&lease.job));
+                    tracing::warn!(job = lease.job.id(), worker = %lease.worker, requeued = lease.requeued, "lease expired");
                 }
-            };
-            match result {
-                Ok(requeued) => tracing::warn!(job = %job, worker = %lease.worker_id, requeued, "lease expired"),
-                Err(error) => tracing::error!(job = %job, error = %error_chain(&error), "failed to requeue expired job"),
             }
+            Err(error) => tracing::error!(error = %error_chain(&error), "failed to expire leases; trying again on the next tick"),
+        }
+        if self.reconciled_at.elapsed() >= self.config.lease_duration {
+            self.reconcile().await;
+        }
+    }
+
+    /// Makes the mirror of run and grade leases equal to the store's view of this coordinator's.
+    async fn reconcile(&mut self) {
+        let held = match self.store.held_leases(&self.coordinator_id).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "failed to read this coordinator's leases; trying again on the next tick");
+                return;
+            }
+        };
+        self.reconciled_at = Instant::now();
+        self.leases.retain(|_, lease| {
+            let keep = lease.kind == JobKind::Solve;
+            if !keep {
+                telemetry::lease_changed(lease.kind, -1.0);
+            }
+            keep
+        });
+        for session in self.sessions.values_mut() {
+            session.held = 0;
+        }
+        for lease in self.leases.values() {
+            if let Some(session) = self.sessions.get_mut(&lease.worker_id) {
+                session.held += 1;
+            }
+        }
+        for HeldLease { job, worker, expires_at_ms } in held {
+            let kind = JobKind::from(&job);
+            self.hold(job.id().to_owned(), Lease { worker_id: worker, kind, expires_at_ms });
         }
     }
 
@@ -450,48 +570,45 @@ impl Scheduler {
         self.sessions.get(worker_id).map_or(0, |s| s.capacity.saturating_sub(s.held))
     }
 
-    /// Hands the oldest queued runs to the runners with free room, in worker order: one look
-    /// at the queue for all of them.
+    /// Hands the oldest queued runs to the runners with free room, in worker order, each
+    /// claimed atomically in the store. One look at the queue first: claiming writes, and most
+    /// dispatches find nothing queued.
     async fn dispatch_runs(&mut self, room: Vec<(String, u32)>) -> Result<(), StoreError> {
-        let total = room.iter().fold(0u32, |sum, (_, free)| sum.saturating_add(*free));
-        if total == 0 {
+        if room.is_empty() || self.store.queued_runs(1).await?.is_empty() {
             return Ok(());
         }
-        let mut queued = self.store.queued_runs(total).await?.into_iter();
         for (worker_id, free) in room {
-            self.dispatch_runs_to(&worker_id, free, &mut queued).await?;
+            if !self.dispatch_runs_to(&worker_id, free).await? {
+                break;
+            }
         }
         Ok(())
     }
 
-    async fn dispatch_runs_to(
-        &mut self,
-        worker_id: &str,
-        free: u32,
-        queued: &mut impl Iterator<Item = crate::store::QueuedRun>,
-    ) -> Result<u32, StoreError> {
+    /// Claims and sends up to `free` runs to one runner. False once the queue is empty.
+    async fn dispatch_runs_to(&mut self, worker_id: &str, free: u32) -> Result<bool, StoreError> {
         let mut sent = 0;
         while sent < free {
             if !self.can_send(worker_id) {
-                break;
+                return Ok(true);
             }
-            let Some(run) = queued.next() else { break };
-            let Some(attempt) = self.store.lease_run(&run.run_id, worker_id).await? else { continue };
+            let Some(claimed) = self.store.claim_run(&self.terms(worker_id)).await? else { return Ok(false) };
+            let run = claimed.run;
             let assignment = Assignment::Run(RunAssignment {
                 run_id: run.run_id.clone(),
                 agent: run.agent,
                 task: run.task,
                 limits: self.config.agent_limits,
-                attempt,
+                attempt: claimed.attempt,
                 llm_budget_micro_usd: self.config.llm_budget_micro_usd,
             });
             if self.send(worker_id, JobKind::Run, &assignment) {
                 sent += 1;
             } else {
-                self.store.requeue_run(&run.run_id, self.config.max_attempts, "worker stream closed").await?;
+                self.store.requeue_run(&run.run_id, worker_id, self.config.max_attempts, "worker stream closed").await?;
             }
         }
-        Ok(sent)
+        Ok(true)
     }
 
     /// Hands queued grade slots, oldest first, to validators: each slot to the grader with the
@@ -552,7 +669,8 @@ impl Scheduler {
     /// slot first or the stream closed (then the slot is requeued).
     async fn send_grade(&mut self, worker_id: &str, grade: QueuedGrade) -> Result<bool, StoreError> {
         let Some(validator) = self.sessions.get(worker_id).map(|s| s.hotkey.clone()) else { return Ok(false) };
-        let Some((attempt, patch)) = self.store.lease_grade(&grade.grade_id, worker_id, &validator).await? else { return Ok(false) };
+        let terms = self.terms(worker_id);
+        let Some((attempt, patch)) = self.store.lease_grade(&grade.grade_id, &terms, &validator).await? else { return Ok(false) };
         let limits = SandboxLimits {
             // The task's own test timeout plus room for container start and patching.
             timeout: Duration::from_secs(grade.task_timeout_secs) + self.config.grade_overhead,
@@ -570,7 +688,7 @@ impl Scheduler {
         if self.send(worker_id, JobKind::Grade, &assignment) {
             return Ok(true);
         }
-        self.store.requeue_grade(&grade.grade_id, self.config.max_attempts, "worker stream closed").await?;
+        self.store.requeue_grade(&grade.grade_id, worker_id, self.config.max_attempts, "worker stream closed").await?;
         Ok(false)
     }
 
@@ -590,24 +708,14 @@ impl Scheduler {
     /// Sends an assignment and takes the lease. False when the worker's stream is gone.
     fn send(&mut self, worker_id: &str, kind: JobKind, assignment: &Assignment) -> bool {
         let Some(session) = self.sessions.get(worker_id) else { return false };
-        let expires_at = Instant::now() + self.config.lease_duration;
         let wall_deadline = SystemTime::now() + self.config.lease_duration;
         let deadline_ms = wall_deadline.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         if session.sender.try_send(Ok(assignment_to_wire(assignment, deadline_ms))).is_err() {
             return false;
         }
         whetstone_proto::worker::job_span(assignment).in_scope(|| tracing::info!(worker = worker_id, "dispatched"));
-        let previous = self.leases.insert(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at });
-        telemetry::lease_changed(kind, 1.0);
-        if let Some(previous) = previous {
-            telemetry::lease_changed(previous.kind, -1.0);
-            if let Some(holder) = self.sessions.get_mut(&previous.worker_id) {
-                holder.held = holder.held.saturating_sub(1);
-            }
-        }
-        if let Some(session) = self.sessions.get_mut(worker_id) {
-            session.held += 1;
-        }
+        let expires_at_ms = now_ms() + self.lease_ms();
+        self.hold(assignment.job_id().to_owned(), Lease { worker_id: worker_id.to_owned(), kind, expires_at_ms });
         true
     }
 }

@@ -5,6 +5,7 @@
 
 mod database;
 mod epochs_sql;
+mod leases;
 mod sql;
 
 pub use database::{Backend, DatabaseUrl, InvalidDatabaseUrl};
@@ -88,6 +89,56 @@ pub struct QueuedRun {
     pub run_id: RunId,
     pub agent: Digest,
     pub task: Digest,
+}
+
+/// Who takes a lease and until when: the worker holding the job, the coordinator whose
+/// session that worker is on, and the Unix time in milliseconds the lease runs out unless it
+/// is renewed. The scheduler passes the time in, so the store never reads a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTerms<'a> {
+    pub worker: &'a str,
+    pub coordinator: &'a str,
+    pub expires_at_ms: i64,
+}
+
+/// A run leased to a worker, with its attempt number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRun {
+    pub run: QueuedRun,
+    pub attempt: u32,
+}
+
+/// The job a lease is on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LeasedJob {
+    Run(RunId),
+    Grade(GradeId),
+}
+
+impl LeasedJob {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Run(id) => id.as_str(),
+            Self::Grade(id) => id.as_str(),
+        }
+    }
+}
+
+/// A live lease as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLease {
+    pub job: LeasedJob,
+    pub worker: String,
+    pub expires_at_ms: i64,
+}
+
+/// A lease that ran out, and what became of its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    pub job: LeasedJob,
+    pub worker: String,
+    /// False when the job had had `max_attempts` and ended as an infrastructure failure.
+    pub requeued: bool,
 }
 
 /// Why a run has a grade slot.
@@ -307,26 +358,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn place_task(&self, task: &Digest, placement: Placement) -> Result<bool, StoreError>;
     /// Every placed task with its place, by digest.
     async fn placements(&self) -> Result<Vec<(Digest, Placement)>, StoreError>;
-    /// Puts every leased run and grade back in the queue (start-up after a crash).
-    async fn requeue_all_leased(&self) -> Result<u64, StoreError>;
 
+    /// The oldest queued runs, at most `limit` (a look at the queue; [`Self::claim_run`] takes).
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError>;
-    /// Marks a queued run leased; returns its attempt number, or None if it was not queued.
-    async fn lease_run(&self, run_id: &RunId, worker: &str) -> Result<Option<u32>, StoreError>;
-    /// Puts a leased run back in the queue, or ends it as an infrastructure failure when it
-    /// has had `max_attempts`. Returns true when it was requeued.
-    async fn requeue_run(&self, run_id: &RunId, max_attempts: u32, reason: &str) -> Result<bool, StoreError>;
+    /// Leases the oldest queued run on `terms`, atomically: coordinators claiming at once each
+    /// get a different run (PostgreSQL skips a row another claim holds locked; SQLite has one
+    /// writer). `None` when nothing is queued.
+    async fn claim_run(&self, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError>;
+    /// Puts a run `worker` holds back in the queue, or ends it as an infrastructure failure
+    /// when it has had `max_attempts`. `Some(true)` when requeued, `None` when `worker` does
+    /// not hold its lease (it ran out, or another worker has the run now).
+    async fn requeue_run(&self, run_id: &RunId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError>;
     /// Records a run's first report (made by `runner`'s agent-runner) and, when there is work
     /// to grade, queues `replicas` grade slots for it.
     async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError>;
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError>;
-    /// Marks a queued slot leased to `validator`, unless that validator already holds another
-    /// slot of the run or has a verdict on it. Returns the attempt number and the patch.
-    async fn lease_grade(&self, grade_id: &GradeId, worker: &str, validator: &Hotkey) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
-    /// Puts a leased slot back in the queue for any validator, or ends it as an infrastructure
-    /// failure after `max_attempts`. Returns true when it was requeued.
-    async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError>;
+    /// Leases a queued slot on `terms` to `validator`'s worker, unless that validator already
+    /// holds another slot of the run or has a verdict on it. Returns the attempt number and
+    /// the patch.
+    async fn lease_grade(
+        &self,
+        grade_id: &GradeId,
+        terms: &LeaseTerms<'_>,
+        validator: &Hotkey,
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
+    /// Puts a slot `worker` holds back in the queue for any validator, or ends it as an
+    /// infrastructure failure after `max_attempts`. As [`Self::requeue_run`].
+    async fn requeue_grade(&self, grade_id: &GradeId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError>;
+    /// Extends the leases `terms.worker` holds on these jobs (run or grade ids) to
+    /// `terms.expires_at_ms`, now through `terms.coordinator`. Jobs it does not hold are left
+    /// alone. Returns the leases renewed.
+    async fn renew_leases(&self, terms: &LeaseTerms<'_>, job_ids: &[String]) -> Result<Vec<HeldLease>, StoreError>;
+    /// Requeues every run and grade slot whose lease ran out by `now_ms`, whichever
+    /// coordinator handed it out (ending as infrastructure failures those that had
+    /// `max_attempts`). Each expired lease is reported by exactly one caller.
+    async fn expire_leases(&self, now_ms: i64, max_attempts: u32) -> Result<Vec<ExpiredLease>, StoreError>;
+    /// The live leases held through `coordinator`'s sessions.
+    async fn held_leases(&self, coordinator: &str) -> Result<Vec<HeldLease>, StoreError>;
     /// Whether `validator` holds a leased grade slot on a run of task `task`: the one reason
     /// to send it the task's grading part (hidden tests, gold patch, expected test ids).
     async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError>;

@@ -11,12 +11,13 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
 use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
-use whetstone_tasks::{Digest, GradeId, Hotkey, RunId, VerdictStatus};
+use whetstone_tasks::{Digest, GradeId, Hotkey, RunId};
 
+use super::leases;
 use super::{
-    AgentRow, Backend, ClaimRow, CopyMark, Counts, DatabaseUrl, EpochRow, EpochTasks, GradePurpose, GradeRow, GradeSubject, LedgerRow,
-    NewAgent, NewTask, NewVerdict, Placement, QueuedGrade, QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store,
-    StoreError, StoredFingerprint,
+    AgentRow, Backend, ClaimRow, ClaimedRun, CopyMark, Counts, DatabaseUrl, EpochRow, EpochTasks, ExpiredLease, GradePurpose, GradeRow,
+    GradeSubject, HeldLease, LeaseTerms, LedgerRow, NewAgent, NewTask, NewVerdict, Placement, QueuedGrade, QueuedRun, Recorded, RunCost,
+    RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -44,7 +45,7 @@ pub(super) fn digest(text: String) -> Result<Digest, StoreError> {
     Digest::from_str(&text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
-fn to_u32(value: i64) -> u32 {
+pub(super) fn to_u32(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
 }
 
@@ -105,6 +106,10 @@ impl SqlStore {
         };
         migrator.run(&pool).await?;
         Ok(Self { pool, backend: url.backend(), url: Arc::new(url.clone()) })
+    }
+
+    pub(super) fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Where this store lives (passwords redacted when displayed).
@@ -177,12 +182,6 @@ impl Store for SqlStore {
         super::epochs_sql::placements(&self.pool).await
     }
 
-    async fn requeue_all_leased(&self) -> Result<u64, StoreError> {
-        let runs = sqlx::query("UPDATE runs SET state = 'queued' WHERE state = 'leased'").execute(&self.pool).await?;
-        let grades = sqlx::query("UPDATE grades SET state = 'queued', validator = NULL WHERE state = 'leased'").execute(&self.pool).await?;
-        Ok(runs.rows_affected() + grades.rows_affected())
-    }
-
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT run_id, agent_digest, task_digest FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT $1",
@@ -201,41 +200,37 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn lease_run(&self, run_id: &RunId, _worker: &str) -> Result<Option<u32>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE runs SET state = 'leased', attempts = attempts + 1 WHERE run_id = $1 AND state = 'queued' RETURNING attempts",
-        )
-        .bind(run_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| r.try_get::<i64, _>("attempts").map(|a| u32::try_from(a).unwrap_or(u32::MAX))).transpose().map_err(Into::into)
+    async fn claim_run(&self, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError> {
+        leases::claim_run(self, terms).await
     }
 
-    async fn requeue_run(&self, run_id: &RunId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM runs WHERE run_id = $1 AND state = 'leased'")
-            .bind(run_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(attempts) = attempts else { return Ok(false) };
-        let requeued = attempts < i64::from(max_attempts);
-        if requeued {
-            sqlx::query("UPDATE runs SET state = 'queued', error = $1 WHERE run_id = $2")
-                .bind(reason)
-                .bind(run_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("UPDATE runs SET state = 'done', outcome = $1, error = $2, finished_at_ms = $3 WHERE run_id = $4")
-                .bind(RunOutcome::InfraError.as_str())
-                .bind(format!("gave up after {attempts} attempts: {reason}"))
-                .bind(now_ms())
-                .bind(run_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(requeued)
+    async fn requeue_run(&self, run_id: &RunId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError> {
+        leases::requeue_run(self, run_id, worker, max_attempts, reason, now_ms()).await
+    }
+
+    async fn lease_grade(
+        &self,
+        grade_id: &GradeId,
+        terms: &LeaseTerms<'_>,
+        validator: &Hotkey,
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        leases::lease_grade(self, grade_id, terms, validator).await
+    }
+
+    async fn requeue_grade(&self, grade_id: &GradeId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError> {
+        leases::requeue_grade(self, grade_id, worker, max_attempts, reason, now_ms()).await
+    }
+
+    async fn renew_leases(&self, terms: &LeaseTerms<'_>, job_ids: &[String]) -> Result<Vec<HeldLease>, StoreError> {
+        leases::renew_leases(self, terms, job_ids).await
+    }
+
+    async fn expire_leases(&self, now_ms: i64, max_attempts: u32) -> Result<Vec<ExpiredLease>, StoreError> {
+        leases::expire_leases(self, now_ms, max_attempts).await
+    }
+
+    async fn held_leases(&self, coordinator: &str) -> Result<Vec<HeldLease>, StoreError> {
+        leases::held_leases(self, coordinator).await
     }
 
     async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError> {
@@ -345,28 +340,6 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn lease_grade(&self, grade_id: &GradeId, _worker: &str, validator: &Hotkey) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = $1
-             WHERE grade_id = $2 AND state = 'queued'
-               AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id AND o.validator = $1)
-               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = $1)
-             RETURNING attempts, run_id",
-        )
-        .bind(validator.as_str())
-        .bind(grade_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let attempts = to_u32(row.try_get("attempts")?);
-        let run_id: String = row.try_get("run_id")?;
-        let patch: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT patch FROM runs WHERE run_id = $1").bind(&run_id).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some((attempts, patch.unwrap_or_default())))
-    }
-
     async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError> {
         let held: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM grades g JOIN runs r ON r.run_id = g.run_id
@@ -377,34 +350,6 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(held.is_some())
-    }
-
-    async fn requeue_grade(&self, grade_id: &GradeId, max_attempts: u32, reason: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM grades WHERE grade_id = $1 AND state = 'leased'")
-            .bind(grade_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(attempts) = attempts else { return Ok(false) };
-        let requeued = attempts < i64::from(max_attempts);
-        if requeued {
-            // Any validator may take it now, the one that failed too.
-            sqlx::query("UPDATE grades SET state = 'queued', validator = NULL, log = $1 WHERE grade_id = $2")
-                .bind(reason)
-                .bind(grade_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("UPDATE grades SET state = 'done', status = $1, log = $2, finished_at_ms = $3 WHERE grade_id = $4")
-                .bind(VerdictStatus::InfraError.as_str())
-                .bind(format!("gave up after {attempts} attempts: {reason}"))
-                .bind(now_ms())
-                .bind(grade_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(requeued)
     }
 
     async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError> {

@@ -9,6 +9,7 @@
 //! | `grpc`     | a whole round: publish, submit, run, grade, leaderboard, weights       |
 //! | `leases`   | vanished workers, heartbeats, duplicate and late reports, infra retries |
 //! | `store`    | migrations, results and leases across a coordinator restart            |
+//! | `coordinators` | two coordinators on one database: no run twice, leases move between them |
 //! | `failover` | workers given several coordinators move on when theirs goes away       |
 //! | `errors`   | bad requests get clear, typed errors                                   |
 //! | `miners`   | submission limits per hotkey, declared resources, run trajectories     |
@@ -22,6 +23,7 @@ mod auth;
 mod backends;
 mod chain;
 mod consensus;
+mod coordinators;
 mod copies;
 mod epochs;
 mod errors;

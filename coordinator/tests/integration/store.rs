@@ -4,13 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use whetstone_coordinator::store::{Counts, NewAgent, NewTask, Recorded, RunCost, SqlStore, Store};
+use whetstone_coordinator::store::{
+    Counts, ExpiredLease, HeldLease, LeaseTerms, LeasedJob, NewAgent, NewTask, Recorded, RunCost, SqlStore, Store,
+};
 use whetstone_proto::job::{Capability, RunOutcome, RunReport};
 use whetstone_proto::pb;
 use whetstone_tasks::{Digest, Hotkey, RunId};
 
 use crate::backends::on_each_backend;
-use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness, RawWorker, within};
+use crate::support::{CannedRunner, CannedValidator, HOTKEY, Harness, RawWorker, run_report};
 
 on_each_backend! {
     async fn migrations_apply_to_a_fresh_database_and_state_survives_reopening(db) {
@@ -36,18 +38,37 @@ on_each_backend! {
         assert_eq!(store.schedule_missing_runs(None).await.expect("schedule"), 1);
         assert_eq!(store.schedule_missing_runs(None).await.expect("schedule again"), 0, "one run per agent and task");
         assert_eq!(store.queue_depth().await.expect("queue depth"), (1, 0));
-        let run = store.queued_runs(10).await.expect("queued runs").remove(0);
-        assert_eq!(store.lease_run(&run.run_id, "runner-1").await.expect("lease"), Some(1));
+        // Lease times are whatever the caller says: the store reads no clock.
+        let terms = |worker| LeaseTerms { worker, coordinator: "coordinator-a", expires_at_ms: 10_000 };
+        let claimed = store.claim_run(&terms("runner-1")).await.expect("claim").expect("a queued run");
+        assert_eq!(claimed.attempt, 1);
         assert_eq!(store.queue_depth().await.expect("queue depth"), (0, 0), "a leased run waits for nobody");
-        assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease again"), None, "a leased run is not leased twice");
+        let run = claimed.run;
+        assert_eq!(store.claim_run(&terms("runner-2")).await.expect("claim again"), None, "a leased run is not leased twice");
         store.close().await;
 
-        // Reopening applies no migration twice and keeps everything, including the lease to requeue.
+        // Reopening applies no migration twice and keeps everything, the lease too.
         let store = SqlStore::open(&url).await.expect("the database reopens");
         assert_eq!(store.agents().await.expect("agents").len(), 1);
         assert_eq!(store.counts().await.expect("counts").runs_total, 1);
-        assert_eq!(store.requeue_all_leased().await.expect("requeue"), 1);
-        assert_eq!(store.lease_run(&run.run_id, "runner-2").await.expect("lease"), Some(2), "attempts are durable");
+        let lease = HeldLease { job: LeasedJob::Run(run.run_id.clone()), worker: "runner-1".into(), expires_at_ms: 10_000 };
+        assert_eq!(store.held_leases("coordinator-a").await.expect("leases"), vec![lease]);
+        // Renewed only by its holder; a heartbeat through another coordinator moves it there.
+        let job = vec![run.run_id.to_string()];
+        let renew = |worker| LeaseTerms { worker, coordinator: "coordinator-b", expires_at_ms: 20_000 };
+        assert!(store.renew_leases(&renew("runner-2"), &job).await.expect("renew").is_empty(), "not runner-2's lease");
+        assert_eq!(store.renew_leases(&renew("runner-1"), &job).await.expect("renew").len(), 1);
+        assert!(store.held_leases("coordinator-a").await.expect("leases").is_empty());
+        assert_eq!(store.held_leases("coordinator-b").await.expect("leases").len(), 1);
+        // It runs out at its expiry, not before, and is reported once.
+        assert!(store.expire_leases(19_999, 3).await.expect("expire").is_empty());
+        let expired = ExpiredLease { job: LeasedJob::Run(run.run_id.clone()), worker: "runner-1".into(), requeued: true };
+        assert_eq!(store.expire_leases(20_000, 3).await.expect("expire"), vec![expired]);
+        assert!(store.expire_leases(20_000, 3).await.expect("expire again").is_empty(), "each expiry is reported once");
+        // The worker that lost it cannot requeue it any more.
+        assert_eq!(store.requeue_run(&run.run_id, "runner-1", 3, "late failure").await.expect("requeue"), None);
+        let again = store.claim_run(&terms("runner-2")).await.expect("claim").expect("the requeued run");
+        assert_eq!((again.run.run_id.clone(), again.attempt), (run.run_id.clone(), 2), "attempts are durable");
 
         let report = RunReport {
             run_id: run.run_id.clone(),
@@ -77,17 +98,19 @@ on_each_backend! {
         assert_eq!(slots.len(), 2);
         assert_eq!(slots[0].runner.as_ref(), Some(&runner));
         let (alice, ferdie) = (Hotkey::new(whetstone_chain::wallet::dev::ALICE), Hotkey::new(whetstone_chain::wallet::dev::FERDIE));
-        let (attempt, patch) = store.lease_grade(&slots[0].grade_id, "validator-a", &alice).await.expect("lease").expect("leased");
+        let (attempt, patch) = store.lease_grade(&slots[0].grade_id, &terms("validator-a"), &alice).await.expect("lease").expect("leased");
         assert_eq!((attempt, patch.as_slice()), (1, b"diff".as_slice()), "the lease carries the run's patch");
-        assert_eq!(store.lease_grade(&slots[1].grade_id, "validator-a2", &alice).await.expect("lease"), None, "not twice to one hotkey");
+        let twice = store.lease_grade(&slots[1].grade_id, &terms("validator-a2"), &alice).await.expect("lease");
+        assert_eq!(twice, None, "not twice to one hotkey");
         assert_eq!(store.queued_grades(10).await.expect("queued")[0].taken_by, vec![alice.clone()]);
-        assert!(store.lease_grade(&slots[1].grade_id, "validator-f", &ferdie).await.expect("lease").is_some());
+        assert!(store.lease_grade(&slots[1].grade_id, &terms("validator-f"), &ferdie).await.expect("lease").is_some());
         // A grade lease is what opens a task's grading part to its holder, for that task only.
         assert!(store.holds_grade_lease(&alice, &task.digest).await.expect("lease lookup"));
         assert!(!store.holds_grade_lease(&alice, &Digest::of_bytes(b"another task")).await.expect("lease lookup"));
         assert!(!store.holds_grade_lease(&runner, &task.digest).await.expect("lease lookup"), "running is not grading");
-        // A requeued slot is free for anyone again.
-        assert!(store.requeue_grade(&slots[0].grade_id, 3, "lease expired").await.expect("requeue"));
+        // Only the holder requeues a slot, and a requeued slot is free for anyone again.
+        assert_eq!(store.requeue_grade(&slots[0].grade_id, "validator-f", 3, "not mine").await.expect("requeue"), None);
+        assert_eq!(store.requeue_grade(&slots[0].grade_id, "validator-a", 3, "docker died").await.expect("requeue"), Some(true));
         assert!(!store.holds_grade_lease(&alice, &task.digest).await.expect("lease lookup"), "the lease is gone");
         assert!(store.grades_for_run(&run.run_id).await.expect("grades").iter().all(|g| g.validator.as_ref() != Some(&alice)));
         store.close().await;
@@ -119,28 +142,85 @@ on_each_backend! {
 }
 
 on_each_backend! {
-    async fn a_run_leased_at_shutdown_is_dispatched_again_after_restart(db) {
-        // Leases far longer than the test: only the restart can free the run.
+    async fn a_run_leased_at_shutdown_stays_with_its_worker_across_a_restart(db) {
+        // Leases far longer than the test: nothing may take the run from its worker.
         let mut harness = Harness::start_on(db, |config| config.lease_secs = 600).await;
         harness.publish_tasks(1).await;
         harness.submit_agent("noop").await;
 
-        // The worker is still connected, mid-run, when the coordinator stops.
+        // The worker is mid-run when the coordinator stops; stopping ends its session.
         let mut holder = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
         let leased = holder.next_run().await;
         assert_eq!(leased.attempt, 1);
-
-        // Stopping does not wait on the worker to hang up: the coordinator ends the session itself.
         harness.restart().await;
         holder.ended().await;
 
+        // Another runner is ready on the new process, but the lease is in the database and
+        // still runs: the run is not handed out again.
         let runner = Arc::new(CannedRunner::completing("runner-b"));
         let _runner = harness.spawn_worker("runner-b", Capability::RunAgent, 1, runner.clone());
-        let again = within(Duration::from_secs(5), "the requeued run", || async { runner.seen.all().into_iter().next() }).await;
-        assert_eq!(again.run_id.as_str(), leased.run_id);
-        assert_eq!(again.attempt, 2);
-        let progress = harness.wait_for_progress("the requeued run to finish", |p| p.runs_done == 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(runner.seen.all().is_empty(), "the run was handed out again: {:?}", runner.seen.all());
+
+        // The worker comes back, its heartbeat renews the lease here, and its report counts.
+        let mut back = RawWorker::connect(harness.url(), "runner-a", pb::Capability::RunAgent, 1).await;
+        let beat = pb::Heartbeat { active_job_ids: vec![leased.run_id.clone()] };
+        back.send(pb::WorkerMessage { kind: Some(pb::worker_message::Kind::Heartbeat(beat)) }).await;
+        back.send(run_report(&leased.run_id, pb::RunOutcome::Completed, b"diff --git a/x b/x\n")).await;
+        let ack = back.next_ack().await;
+        assert_eq!((ack.job_id.as_str(), ack.accepted), (leased.run_id.as_str(), true));
+        let progress = harness.wait_for_progress("the run to finish", |p| p.runs_done == 1).await;
         assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
+        assert!(runner.seen.all().is_empty(), "{:?}", runner.seen.all());
+    }
+}
+
+on_each_backend! {
+    async fn concurrent_claims_from_two_stores_never_take_a_run_twice(db) {
+        let dir = tempfile::tempdir().expect("temporary dir");
+        let url = db.url(dir.path());
+        // Two pools on one database, as two coordinators have.
+        let stores = [SqlStore::open(&url).await.expect("open"), SqlStore::open(&url).await.expect("open again")];
+        let miner = Hotkey::parse(HOTKEY).expect("valid hotkey");
+        let agent = NewAgent {
+            digest: Digest::of_bytes(b"agent"),
+            name: "noop".into(),
+            version: "1".into(),
+            hotkey: miner,
+            claimed_at_ms: 1,
+            claim_signature: vec![7; 64],
+        };
+        stores[0].insert_agent(&agent).await.expect("agent");
+        for task in 0..40 {
+            let digest = Digest::of_bytes(format!("task {task}").as_bytes());
+            stores[0].insert_task(&NewTask { digest, task_id: format!("task-{task:02}"), timeout_secs: 60 }).await.expect("task");
+        }
+        assert_eq!(stores[0].schedule_missing_runs(None).await.expect("schedule"), 40);
+
+        // Eight claimers, four per store, claim until the queue is empty.
+        let mut claimers = tokio::task::JoinSet::new();
+        for claimer in 0..8 {
+            let store = stores[claimer % 2].clone();
+            claimers.spawn(async move {
+                let worker = format!("runner-{claimer}");
+                let terms = LeaseTerms { worker: &worker, coordinator: if claimer % 2 == 0 { "a" } else { "b" }, expires_at_ms: i64::MAX };
+                let mut taken = Vec::new();
+                while let Some(claimed) = store.claim_run(&terms).await.expect("claim") {
+                    taken.push(claimed.run.run_id);
+                }
+                taken
+            });
+        }
+        let mut taken: Vec<RunId> = claimers.join_all().await.into_iter().flatten().collect();
+        assert_eq!(taken.len(), 40, "every run claimed");
+        taken.sort();
+        taken.dedup();
+        assert_eq!(taken.len(), 40, "no run claimed twice");
+        let held = stores[0].held_leases("a").await.expect("a").len() + stores[1].held_leases("b").await.expect("b").len();
+        assert_eq!(held, 40);
+        for store in &stores {
+            store.close().await;
+        }
     }
 }
 

@@ -131,7 +131,7 @@ pub fn free_addr() -> std::net::SocketAddr {
 /// A serving coordinator. Dropping it cancels the server, so a failed test leaves no task.
 #[derive(Debug)]
 pub struct Server {
-    url: String,
+    pub url: String,
     /// The solve API's base URL, when `[solve] listen` is set.
     pub solve_url: Option<String>,
     channel: Channel,
@@ -225,6 +225,12 @@ impl Harness {
 
     pub fn url(&self) -> &str {
         &self.server.url
+    }
+
+    /// Another coordinator on the same database and data dir, on its own port, serving beside
+    /// this one.
+    pub async fn start_another(&self) -> Server {
+        Server::start(self.config.clone()).await
     }
 
     /// Stops the coordinator and starts a new one on the same data dir (and a new port).
