@@ -1,8 +1,8 @@
 //! Fault injection: a round of 102 runs (17 agents × the 6 starter tasks, each graded by two
-//! validators) with the coordinator (`whetstone coordinator`, on SQLite and again on
-//! PostgreSQL), two agent-runners and
-//! two validators as separate processes, while a seeded schedule SIGKILLs one of them every
-//! one to three seconds (every third time the coordinator) and starts it again. At the end every run is done exactly once, with
+//! validators) with the coordinator (`whetstone coordinator`: one on SQLite, and two at once on
+//! one PostgreSQL database, each worker listing both), two agent-runners and two validators as
+//! separate processes, while a seeded schedule SIGKILLs one of them every one to three seconds
+//! (every third time a coordinator) for the first 40 s and starts it again. At the end every run is done exactly once, with
 //! exactly its two verdicts from two different validators: nothing lost, nothing counted
 //! twice.
 //!
@@ -14,9 +14,8 @@
 //! database of the PostgreSQL server `WHETSTONE_TEST_POSTGRES_URL` names (`.ci/run` starts one;
 //! elsewhere the PostgreSQL round says it skipped), restarted on it.
 //!
-//! Not yet: two coordinators at once on PostgreSQL (the queue and leases are still in each
-//! coordinator's memory, so one database serves one live coordinator), and real Docker runs
-//! among the quick ones.
+//! Not yet: real Docker runs among the quick ones (so "no containers or networks left" is
+//! trivially true here).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,14 +36,15 @@ const SEED: u64 = 0x5eed_0013;
 const AGENTS: usize = 17;
 const TASKS: usize = 6;
 const REPLICAS: u32 = 2;
-/// The whole round, kills included, must finish within this.
 /// Kills happen in this window only; after it the round must finish by itself. Killing until
 /// the end would be a race against the machine's speed: on a loaded CI host a round killed
 /// every 1 to 3 s forever may never drain its last grade, which says nothing about loss.
 const CHAOS_WINDOW: Duration = Duration::from_secs(40);
+/// The whole round, kills included, must finish within this.
 const ROUND_LIMIT: Duration = Duration::from_secs(150);
 
-/// The worker process's role, id and dev key, and the coordinator: `runner:runner-1:Dave:http://…`.
+/// The worker process's role, id and dev key, and its coordinators in the order it tries
+/// them: `runner:runner-1:Dave:http://…,http://…`.
 const WORKER_ENV: &str = "WHETSTONE_FAULT_WORKER";
 
 fn workspace(path: &str) -> PathBuf {
@@ -162,7 +162,7 @@ fn fault_worker() {
     let key = dev_key(key);
     let capability = if role == "runner" { Capability::RunAgent } else { Capability::Grade };
     let config = WorkerConfig {
-        coordinator_urls: vec![url.to_owned()],
+        coordinator_urls: url.split(',').map(str::to_owned).collect(),
         worker_id: worker_id.to_owned(),
         signer: signer(key),
         capabilities: vec![capability],
@@ -227,6 +227,16 @@ async fn progress(url: &str) -> Option<whetstone_proto::pb::ProgressResponse> {
     client.progress().await.ok()
 }
 
+/// The progress any live coordinator reports (they read one database).
+async fn any_progress(urls: &[String]) -> Option<whetstone_proto::pb::ProgressResponse> {
+    for url in urls {
+        if let Some(progress) = progress(url).await {
+            return Some(progress);
+        }
+    }
+    None
+}
+
 /// Where the PostgreSQL round's server is (an admin URL: the round makes its own database).
 const POSTGRES_URL_VAR: &str = "WHETSTONE_TEST_POSTGRES_URL";
 
@@ -285,54 +295,67 @@ async fn fault_round(database: Option<String>) {
     let backend = if database.is_some() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("coordinator");
-    let grpc = free_addr();
-    let http = free_addr();
-    let url = format!("http://{grpc}");
-    let config = dir.path().join("coordinator.toml");
-    let toml = format!(
-        "data_dir = {data_dir:?}\nlisten = \"{grpc}\"\nlease_secs = 2\nheartbeat_ms = 300\ntick_ms = 50\nmax_attempts = 50\n\
-         [auth]\nmembership = \"allow_all\"\n[grading]\nreplicas = {REPLICAS}\nmax_disputes = 0\naudit_fraction = 0.0\n\
-         [submissions]\nmax = 1000\nwindow_secs = 3600\n[blobs]\ngc_interval_secs = 0\n"
-    );
-    let toml = match &database {
-        Some(url) => format!("database = {url:?}\n{toml}"),
-        None => toml,
-    };
-    std::fs::write(&config, toml).expect("write config");
-
-    let coordinator_command = {
-        let config = config.clone();
-        move || {
+    // Two coordinators share a PostgreSQL database (and the blob directory); SQLite has one
+    // writer, so one coordinator.
+    let coordinators = if database.is_some() { 2 } else { 1 };
+    let mut urls = Vec::new();
+    let mut processes: Vec<Process> = Vec::new();
+    for index in 0..coordinators {
+        let grpc = free_addr();
+        let http = free_addr();
+        urls.push(format!("http://{grpc}"));
+        let config = dir.path().join(format!("coordinator-{index}.toml"));
+        let toml = format!(
+            "data_dir = {data_dir:?}\nlisten = \"{grpc}\"\nlease_secs = 2\nheartbeat_ms = 300\ntick_ms = 50\nmax_attempts = 50\n\
+             [auth]\nmembership = \"allow_all\"\n[grading]\nreplicas = {REPLICAS}\nmax_disputes = 0\naudit_fraction = 0.0\n\
+             [submissions]\nmax = 1000\nwindow_secs = 3600\n[blobs]\ngc_interval_secs = 0\n"
+        );
+        let toml = match &database {
+            Some(url) => format!("database = {url:?}\n{toml}"),
+            None => toml,
+        };
+        std::fs::write(&config, toml).expect("write config");
+        let command = move || {
             let mut command = Command::new(env!("CARGO_BIN_EXE_whetstone"));
             command.arg("coordinator").arg("--config").arg(&config).arg("--solve-listen").arg(http.to_string()).env("RUST_LOG", "warn");
             command
-        }
-    };
-    let worker_command = |role: &'static str, id: &'static str, key: &'static str| {
-        let url = url.clone();
+        };
+        let name = ["coordinator-a", "coordinator-b"][index];
+        processes.push(Process { name, command: Box::new(command), child: None, kills: 0 });
+    }
+    // Each worker tries the coordinators from its own first one, so both hand out work.
+    let worker_command = |role: &'static str, id: &'static str, key: &'static str, first: usize| {
+        let mut order = urls.clone();
+        order.rotate_left(first % urls.len());
+        let list = order.join(",");
         move || {
             let mut command = Command::new(std::env::current_exe().expect("test binary"));
-            command.args(["fault_worker", "--exact", "--ignored", "--nocapture"]).env(WORKER_ENV, format!("{role}:{id}:{key}:{url}"));
+            command.args(["fault_worker", "--exact", "--ignored", "--nocapture"]).env(WORKER_ENV, format!("{role}:{id}:{key}:{list}"));
             command.env("RUST_LOG", "warn");
             command
         }
     };
-    let mut processes: Vec<Process> = vec![
-        Process { name: "coordinator", command: Box::new(coordinator_command), child: None, kills: 0 },
-        Process { name: "runner-1", command: Box::new(worker_command("runner", "runner-1", "Dave")), child: None, kills: 0 },
-        Process { name: "runner-2", command: Box::new(worker_command("runner", "runner-2", "Eve")), child: None, kills: 0 },
-        Process { name: "validator-1", command: Box::new(worker_command("validator", "validator-1", "Bob")), child: None, kills: 0 },
-        Process { name: "validator-2", command: Box::new(worker_command("validator", "validator-2", "Charlie")), child: None, kills: 0 },
-    ];
-
-    // The coordinator first, with the round's tasks and agents.
-    processes[0].start();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while progress(&url).await.is_none() {
-        assert!(Instant::now() < deadline, "the coordinator did not answer within 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for (name, role, key, first) in [
+        ("runner-1", "runner", "Dave", 0),
+        ("runner-2", "runner", "Eve", 1),
+        ("validator-1", "validator", "Bob", 0),
+        ("validator-2", "validator", "Charlie", 1),
+    ] {
+        processes.push(Process { name, command: Box::new(worker_command(role, name, key, first)), child: None, kills: 0 });
     }
-    let client = CoordinatorClient::connect(&url).await.expect("connect");
+
+    // The coordinators first, with the round's tasks and agents.
+    for process in &mut processes[..coordinators] {
+        process.start();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for url in &urls {
+        while progress(url).await.is_none() {
+            assert!(Instant::now() < deadline, "coordinator {url} did not answer within 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let client = CoordinatorClient::connect(&urls[0]).await.expect("connect");
     let set = TaskSet::load(&workspace("tasks/sets/starter")).expect("starter set");
     for task in set.tasks.iter().take(TASKS) {
         client.publish_task(task, &signer(DevKey::Alice)).await.expect("publish");
@@ -341,7 +364,7 @@ async fn fault_round(database: Option<String>) {
         client.submit_agent(&agent, &signer(DevKey::Ferdie)).await.expect("submit");
     }
     let runs = u32::try_from(AGENTS * TASKS).expect("small");
-    for process in &mut processes[1..] {
+    for process in &mut processes[coordinators..] {
         process.start();
     }
 
@@ -351,8 +374,8 @@ async fn fault_round(database: Option<String>) {
     let started = Instant::now();
     let mut next_kill = Instant::now() + rng.millis(1000, 3000);
     let finished = loop {
-        assert!(started.elapsed() < ROUND_LIMIT, "the round did not finish within {ROUND_LIMIT:?}: {:?}", progress(&url).await);
-        if let Some(p) = progress(&url).await
+        assert!(started.elapsed() < ROUND_LIMIT, "the round did not finish within {ROUND_LIMIT:?}: {:?}", any_progress(&urls).await);
+        if let Some(p) = any_progress(&urls).await
             && p.runs_total == runs
             && p.runs_done == runs
             && p.grades_total == runs * REPLICAS
@@ -361,9 +384,10 @@ async fn fault_round(database: Option<String>) {
             break p;
         }
         if Instant::now() >= next_kill && started.elapsed() < CHAOS_WINDOW {
-            // Every third kill is the coordinator's, the others a random worker's.
+            // Every third kill is a coordinator's, the others a random worker's.
             let kills: u32 = processes.iter().map(|p| p.kills).sum();
-            let victim = if kills % 3 == 1 { 0 } else { 1 + usize::try_from(rng.next() % 4).expect("index") };
+            let pick = |rng: &mut Rng, n: usize| usize::try_from(rng.next()).expect("index") % n;
+            let victim = if kills % 3 == 1 { pick(&mut rng, coordinators) } else { coordinators + pick(&mut rng, 4) };
             let process = &mut processes[victim];
             process.kill();
             process.kills += 1;
@@ -421,5 +445,5 @@ async fn fault_round(database: Option<String>) {
     assert!(twice.is_empty(), "runs not graded exactly {REPLICAS} times by distinct validators: {twice:?}");
     assert_eq!(verdicts, runs * REPLICAS);
     assert!(processes.iter().map(|p| p.kills).sum::<u32>() >= 5, "the schedule killed at least five times");
-    assert!(processes[0].kills >= 1, "the coordinator was killed at least once");
+    assert!(processes[..coordinators].iter().map(|p| p.kills).sum::<u32>() >= 1, "a coordinator was killed at least once");
 }
