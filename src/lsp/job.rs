@@ -17,6 +17,7 @@ use lsp_types::{
 };
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+use whetstone_proto::error_chain;
 
 use crate::ide::{self, SolveSettings};
 
@@ -177,9 +178,10 @@ impl FixJob {
 
     /// The job from submission to the applied edit; `Ok` and `Err` are what to tell the user.
     async fn solve(&self) -> Result<String, String> {
-        let client = ide::client(&self.settings).map_err(|error| chain(&error))?;
+        let client = ide::client(&self.settings).map_err(|error| error_chain(&error))?;
         let dir = self.arguments.path.parent().unwrap_or(Path::new("/"));
-        let (accepted, root) = ide::submit(&client, &self.settings, dir, &self.arguments.statement).await.map_err(|error| chain(&error))?;
+        let (accepted, root) =
+            ide::submit(&client, &self.settings, dir, &self.arguments.statement).await.map_err(|error| error_chain(&error))?;
         let agent = ide::agent_label(&accepted.agent);
         self.report(format!("{agent} took job {}", accepted.id));
         let finished = ide::follow(&client, &accepted.id, &self.cancel, |event| {
@@ -188,7 +190,7 @@ impl FixJob {
             }
         })
         .await
-        .map_err(|error| chain(&error))?;
+        .map_err(|error| error_chain(&error))?;
         let agent = if finished.agent.digest.is_empty() { agent } else { ide::agent_label(&finished.agent) };
         match finished.status.as_str() {
             "diff" => {}
@@ -196,7 +198,7 @@ impl FixJob {
             "cancelled" => return Ok(format!("job {} cancelled", accepted.id)),
             _ => return Err(format!("job {} failed: {}", accepted.id, finished.error)),
         }
-        let edit = super::workspace_edit(&finished.diff, &root, self.support.document_changes).map_err(|error| chain(&error))?;
+        let edit = super::workspace_edit(&finished.diff, &root, self.support.document_changes).map_err(|error| error_chain(&error))?;
         let label = format!("Whetstone ({agent}): {}", self.arguments.statement.lines().next().unwrap_or_default());
         let response = self.outbox.request::<ApplyWorkspaceEdit>(ApplyWorkspaceEditParams { label: Some(label), edit });
         let response = response.await.map_err(|_| "the editor closed before it answered the edit".to_owned())?;
@@ -228,18 +230,6 @@ impl FixJob {
             value: ProgressParamsValue::WorkDone(progress),
         });
     }
-}
-
-/// An error with its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -204,12 +204,5 @@ fn tool_result(text: String, structured: Value, is_error: bool) -> Value {
 }
 
 fn tool_error(error: &dyn std::error::Error) -> Value {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    json!({"content": [{"type": "text", "text": text}], "isError": true})
+    json!({"content": [{"type": "text", "text": whetstone_proto::error_chain(error)}], "isError": true})
 }

@@ -4,7 +4,6 @@
 //! network disabled from the host's wheel cache, and graded with its gold patch (`docker_*`
 //! needs a Docker engine). The others need `python3 -m pip` on the host and nothing else.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -95,8 +94,12 @@ fn write_whetsd_sdist(dir: &Path) {
 }
 
 fn write_tar_gz(path: &Path, files: &[(&str, &str)]) {
-    let encoder = flate2::write::GzEncoder::new(std::fs::File::create(path).expect("create"), flate2::Compression::default());
-    let mut builder = tar::Builder::new(encoder);
+    std::fs::write(path, tar_gz(files)).expect("write the archive");
+}
+
+/// A gzipped tar of `files` (path, text), each mode 644.
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
     for (name, text) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(text.len() as u64);
@@ -104,7 +107,7 @@ fn write_tar_gz(path: &Path, files: &[(&str, &str)]) {
         header.set_cksum();
         builder.append_data(&mut header, name, text.as_bytes()).expect("append");
     }
-    builder.into_inner().expect("tar").finish().expect("gzip").flush().expect("flush");
+    builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
 /// `python3 -m http.server` over a directory laid out as a PEP 503 simple index; killed on drop.
@@ -120,7 +123,7 @@ impl LoopbackIndex {
         let project = root.path().join("simple/whetdep");
         std::fs::create_dir_all(&project).expect("index dir");
         build_wheel(&project);
-        Self::serve(root)
+        Self::serve(root, "simple/")
     }
 
     /// `whetdep` (a wheel), `whetsd` (an sdist only) and `whetbuild` (a wheel whetsd's build
@@ -134,10 +137,11 @@ impl LoopbackIndex {
         build_wheel(&simple.join("whetdep"));
         build_pure_wheel(&simple.join("whetbuild"), "whetbuild", "GENERATOR = \"whetbuild 1.0\"\n");
         write_whetsd_sdist(&simple.join("whetsd"));
-        Self::serve(root)
+        Self::serve(root, "simple/")
     }
 
-    fn serve(root: tempfile::TempDir) -> Self {
+    /// `python3 -m http.server` over `root`; `url` is its address plus `path`.
+    fn serve(root: tempfile::TempDir, path: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
         let child = Command::new("python3")
             .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
@@ -151,7 +155,7 @@ impl LoopbackIndex {
             assert!(started.elapsed() < Duration::from_secs(20), "the index never listened");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, url: format!("http://127.0.0.1:{port}/simple/"), _root: root }
+        Self { child, url: format!("http://127.0.0.1:{port}/{path}"), _root: root }
     }
 }
 
@@ -350,15 +354,7 @@ fn whetcheck_crate() -> Vec<u8> {
         ("whetcheck-0.1.0/Cargo.toml", "[package]\nname = \"whetcheck\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
         ("whetcheck-0.1.0/src/lib.rs", "pub fn is_even(n: i64) -> bool {\n    n % 2 == 0\n}\n"),
     ];
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-    for (name, text) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, text.as_bytes()).expect("append");
-    }
-    builder.into_inner().expect("tar").finish().expect("gzip")
+    tar_gz(&files)
 }
 
 /// `python3 -m http.server` over `<root>/whetcheck/whetcheck-0.1.0.crate`, a crates mirror.
@@ -366,20 +362,7 @@ fn serve_crates(crate_bytes: &[u8]) -> LoopbackIndex {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(root.path().join("whetcheck")).expect("dir");
     std::fs::write(root.path().join("whetcheck/whetcheck-0.1.0.crate"), crate_bytes).expect("write");
-    let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
-        .current_dir(root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("http.server starts");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the mirror never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    LoopbackIndex { child, url: format!("http://127.0.0.1:{port}"), _root: root }
+    LoopbackIndex::serve(root, "")
 }
 
 /// A cargo task whose integration test uses the dev-dependency `whetcheck`, vendored from
