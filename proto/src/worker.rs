@@ -365,6 +365,12 @@ fn handle_message(message: pb::CoordinatorMessage, work: &mut Work, worker_id: &
         Some(Kind::Welcome(_)) | None => return,
     };
     match assignment {
+        // A job whose lease ran out while this worker was cut off goes back in the queue, and
+        // may come back here while it still runs: a second copy would do the work twice (a
+        // second container for the same run). The running one's report answers the new lease.
+        Ok(assignment) if work.cancels.contains_key(assignment.job_id()) => {
+            tracing::info!(worker = worker_id, job = assignment.job_id(), "assigned a job that is still running here; keeping that one");
+        }
         Ok(assignment) => {
             tracing::info!(worker = worker_id, job = assignment.job_id(), "assigned");
             work.spawn(assignment);
@@ -375,7 +381,72 @@ fn handle_message(message: pb::CoordinatorMessage, work: &mut Work, worker_id: &
 
 #[cfg(test)]
 mod tests {
-    use super::Endpoints;
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use tokio::task::JoinSet;
+    use tokio_util::sync::CancellationToken;
+    use whetstone_tasks::{Digest, RunId};
+
+    use super::{Endpoints, Executor, Work, handle_message};
+    use crate::convert::assignment_to_wire;
+    use crate::job::{Assignment, Report, RunAssignment, RunOutcome, RunReport, SandboxLimits};
+
+    /// Counts its jobs and holds each until cancelled.
+    #[derive(Default)]
+    struct Holding {
+        started: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Executor for Holding {
+        async fn execute(&self, assignment: Assignment, cancel: CancellationToken) -> Report {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            cancel.cancelled().await;
+            Report::Run(RunReport::failed(RunId::new(assignment.job_id()), RunOutcome::InfraError, "cancelled"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_assigned_again_while_it_runs_here_runs_once() {
+        let executor = Arc::new(Holding::default());
+        let cancel = CancellationToken::new();
+        let mut work = Work {
+            executor: executor.clone(),
+            jobs: JoinSet::new(),
+            running: HashMap::new(),
+            cancels: HashMap::new(),
+            unacked: BTreeMap::new(),
+            cancel: cancel.clone(),
+        };
+        let run = |attempt| {
+            Assignment::Run(RunAssignment {
+                run_id: RunId::new("run-1"),
+                agent: Digest::of_bytes(b"agent"),
+                task: Digest::of_bytes(b"task"),
+                limits: SandboxLimits::default(),
+                attempt,
+                llm_budget_micro_usd: 0,
+            })
+        };
+        handle_message(assignment_to_wire(&run(1), 0), &mut work, "w");
+        // Its lease ran out while the worker was cut off; the coordinator hands it back.
+        handle_message(assignment_to_wire(&run(2), 0), &mut work, "w");
+        assert_eq!(work.active_job_ids(), vec!["run-1".to_owned()]);
+        cancel.cancel();
+        let report = work.next_report().await.expect("the job reports");
+        assert_eq!(report.job_id(), "run-1");
+        assert_eq!(executor.started.load(Ordering::SeqCst), 1, "one copy ran");
+
+        // Once it has ended, the same job assigned again runs again (a retry).
+        work.cancel = CancellationToken::new();
+        handle_message(assignment_to_wire(&run(3), 0), &mut work, "w");
+        assert_eq!(work.active_job_ids(), vec!["run-1".to_owned()]);
+        work.cancel.cancel();
+        work.next_report().await.expect("the retry reports");
+        assert_eq!(executor.started.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn a_worker_goes_round_its_coordinators_and_waits_once_per_lap() {
