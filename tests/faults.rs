@@ -1,27 +1,46 @@
 //! Fault injection: a round of 102 runs (17 agents × the 6 starter tasks, each graded by two
 //! validators) with the coordinator (`whetstone coordinator`: one on SQLite, and two at once on
-//! one PostgreSQL database, each worker listing both), two agent-runners and two validators as
-//! separate processes, while a seeded schedule SIGKILLs one of them every one to three seconds
-//! (every third time a coordinator) for the first 40 s and starts it again. At the end every run is done exactly once, with
-//! exactly its two verdicts from two different validators: nothing lost, nothing counted
-//! twice.
+//! one PostgreSQL database, each worker listing both), three agent-runners and three validators
+//! as separate processes, while a seeded schedule SIGKILLs one of them every one to three
+//! seconds (every third time a coordinator) for the first 40 s and starts it again. At the end
+//! every run is done exactly once and each of its two grade slots holds one verdict, from two
+//! different validators: nothing lost, nothing counted twice. And the Docker workers left no
+//! container and no network behind.
 //!
-//! The workers are real worker sessions (`whetstone_proto::worker::run_worker`: signed hello,
+//! Most workers are real worker sessions (`whetstone_proto::worker::run_worker`: signed hello,
 //! heartbeats, acks, reports resent after a reconnect) in processes of their own: this test
-//! binary started again as [`fault_worker`], with executors that answer in tens of
-//! a few hundred milliseconds instead of running Docker, so that a hundred runs and two hundred grades fit
-//! the CI budget. The coordinator is the real binary on a real SQLite file, or on a fresh
-//! database of the PostgreSQL server `WHETSTONE_TEST_POSTGRES_URL` names (`.ci/run` starts one;
-//! elsewhere the PostgreSQL round says it skipped), restarted on it.
+//! binary started again as [`fault_worker`], with executors that answer in a few hundred
+//! milliseconds instead of running Docker, so that a hundred runs and two hundred grades fit
+//! the CI budget. Beside them run one real `whetstone agent-runner`, two runs at a time and
+//! started first, with an inference proxy (so each of its runs has a run network and a relay
+//! beside the agent's container), and one real `whetstone validator`, one grade at a time: a
+//! handful of runs go through Docker and a handful of patches are graded in it. Each of the
+//! two is also SIGKILLed once in the middle of a job (the runner in its second pair of runs,
+//! the validator in its second grade), which leaves that job's containers and networks
+//! behind; its start-up sweep (`Sandbox::remove_orphans` for its `--worker-id`) must remove
+//! them when it comes back. After the round the two are stopped with SIGTERM, as an operator
+//! stops them, and the Docker API is asked for anything left with their `whetstone.owner`
+//! labels: there must be nothing.
 //!
-//! Not yet: real Docker runs among the quick ones (so "no containers or networks left" is
-//! trivially true here).
+//! The ledger may hold a verdict more than the slots: a validator cut off for longer than its
+//! lease may finish a grade that meanwhile went to another validator, and its verdict is kept
+//! as one more signed opinion on the run, never a second result (the coordinator's
+//! `a_validator_killed_mid_grade_has_its_grade_released_and_no_run_counts_twice`). The round
+//! prints how many.
+//!
+//! The coordinator is the real binary on a real SQLite file, or on a fresh database of the
+//! PostgreSQL server `WHETSTONE_TEST_POSTGRES_URL` names (`.ci/run` starts one; elsewhere the
+//! PostgreSQL round says it skipped), restarted on it. The round needs Docker and the starter
+//! set's images (`whetstone images`; built here first if missing, before the clock starts).
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
 use tokio_util::sync::CancellationToken;
 use whetstone::client::CoordinatorClient;
 use whetstone::dev_keys::DevKey;
@@ -30,6 +49,7 @@ use whetstone_coordinator::store::{DatabaseUrl, SqlStore, Store};
 use whetstone_proto::auth::RequestSigner;
 use whetstone_proto::job::{Assignment, Capability, GradeReport, LlmUsage, Report, RunOutcome, RunReport, SolveReport};
 use whetstone_proto::worker::{Executor, WorkerConfig, run_worker};
+use whetstone_sandbox::{NoProgress, Sandbox};
 use whetstone_tasks::{Digest, Hotkey, TaskSet, TestResult, TestStatus, Verdict, VerdictStatus};
 
 const SEED: u64 = 0x5eed_0013;
@@ -42,6 +62,9 @@ const REPLICAS: u32 = 2;
 const CHAOS_WINDOW: Duration = Duration::from_secs(40);
 /// The whole round, kills included, must finish within this.
 const ROUND_LIMIT: Duration = Duration::from_secs(150);
+/// How long a Docker worker may take to finish after SIGTERM (its jobs are cancelled and
+/// their containers removed).
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// The worker process's role, id and dev key, and its coordinators in the order it tries
 /// them: `runner:runner-1:Dave:http://…,http://…`.
@@ -83,8 +106,16 @@ fn work_time(job_id: &str) -> Duration {
     Duration::from_millis(150 + hex % 500)
 }
 
+/// A well-formed patch that adds a file naming the run: the real validator applies it and runs
+/// the task's tests in a container (they still fail), as for any patch.
+fn quick_patch(run_id: &str) -> Vec<u8> {
+    format!("diff --git a/faults.txt b/faults.txt\nnew file mode 100644\n--- /dev/null\n+++ b/faults.txt\n@@ -0,0 +1 @@\n+{run_id}\n")
+        .into_bytes()
+}
+
 /// Completes every run with a patch naming it, or signs a verdict (resolved for half the
-/// runs, the same for both validators, so they agree and no dispute grade is added).
+/// runs, the same for both quick validators; `max_disputes = 0`, so no dispute grade is added
+/// when the real validator disagrees).
 struct QuickWork {
     key: DevKey,
 }
@@ -98,7 +129,7 @@ impl Executor for QuickWork {
         }
         match assignment {
             Assignment::Run(run) => Report::Run(RunReport {
-                patch: format!("diff --git a/x b/x\n# {}\n", run.run_id).into_bytes(),
+                patch: quick_patch(run.run_id.as_str()),
                 run_id: run.run_id,
                 outcome: RunOutcome::Completed,
                 exit_code: 0,
@@ -106,7 +137,8 @@ impl Executor for QuickWork {
                 duration: Duration::from_millis(50),
                 error: String::new(),
                 llm: LlmUsage::default(),
-                sandbox: Duration::from_millis(50),
+                // No container: the runs with sandbox time are the Docker runner's.
+                sandbox: Duration::ZERO,
             }),
             Assignment::Grade(grade) => {
                 let resolved =
@@ -148,7 +180,7 @@ impl Executor for QuickWork {
     }
 }
 
-/// A worker process of [`faults_sigkill_anywhere_loses_nothing_and_counts_nothing_twice`],
+/// A worker process of [`fault_round`],
 /// which starts this binary again with [`WORKER_ENV`] set and this test named; it serves until
 /// it is killed.
 #[test]
@@ -179,11 +211,30 @@ struct Process {
     command: Box<dyn Fn() -> Command>,
     child: Option<Child>,
     kills: u32,
+    /// Where a Docker worker's stderr goes (its JSON log, appended across restarts), and the
+    /// file's length at its latest start.
+    log: Option<(PathBuf, u64)>,
 }
 
 impl Process {
+    fn new(name: &'static str, command: impl Fn() -> Command + 'static) -> Self {
+        Self { name, command: Box::new(command), child: None, kills: 0, log: None }
+    }
+
+    fn logging_to(mut self, path: PathBuf) -> Self {
+        self.log = Some((path, 0));
+        self
+    }
+
     fn start(&mut self) {
-        let child = (self.command)().stdin(Stdio::null()).stdout(Stdio::null()).spawn();
+        let mut command = (self.command)();
+        command.stdin(Stdio::null()).stdout(Stdio::null());
+        if let Some((path, start)) = &mut self.log {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(&*path).expect("log file");
+            *start = file.metadata().expect("log file").len();
+            command.stderr(file);
+        }
+        let child = command.spawn();
         self.child = Some(child.unwrap_or_else(|e| panic!("start {}: {e}", self.name)));
     }
 
@@ -194,12 +245,130 @@ impl Process {
             let _ = child.wait();
         }
     }
+
+    /// What it logged since its latest start.
+    fn log_since_start(&self) -> String {
+        let Some((path, start)) = &self.log else { return String::new() };
+        let text = std::fs::read(path).unwrap_or_default();
+        String::from_utf8_lossy(text.get(usize::try_from(*start).expect("small")..).unwrap_or_default()).into_owned()
+    }
+
+    /// Stops it as an operator would: once it is up (a worker connected to a coordinator; a
+    /// SIGTERM before its signal handler is in place would be a SIGKILL), SIGTERM, then wait
+    /// up to [`STOP_GRACE`]. Returns whether it exited by itself.
+    async fn stop(&mut self) -> bool {
+        let up_by = Instant::now() + Duration::from_secs(30);
+        while !self.log_since_start().contains("connected to coordinator") && Instant::now() < up_by {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let Some(child) = &mut self.child else { return true };
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                self.child = None;
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.kill();
+        false
+    }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The containers (in any state) and networks carrying one owner's `whetstone.owner` label,
+/// as the Docker API lists them.
+#[derive(Debug, Default)]
+struct Census {
+    containers: Vec<String>,
+    networks: Vec<String>,
+}
+
+async fn census(docker: &Docker, owner: &str) -> Census {
+    let filters = HashMap::from([("label", vec!["whetstone.sandbox=1".to_owned(), format!("whetstone.owner={owner}")])]);
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .await
+        .expect("list containers");
+    let networks =
+        docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await.expect("list networks");
+    Census {
+        containers: containers
+            .into_iter()
+            .filter_map(|c| c.names?.into_iter().next())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .collect(),
+        networks: networks.into_iter().filter_map(|n| n.name).collect(),
+    }
+}
+
+/// The jobs (`whetstone.job`) whose `role` container of `owner` is running now.
+async fn running_jobs(docker: &Docker, owner: &str, role: &str) -> Vec<String> {
+    let filters = HashMap::from([
+        ("label", vec![format!("whetstone.owner={owner}"), format!("whetstone.role={role}")]),
+        ("status", vec!["running".to_owned()]),
+    ]);
+    let containers =
+        docker.list_containers(Some(ListContainersOptionsBuilder::default().filters(&filters).build())).await.expect("list containers");
+    containers.into_iter().filter_map(|c| c.labels?.remove("whetstone.job")).collect()
+}
+
+/// One of the round's real Docker workers and what the test saw of it.
+struct DockerWorker {
+    /// Its index in the round's processes.
+    process: usize,
+    /// Its `--worker-id`, which its sandbox stamps on everything as `whetstone.owner`.
+    owner: String,
+    /// The `whetstone.role` of its job containers.
+    job_role: &'static str,
+    /// It is SIGKILLed once the container of the job it was given this many-th is up (after
+    /// its first jobs have shown that it works).
+    kill_at_job: usize,
+    /// Jobs whose container the test saw running.
+    jobs_seen: BTreeSet<String>,
+    /// What the SIGKILL in the middle of a job left, right after it.
+    orphaned: Option<Census>,
+}
+
+/// Force-removes, when dropped, whatever containers and networks the round's Docker workers
+/// still have: after the census has counted them, or when a failing round panics, so that no
+/// round leaks onto the host (nothing else sweeps these owners: each round has its own).
+struct RemoveLeftovers(Vec<String>);
+
+impl Drop for RemoveLeftovers {
+    fn drop(&mut self) {
+        let list = |what: &[&str], owner: &str| -> Vec<String> {
+            let filter = format!("label=whetstone.owner={owner}");
+            let output = Command::new("docker").args(what).args(["-q", "--filter", &filter]).output();
+            output.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+        };
+        for owner in &self.0 {
+            let containers = list(&["ps", "-a"], owner);
+            if !containers.is_empty() {
+                let _ = Command::new("docker").args(["rm", "-f"]).args(&containers).stdout(Stdio::null()).status();
+            }
+            let networks = list(&["network", "ls"], owner);
+            if !networks.is_empty() {
+                let _ = Command::new("docker").args(["network", "rm"]).args(&networks).stdout(Stdio::null()).status();
+            }
+        }
+    }
+}
+
+/// How many containers and networks the Docker workers removed at their restarts, from their
+/// JSON logs' start-up sweep lines.
+fn swept_at_start(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"].as_str().is_some_and(|m| m.contains("left by a previous run")))
+        .filter_map(|line| line["fields"]["removed"].as_u64())
+        .sum()
 }
 
 fn free_addr() -> std::net::SocketAddr {
@@ -241,12 +410,12 @@ async fn any_progress(urls: &[String]) -> Option<whetstone_proto::pb::ProgressRe
 const POSTGRES_URL_VAR: &str = "WHETSTONE_TEST_POSTGRES_URL";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_sigkill_anywhere_loses_nothing_and_counts_nothing_twice() {
+async fn docker_faults_sigkill_anywhere_loses_nothing_counts_nothing_twice_leaves_no_containers() {
     fault_round(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_on_postgres_sigkill_anywhere_loses_nothing_and_counts_nothing_twice() {
+async fn docker_faults_on_postgres_sigkill_anywhere_loses_nothing_counts_nothing_twice_leaves_no_containers() {
     let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -290,11 +459,36 @@ impl PostgresDb {
     }
 }
 
+/// Builds the base image and the round's task images if this host has not yet (what
+/// `whetstone images` does), so that the round's clock measures runs and not image builds.
+async fn ensure_images(tasks: &[whetstone_tasks::Task]) {
+    let sandbox = Sandbox::connect("faults-images").await.expect("the fault round needs Docker");
+    sandbox.ensure_base_image(&NoProgress).await.expect("the base image");
+    for task in tasks {
+        sandbox.ensure_environment_image(&task.environment(), &NoProgress).await.expect("a starter task's image");
+    }
+}
+
+/// The inference proxy's config for the Docker runner: with it every run gets a run network
+/// and a relay, as in production. The upstream is never called (the agents are noop).
+const PROXY_CONFIG: &str = "upstream_base_url = \"http://127.0.0.1:9/v1\"\nupstream_api_key_env = \"WHETSTONE_FAULTS_LLM_KEY\"\n\
+                            [[models]]\nname = \"unused\"\ninput_micro_usd_per_mtok = 1\n";
+
 /// One round on SQLite (`database` `None`) or the PostgreSQL database at `database`.
 async fn fault_round(database: Option<String>) {
     let backend = if database.is_some() { "postgres" } else { "sqlite" };
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("coordinator");
+    let set = TaskSet::load(&workspace("tasks/sets/starter")).expect("starter set");
+    let tasks = &set.tasks[..TASKS];
+    ensure_images(tasks).await;
+    let docker = Sandbox::connect("faults-census").await.expect("Docker").docker().clone();
+    // The real workers' ids, this round's own, so that the census counts only what they made
+    // (the SQLite and PostgreSQL rounds run at the same time on one engine). Declared before
+    // the processes, so it is dropped after they are killed.
+    let round = uuid::Uuid::new_v4().simple().to_string();
+    let owner_id = |name: &str| format!("faults-{backend}-{}-{name}", &round[..8]);
+    let _leftovers = RemoveLeftovers(vec![owner_id("docker-runner"), owner_id("docker-validator")]);
     // Two coordinators share a PostgreSQL database (and the blob directory); SQLite has one
     // writer, so one coordinator.
     let coordinators = if database.is_some() { 2 } else { 1 };
@@ -317,32 +511,76 @@ async fn fault_round(database: Option<String>) {
         std::fs::write(&config, toml).expect("write config");
         let command = move || {
             let mut command = Command::new(env!("CARGO_BIN_EXE_whetstone"));
-            command.arg("coordinator").arg("--config").arg(&config).arg("--solve-listen").arg(http.to_string()).env("RUST_LOG", "warn");
+            command
+                .arg("coordinator")
+                .arg("--config")
+                .arg(&config)
+                .arg("--solve-listen")
+                .arg(http.to_string())
+                .env("WHETSTONE_LOG", "warn");
             command
         };
-        let name = ["coordinator-a", "coordinator-b"][index];
-        processes.push(Process { name, command: Box::new(command), child: None, kills: 0 });
+        processes.push(Process::new(["coordinator-a", "coordinator-b"][index], command));
     }
     // Each worker tries the coordinators from its own first one, so both hand out work.
-    let worker_command = |role: &'static str, id: &'static str, key: &'static str, first: usize| {
+    let coordinator_list = |first: usize| {
         let mut order = urls.clone();
         order.rotate_left(first % urls.len());
-        let list = order.join(",");
-        move || {
-            let mut command = Command::new(std::env::current_exe().expect("test binary"));
-            command.args(["fault_worker", "--exact", "--ignored", "--nocapture"]).env(WORKER_ENV, format!("{role}:{id}:{key}:{list}"));
-            command.env("RUST_LOG", "warn");
-            command
-        }
+        order.join(",")
     };
+    // The runners share one operator's hotkey; each validator has its own (a run is graded by
+    // two different validator hotkeys).
     for (name, role, key, first) in [
         ("runner-1", "runner", "Dave", 0),
-        ("runner-2", "runner", "Eve", 1),
+        ("runner-2", "runner", "Dave", 1),
         ("validator-1", "validator", "Bob", 0),
         ("validator-2", "validator", "Charlie", 1),
     ] {
-        processes.push(Process { name, command: Box::new(worker_command(role, name, key, first)), child: None, kills: 0 });
+        let list = coordinator_list(first);
+        let command = move || {
+            let mut command = Command::new(std::env::current_exe().expect("test binary"));
+            command.args(["fault_worker", "--exact", "--ignored", "--nocapture"]).env(WORKER_ENV, format!("{role}:{name}:{key}:{list}"));
+            command
+        };
+        processes.push(Process::new(name, command));
     }
+    let proxy_config = dir.path().join("proxy.toml");
+    std::fs::write(&proxy_config, PROXY_CONFIG).expect("write the proxy config");
+    let mut docker_workers = Vec::new();
+    // The runner takes two runs at a time (so that it gets a handful before the quick runners
+    // drain the queue) and is killed in its second pair; the validator's grades run the
+    // task's tests, one at a time.
+    for (name, subcommand, key, job_role, first, capacity, kill_at_job) in
+        [("docker-runner", "agent-runner", "dave", "agent", 0, "2", 3), ("docker-validator", "validator", "eve", "grade", 1, "1", 2)]
+    {
+        let owner = owner_id(name);
+        let worker_dir = dir.path().join(name);
+        let list = coordinator_list(first);
+        let proxy = (subcommand == "agent-runner").then(|| proxy_config.clone());
+        let command = {
+            let owner = owner.clone();
+            move || {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_whetstone"));
+                command.args(["--log-format", "json", subcommand, "--coordinator", &list, "--dev-key", key, "--worker-id", &owner]);
+                command.args(["--capacity", capacity, "--data-dir"]).arg(&worker_dir);
+                if let Some(proxy) = &proxy {
+                    command.arg("--proxy-config").arg(proxy).env("WHETSTONE_FAULTS_LLM_KEY", "unused");
+                }
+                command.env("WHETSTONE_LOG", "info");
+                command
+            }
+        };
+        docker_workers.push(DockerWorker {
+            process: processes.len(),
+            owner,
+            job_role,
+            kill_at_job,
+            jobs_seen: BTreeSet::new(),
+            orphaned: None,
+        });
+        processes.push(Process::new(name, command).logging_to(dir.path().join(format!("{name}.log"))));
+    }
+    let workers = processes.len() - coordinators;
 
     // The coordinators first, with the round's tasks and agents.
     for process in &mut processes[..coordinators] {
@@ -356,21 +594,37 @@ async fn fault_round(database: Option<String>) {
         }
     }
     let client = CoordinatorClient::connect(&urls[0]).await.expect("connect");
-    let set = TaskSet::load(&workspace("tasks/sets/starter")).expect("starter set");
-    for task in set.tasks.iter().take(TASKS) {
+    for task in tasks {
         client.publish_task(task, &signer(DevKey::Alice)).await.expect("publish");
     }
     for agent in agents(dir.path()) {
         client.submit_agent(&agent, &signer(DevKey::Ferdie)).await.expect("submit");
     }
     let runs = u32::try_from(AGENTS * TASKS).expect("small");
+    // The Docker workers first, and the quick ones once the Docker runner's first runs are in
+    // their containers: the quick runners drain the queue in seconds, and the Docker runner
+    // must get its handful (and be killed in the middle of one) before they do.
+    for worker in &docker_workers {
+        processes[worker.process].start();
+    }
+    let runner = &docker_workers[0];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while running_jobs(&docker, &runner.owner, runner.job_role).await.is_empty() {
+        let log = processes[runner.process].log_since_start();
+        assert!(Instant::now() < deadline, "the Docker runner started no container within 60 s; its log:\n{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for process in &mut processes[coordinators..] {
-        process.start();
+        if process.child.is_none() {
+            process.start();
+        }
     }
 
     // Kill one process every 1 to 3 s (the second, fifth, eighth… kill is the coordinator's),
     // start it again 0.2 to 1 s later, until the round is done or the chaos window closes.
+    // Besides, each Docker worker is killed once in the middle of a job.
     let mut rng = Rng(SEED);
+    let mut scheduled_kills = 0u32;
     let started = Instant::now();
     let mut next_kill = Instant::now() + rng.millis(1000, 3000);
     let finished = loop {
@@ -383,11 +637,12 @@ async fn fault_round(database: Option<String>) {
         {
             break p;
         }
-        if Instant::now() >= next_kill && started.elapsed() < CHAOS_WINDOW {
+        let chaos = started.elapsed() < CHAOS_WINDOW;
+        if Instant::now() >= next_kill && chaos {
             // Every third kill is a coordinator's, the others a random worker's.
-            let kills: u32 = processes.iter().map(|p| p.kills).sum();
             let pick = |rng: &mut Rng, n: usize| usize::try_from(rng.next()).expect("index") % n;
-            let victim = if kills % 3 == 1 { pick(&mut rng, coordinators) } else { coordinators + pick(&mut rng, 4) };
+            let victim = if scheduled_kills % 3 == 1 { pick(&mut rng, coordinators) } else { coordinators + pick(&mut rng, workers) };
+            scheduled_kills += 1;
             let process = &mut processes[victim];
             process.kill();
             process.kills += 1;
@@ -396,11 +651,50 @@ async fn fault_round(database: Option<String>) {
             process.start();
             next_kill = Instant::now() + rng.millis(1000, 3000);
         }
+        for worker in docker_workers.iter_mut().filter(|w| chaos && w.orphaned.is_none()) {
+            let running = running_jobs(&docker, &worker.owner, worker.job_role).await;
+            worker.jobs_seen.extend(running.iter().cloned());
+            if running.is_empty() || worker.jobs_seen.len() < worker.kill_at_job {
+                continue;
+            }
+            let process = &mut processes[worker.process];
+            process.kill();
+            process.kills += 1;
+            let left = census(&docker, &worker.owner).await;
+            eprintln!(
+                "faults on {backend}: {:>5.1} s SIGKILL {} in the middle of job {}: it left {:?} and networks {:?}",
+                started.elapsed().as_secs_f64(),
+                process.name,
+                running[0],
+                left.containers,
+                left.networks
+            );
+            worker.orphaned = Some(left);
+            // A fixed pause, so that the seeded schedule above stays the same.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            process.start();
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let elapsed = started.elapsed();
+    // The Docker workers stop as an operator stops them; the rest die as before.
+    let mut stopped = Vec::new();
+    for worker in &docker_workers {
+        let process = &mut processes[worker.process];
+        let exited = process.stop().await;
+        stopped.push(format!("{} {}", process.name, if exited { "exited" } else { "did not exit" }));
+    }
     for process in &mut processes {
         process.kill();
+    }
+    let mut left = Census::default();
+    let mut swept = 0;
+    for worker in &docker_workers {
+        let census = census(&docker, &worker.owner).await;
+        left.containers.extend(census.containers);
+        left.networks.extend(census.networks);
+        let (log, _) = processes[worker.process].log.as_ref().expect("Docker workers log");
+        swept += swept_at_start(&std::fs::read_to_string(log).unwrap_or_default());
     }
 
     // Count from the store itself.
@@ -410,40 +704,115 @@ async fn fault_round(database: Option<String>) {
     };
     let store = SqlStore::open(&store_url).await.expect("store opens");
     let records = store.run_records(None).await.expect("runs");
+    // Who signed each run's verdicts in the ledger.
+    let mut signers: HashMap<String, Vec<String>> = HashMap::new();
+    for row in store.verdicts_after(0, 100_000).await.expect("ledger") {
+        let statement = VerdictStatement::decode(&row.statement).expect("a stored statement decodes");
+        signers.entry(row.run_id.to_string()).or_default().push(statement.validator.to_string());
+    }
+    let docker_validator = Hotkey::new(DevKey::Eve.address());
     let mut done = 0;
     let mut lost = Vec::new();
     let mut twice = Vec::new();
-    let mut verdicts = 0;
+    let mut slot_verdicts = 0;
+    let mut late_verdicts = 0;
+    let mut docker_runs = 0;
+    let mut docker_verdicts = 0;
     for record in &records {
         if record.state == "done" && record.outcome.as_deref() == Some("completed") {
             done += 1;
         } else {
             lost.push(format!("{} {} {:?}", record.run_id, record.state, record.outcome));
         }
+        if record.cost.sandbox_ms > 0 {
+            docker_runs += 1;
+        }
+        // Each of the run's grade slots is done once, with a verdict, by its own validator.
         let grades = store.grades_for_run(&record.run_id).await.expect("grades");
-        let mut validators: Vec<String> = grades.iter().filter_map(|g| g.validator.as_ref().map(|v| v.to_string())).collect();
+        let graded: Vec<&whetstone_coordinator::store::GradeRow> =
+            grades.iter().filter(|g| g.state == "done" && g.verdict.is_some()).collect();
+        let mut validators: Vec<String> = graded.iter().filter_map(|g| g.validator.as_ref().map(|v| v.to_string())).collect();
         validators.sort();
         validators.dedup();
-        verdicts += record.verdicts;
-        if record.verdicts != REPLICAS || grades.len() != REPLICAS as usize || validators.len() != REPLICAS as usize {
-            twice.push(format!("{}: {} verdicts, {} slots, validators {validators:?}", record.run_id, record.verdicts, grades.len()));
+        slot_verdicts += graded.len();
+        // A patch the real validator graded in a container (it rejects none of these).
+        docker_verdicts += graded
+            .iter()
+            .filter(|g| {
+                g.validator.as_ref() == Some(&docker_validator)
+                    && g.verdict.as_ref().is_some_and(|v| v.status != VerdictStatus::PatchRejected)
+            })
+            .count();
+        // The ledger holds one verdict per validator per run: the slots' and, rarely, a late
+        // one from a validator cut off for longer than its lease, which finished a grade that
+        // had meanwhile gone to another validator. That one is a further signed opinion on
+        // the run, never a second result (coordinator/tests/integration/consensus.rs), so it
+        // is counted apart.
+        let mut ledger = signers.remove(record.run_id.as_str()).unwrap_or_default();
+        ledger.sort();
+        let signed_by_slots = validators.iter().all(|v| ledger.binary_search(v).is_ok());
+        let ledger_len = ledger.len();
+        ledger.dedup();
+        late_verdicts += ledger_len.saturating_sub(graded.len());
+        if grades.len() != REPLICAS as usize
+            || graded.len() != REPLICAS as usize
+            || validators.len() != REPLICAS as usize
+            || ledger.len() != ledger_len
+            || !signed_by_slots
+            || u32::try_from(ledger_len).ok() != Some(record.verdicts)
+        {
+            twice.push(format!(
+                "{}: {} slots, {} graded, slot validators {validators:?}, ledger signers {ledger:?} ({ledger_len} verdicts)",
+                record.run_id,
+                grades.len(),
+                graded.len()
+            ));
         }
     }
+    let verdicts = slot_verdicts + late_verdicts;
     store.close().await;
     let kills: Vec<String> = processes.iter().map(|p| format!("{} {}", p.name, p.kills)).collect();
+    let orphaned: Vec<String> = docker_workers
+        .iter()
+        .map(|w| match &w.orphaned {
+            Some(c) => format!("{} left {} containers and {} networks", processes[w.process].name, c.containers.len(), c.networks.len()),
+            None => format!("{} was never caught in a job", processes[w.process].name),
+        })
+        .collect();
     println!("fault injection on {backend} (seed {SEED:#x}), {:.1} s, SIGKILLs: {}", elapsed.as_secs_f64(), kills.join(", "));
     println!(
-        "runs {}: finished exactly once {done}, lost {}, counted twice or short of grades {}; verdicts {verdicts} ({REPLICAS} per run expected); \
-         containers and networks left: 0 (no Docker in this round)",
+        "runs {}: finished exactly once {done}, lost {}, counted twice or short of grades {}; grade slots graded once each {slot_verdicts} \
+         ({REPLICAS} per run by distinct validators); verdicts in the ledger {verdicts}, of which late {late_verdicts} (a validator past its \
+         lease finished a grade another had taken)",
         records.len(),
         lost.len(),
         twice.len()
+    );
+    println!(
+        "Docker: {docker_runs} runs and {docker_verdicts} grades in containers; killed mid-job: {}; \
+         removed by their start-up sweeps {swept}; after SIGTERM ({}): containers left {}, networks left {}",
+        orphaned.join(", "),
+        stopped.join(", "),
+        left.containers.len(),
+        left.networks.len()
     );
     assert_eq!(finished.runs_total, runs);
     assert_eq!(records.len(), runs as usize, "one run per agent and task, none added");
     assert!(lost.is_empty(), "lost runs: {lost:?}");
     assert!(twice.is_empty(), "runs not graded exactly {REPLICAS} times by distinct validators: {twice:?}");
-    assert_eq!(verdicts, runs * REPLICAS);
+    assert_eq!(slot_verdicts, (runs * REPLICAS) as usize);
+    assert!(signers.is_empty(), "verdicts for runs that do not exist: {signers:?}");
     assert!(processes.iter().map(|p| p.kills).sum::<u32>() >= 5, "the schedule killed at least five times");
     assert!(processes[..coordinators].iter().map(|p| p.kills).sum::<u32>() >= 1, "a coordinator was killed at least once");
+    assert!(docker_runs >= 1, "no run went through Docker");
+    assert!(docker_verdicts >= 1, "no patch was graded in Docker");
+    for worker in &docker_workers {
+        let name = processes[worker.process].name;
+        let orphaned = worker.orphaned.as_ref().unwrap_or_else(|| panic!("{name} was never SIGKILLed in the middle of a job"));
+        assert!(!orphaned.containers.is_empty(), "killing {name} in the middle of a job left no container to clean up");
+    }
+    let runner_orphans = docker_workers[0].orphaned.as_ref().expect("checked");
+    assert!(runner_orphans.networks.len() >= 2, "the runner's kill left its run network and its egress network: {runner_orphans:?}");
+    assert!(stopped.iter().all(|s| s.ends_with("exited")), "Docker workers did not stop on SIGTERM: {stopped:?}");
+    assert!(left.containers.is_empty() && left.networks.is_empty(), "the round left containers and networks behind: {left:?}");
 }
