@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use futures::Stream;
-use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use whetstone_proto::job::SolveAssignment;
@@ -22,6 +21,7 @@ use whetstone_tasks::Digest;
 use whetstone_tasks::bundle::{Bundle, BundleError};
 
 use super::keys::ApiKey;
+use super::upload::{self, Unread, Upload};
 use super::{AgentInfo, CancelOutcome, Hub, JobEvent};
 use crate::scheduler::{Event, SchedulerHandle};
 use crate::service::Services;
@@ -154,7 +154,14 @@ struct SolveRequest {
 
 async fn submit(State(api): State<SolveApi>, headers: HeaderMap, body: Body) -> Result<Response, HttpError> {
     // A key is checked before the body is read; a signature covers the body, so after.
-    let early = if is_signed(&headers) { None } else { Some(authenticate_key(&api.hub, &headers).await?) };
+    let early = if is_signed(&headers) {
+        None
+    } else {
+        match authenticate_key(&api.hub, &headers).await {
+            Ok(key) => Some(key),
+            Err(error) => return Ok(Unread::untouched(body).refuse(error, &headers, &api.shutdown)),
+        }
+    };
     let config = api.hub.config().clone();
     let base64_cap = config.max_snapshot_bytes.div_ceil(3) * 4;
     let too_large = || {
@@ -168,10 +175,12 @@ async fn submit(State(api): State<SolveApi>, headers: HeaderMap, body: Body) -> 
             ),
         )
     };
-    let bytes = match http_body_util::Limited::new(body, base64_cap + REQUEST_OVERHEAD_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(error) => return Err(HttpError::new(StatusCode::BAD_REQUEST, "bad_body", format!("failed to read the request body: {error}"))),
+    let bytes = match upload::read_capped(&headers, body, base64_cap + REQUEST_OVERHEAD_BYTES).await {
+        Upload::Whole(bytes) => bytes,
+        Upload::OverCap(unread) => return Ok(unread.refuse(too_large(), &headers, &api.shutdown)),
+        Upload::Failed(error) => {
+            return Err(HttpError::new(StatusCode::BAD_REQUEST, "bad_body", format!("failed to read the request body: {error}")));
+        }
     };
     let key = match early {
         Some(key) => key,

@@ -15,6 +15,7 @@
 
 mod http;
 pub mod keys;
+mod upload;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

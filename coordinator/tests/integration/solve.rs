@@ -228,6 +228,63 @@ async fn bad_snapshots_are_refused_naming_what_is_wrong() {
     assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "budget_too_large"));
 }
 
+/// A POST to `/v1/solve` written on a bare connection: the head (with `extra_headers`), then
+/// all of `body` before reading anything, as Python's `http.client` (under `requests`) does;
+/// then the answer up to the connection's end, as (status, head, body).
+async fn post_raw(url: &str, extra_headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.strip_prefix("http://").expect("an http:// url");
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        let head = format!("POST /v1/solve HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{extra_headers}\r\n");
+        stream.write_all(head.as_bytes()).await.expect("head sent");
+        stream.write_all(body).await.expect("the whole body is sent: the server reads what it refuses instead of resetting");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("the answer is read up to the connection's end");
+        answer
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(30), exchange).await.expect("answered within 30 s");
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a whole response head");
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status: {head}"));
+    (status, head, answer[split + 4..].to_vec())
+}
+
+/// `data` as a chunked body in 1 MiB chunks.
+fn chunked(data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(data.len() + data.len() / 1000 + 16);
+    for chunk in data.chunks(1024 * 1024) {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_a_refused_body_reads_why() {
+    let (harness, url) = start(|config| config.solve.max_snapshot_bytes = 4096).await;
+    let key = key(&harness, "dev", KeyLimits::default()).await;
+    let auth = format!("authorization: Bearer {key}\r\n");
+    let big = vec![b' '; 64 * 1024 * 1024];
+
+    // The size is declared: refused before anything is read, then the rest is read and dropped.
+    let (status, head, body) = post_raw(&url, &format!("{auth}content-length: {}\r\n", big.len()), &big).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "snapshot_too_large"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    // Chunked, so only reading finds it over the cap.
+    let (status, head, body) = post_raw(&url, &format!("{auth}transfer-encoding: chunked\r\n"), &chunked(&big)).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "snapshot_too_large"), "{head}");
+    // A wrong key is refused before the body is read too.
+    let (status, head, body) = post_raw(&url, &format!("authorization: Bearer ws_wrong\r\ncontent-length: {}\r\n", big.len()), &big).await;
+    assert_eq!((status, error_code(&body).as_str()), (401, "invalid_key"), "{head}");
+
+    // curl sends a large body only after `100 Continue`: it is refused without being asked for.
+    let (status, head, body) = post_raw(&url, &format!("{auth}content-length: {}\r\nexpect: 100-continue\r\n", big.len()), b"").await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "snapshot_too_large"), "the answer, not 100 Continue, comes first: {head}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn best_is_the_top_agent_with_enough_graded_tasks() {
     let (harness, url) = start(|_| {}).await;
