@@ -27,6 +27,7 @@ mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use blobs::{BlobError, BlobReferences, BlobStore, BlobUrl, GcError, GcReport, GcSchedule};
 pub use config::{BlobsConfig, CoordinatorConfig, LimitsConfig, SubmissionLimit};
@@ -112,13 +113,6 @@ impl Coordinator {
             Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| CoordinatorError::Bind { addr, source })?),
             None => None,
         };
-        let keys = solve::keys::KeyStore::new(&store);
-        let abandoned = keys.abandon_unfinished().await?;
-        if abandoned > 0 {
-            tracing::info!(abandoned, "solve jobs unfinished at the last shutdown are marked failed");
-        }
-        let solves = Arc::new(solve::Hub::new(keys, config.solve.clone()));
-        let shared: Arc<dyn Store> = Arc::new(store.clone());
         // Leases this process hands out name it; a restarted process is a new name, and its
         // workers' leases move to it with their first heartbeat.
         let coordinator_id = format!(
@@ -126,6 +120,17 @@ impl Coordinator {
             listener.local_addr().map_err(|source| CoordinatorError::Bind { addr: config.listen, source })?,
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        // Solve jobs live in the memory of the coordinator that took them; only those whose
+        // coordinator stopped renewing their rows' leases are over (other coordinators on
+        // this database keep theirs).
+        let keys = solve::keys::KeyStore::new(&store);
+        let abandoned = keys.close_expired_jobs(crate::store::now_ms()).await?;
+        if abandoned > 0 {
+            tracing::info!(abandoned, "solve jobs whose coordinator stopped are marked failed");
+        }
+        let solve_lease = Duration::from_secs(config.lease_secs.max(1));
+        let solves = Arc::new(solve::Hub::new(keys, config.solve.clone(), coordinator_id.clone(), solve_lease));
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
         let (scheduler, handle) = Scheduler::new(Arc::clone(&shared), (&config).into(), Arc::clone(&solves), coordinator_id);
         let services = Services {
             store: shared,
@@ -186,9 +191,13 @@ impl Coordinator {
             )),
         };
         let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
+        let job_leases = tokio::spawn({
+            let (solves, shutdown) = (Arc::clone(&solves), shutdown.clone());
+            async move { solves.keep_job_leases(shutdown).await }
+        });
         let solve_api = solve_listener.map(|listener| {
             let api = solve::SolveApi {
-                hub: solves,
+                hub: Arc::clone(&solves),
                 services: services.clone(),
                 scheduler: services.scheduler.clone(),
                 shutdown: shutdown.clone(),
@@ -239,6 +248,9 @@ impl Coordinator {
         if let Some(gc) = gc {
             let _ = gc.await;
         }
+        let _ = job_leases.await;
+        // After the solve API and the scheduler stopped: no job starts or ends any more.
+        solves.close_own_jobs().await;
         store.close().await;
         result
     }

@@ -225,7 +225,7 @@ async fn submit(State(api): State<SolveApi>, headers: HeaderMap, body: Body) -> 
         limits,
         llm_budget_micro_usd: budget,
     };
-    api.hub.keys().job_created(&solve_id, &key.key_id, &agent.digest, budget).await?;
+    api.hub.record_created(&solve_id, &key.key_id, &agent.digest, budget).await?;
     let position = api.hub.submit(&key.key_id, agent.clone(), assignment);
     tracing::info!(solve = %solve_id, key = %key.key_id, agent = %agent.digest, position, "solve job queued");
     api.scheduler.send(Event::WorkAdded).await;

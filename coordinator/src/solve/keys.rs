@@ -43,6 +43,17 @@ pub struct ApiKey {
     pub limits: KeyLimits,
 }
 
+/// A solve job's row is leased to the coordinator process holding the job (solve jobs live
+/// in its memory): that process renews the leases of its unfinished jobs while it runs, and
+/// any coordinator on the database closes a row whose lease ran out. Lease times are Unix ms
+/// from the caller, compared with the caller's clock (coordinators on NTP, as for run leases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLease<'a> {
+    /// The holder: the id its run and grade leases carry too (address and a per-process suffix).
+    pub coordinator: &'a str,
+    pub expires_at_ms: i64,
+}
+
 /// The solve API's tables in the coordinator's database.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
@@ -202,21 +213,27 @@ impl KeyStore {
         Ok((jobs, spent))
     }
 
-    /// Records a new job holding `budget` against the key's spend until it finishes.
-    pub(crate) async fn job_created(&self, solve_id: &str, key_id: &str, agent: &str, budget: u64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO solve_jobs (solve_id, key_id, agent_digest, created_at_ms, spent_micro_usd) VALUES ($1, $2, $3, $4, $5)")
-            .bind(solve_id)
-            .bind(key_id)
-            .bind(agent)
-            .bind(now_ms())
-            .bind(to_i64(budget))
-            .execute(&self.pool)
-            .await?;
+    /// Records a new job holding `budget` against the key's spend until it finishes, leased to
+    /// the coordinator that accepted it.
+    pub async fn job_created(&self, solve_id: &str, key_id: &str, agent: &str, budget: u64, lease: JobLease<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO solve_jobs (solve_id, key_id, agent_digest, created_at_ms, spent_micro_usd, lease_coordinator, lease_expires_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(solve_id)
+        .bind(key_id)
+        .bind(agent)
+        .bind(now_ms())
+        .bind(to_i64(budget))
+        .bind(lease.coordinator)
+        .bind(lease.expires_at_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Records how a job ended and what it really spent.
-    pub(crate) async fn job_finished(&self, solve_id: &str, status: &str, spent: u64) -> Result<(), StoreError> {
+    pub async fn job_finished(&self, solve_id: &str, status: &str, spent: u64) -> Result<(), StoreError> {
         sqlx::query("UPDATE solve_jobs SET finished_at_ms = $1, status = $2, spent_micro_usd = $3 WHERE solve_id = $4")
             .bind(now_ms())
             .bind(status)
@@ -227,13 +244,45 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Jobs left unfinished by a previous process: they can never finish now.
-    pub(crate) async fn abandon_unfinished(&self) -> Result<u64, StoreError> {
-        let result =
-            sqlx::query("UPDATE solve_jobs SET finished_at_ms = $1, status = 'failed', spent_micro_usd = 0 WHERE finished_at_ms IS NULL")
-                .bind(now_ms())
-                .execute(&self.pool)
-                .await?;
+    /// Moves the lease of every unfinished job `lease.coordinator` holds to `lease.expires_at_ms`.
+    /// Returns how many it renewed.
+    pub async fn renew_job_leases(&self, lease: JobLease<'_>) -> Result<u64, StoreError> {
+        let result = sqlx::query("UPDATE solve_jobs SET lease_expires_at_ms = $1 WHERE lease_coordinator = $2 AND finished_at_ms IS NULL")
+            .bind(lease.expires_at_ms)
+            .bind(lease.coordinator)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Closes as failed every unfinished job whose lease ran out by `now_ms`: its coordinator
+    /// stopped renewing it (crashed, or was cut off from the database), and the job lived in
+    /// that process's memory, so it can never finish. Rows from before leases (no holder) are
+    /// closed too. A job of a live coordinator closed here by mistake (its renewals late by
+    /// more than a lease) gets its real status and spend when it finishes. Returns how many.
+    pub async fn close_expired_jobs(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE solve_jobs SET finished_at_ms = $1, status = 'failed', spent_micro_usd = 0
+             WHERE finished_at_ms IS NULL AND (lease_expires_at_ms IS NULL OR lease_expires_at_ms <= $2)",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Closes as failed the unfinished jobs `coordinator` holds, when it stops: they end with it.
+    /// Returns how many.
+    pub async fn close_jobs_of(&self, coordinator: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE solve_jobs SET finished_at_ms = $1, status = 'failed', spent_micro_usd = 0
+             WHERE lease_coordinator = $2 AND finished_at_ms IS NULL",
+        )
+        .bind(now_ms)
+        .bind(coordinator)
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected())
     }
 }

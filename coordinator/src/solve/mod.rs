@@ -25,10 +25,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use whetstone_proto::job::{RunOutcome, SolveAssignment, SolveReport};
 
 pub(crate) use self::http::{SolveApi, router};
-use self::keys::KeyStore;
+use self::keys::{JobLease, KeyStore};
+use crate::store::{StoreError, now_ms};
 
 /// The `[solve]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -208,11 +210,64 @@ pub struct Hub {
     state: Mutex<HubState>,
     keys: KeyStore,
     config: SolveConfig,
+    /// This process, as its jobs' rows name it (see [`keys::JobLease`]).
+    coordinator_id: String,
+    /// How long a job's row stays this process's without a renewal.
+    lease: Duration,
 }
 
 impl Hub {
-    pub(crate) fn new(keys: KeyStore, config: SolveConfig) -> Self {
-        Self { state: Mutex::default(), keys, config }
+    pub(crate) fn new(keys: KeyStore, config: SolveConfig, coordinator_id: String, lease: Duration) -> Self {
+        Self { state: Mutex::default(), keys, config, coordinator_id, lease }
+    }
+
+    /// This process's lease on its jobs' rows, from now.
+    fn job_lease(&self) -> JobLease<'_> {
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        JobLease { coordinator: &self.coordinator_id, expires_at_ms: now_ms().saturating_add(lease_ms) }
+    }
+
+    /// Records a job this process accepted, holding `budget` against the key's spend.
+    pub(crate) async fn record_created(&self, solve_id: &str, key_id: &str, agent: &str, budget: u64) -> Result<(), StoreError> {
+        self.keys.job_created(solve_id, key_id, agent, budget, self.job_lease()).await
+    }
+
+    /// Until `shutdown`: every third of a lease, renews the leases of this process's
+    /// unfinished jobs' rows and closes the rows whose coordinator stopped renewing them
+    /// (crashed, here or on another host sharing the database).
+    pub(crate) async fn keep_job_leases(&self, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval((self.lease / 3).max(Duration::from_millis(100)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            if let Err(error) = self.keys.renew_job_leases(self.job_lease()).await {
+                tracing::warn!(error = %whetstone_proto::error_chain(&error), "failed to renew the leases of this coordinator's solve jobs");
+            }
+            match self.keys.close_expired_jobs(now_ms()).await {
+                Ok(0) => {}
+                Ok(closed) => tracing::info!(closed, "solve jobs whose coordinator stopped are marked failed"),
+                Err(error) => {
+                    tracing::warn!(error = %whetstone_proto::error_chain(&error), "failed to close the solve jobs of stopped coordinators")
+                }
+            }
+        }
+    }
+
+    /// Closes this process's unfinished jobs' rows as failed: at shutdown, when the jobs
+    /// (in its memory) end with it. Called once the solve API stopped taking jobs; a row
+    /// made after it stays open until its lease runs out.
+    pub(crate) async fn close_own_jobs(&self) {
+        match self.keys.close_jobs_of(&self.coordinator_id, now_ms()).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "solve jobs unfinished at shutdown are marked failed"),
+            Err(error) => tracing::warn!(
+                error = %whetstone_proto::error_chain(&error),
+                "failed to mark this coordinator's unfinished solve jobs failed; another coordinator does once their leases run out"
+            ),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {

@@ -16,7 +16,7 @@
 //! | `auth`     | signed submissions and worker hellos, membership and validator permits  |
 //! | `chain`    | membership synced from a localnet, and the leaderboard's Yuma incentive |
 //! | `epochs`   | epochs seeded by a localnet's block hashes: sets, run ids, fresh tasks   |
-//! | `solve`    | the solve API over HTTP: keys, limits, errors, events, cancel, isolation |
+//! | `solve`    | the solve API over HTTP: keys, limits, errors, events, cancel, isolation, shared databases |
 //! | `web`      | the dashboard in headless Chromium: pages, charts, links, visibility    |
 
 mod auth;

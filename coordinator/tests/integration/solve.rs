@@ -2,7 +2,8 @@
 //! `whetstone keys create` makes them), request errors, limits, `best`, the event stream and
 //! its resumption, cancellation reaching the runner, and one key never seeing another's jobs.
 //! The runner here is a real worker session with a canned executor; the Docker path (a real
-//! agent on a real repository) is tested from the `whetstone` crate.
+//! agent on a real repository) is tested from the `whetstone` crate. Jobs' accounting rows
+//! with several coordinators on one database run on both databases (`backends`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,16 +13,21 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use whetstone_coordinator::CoordinatorConfig;
-use whetstone_coordinator::solve::keys::{KeyLimits, KeyStore};
+use whetstone_coordinator::solve::keys::{JobLease, KeyLimits, KeyStore};
 use whetstone_proto::job::{Assignment, Capability, Report, RunOutcome, SolveAssignment, SolveReport};
 use whetstone_proto::worker::Executor;
 
-use crate::support::{CannedRunner, CannedValidator, Harness, Seen, call, within};
+use crate::backends::{TestDb, on_each_backend};
+use crate::support::{CannedRunner, CannedValidator, Harness, Seen, call, eventually, within};
 
 const DIFF: &str = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
 
 async fn start(edit: impl FnOnce(&mut CoordinatorConfig)) -> (Harness, String) {
-    let harness = Harness::start_with(|config| {
+    start_on(TestDb::sqlite(), edit).await
+}
+
+async fn start_on(db: TestDb, edit: impl FnOnce(&mut CoordinatorConfig)) -> (Harness, String) {
+    let harness = Harness::start_on(db, |config| {
         config.solve.listen = Some(([127, 0, 0, 1], 0).into());
         config.solve.min_decided = 1;
         edit(config);
@@ -490,4 +496,52 @@ async fn a_hotkey_signed_request_is_its_own_caller() {
     let listed = KeyStore::open(&harness.database()).await.expect("keys").list().await.expect("list");
     assert_eq!(listed.len(), 2, "bob and charlie each became a caller: {listed:?}");
     assert!(listed.iter().any(|k| k.key_id == format!("hotkey-{}", DevKey::Bob.address()) && k.jobs == 1), "{listed:?}");
+}
+
+on_each_backend! {
+    async fn a_coordinator_starting_leaves_the_solve_jobs_of_others_on_its_database_alone(db) {
+        // Each key's spend cap fits one job's budget: a job whose row is open holds the key.
+        let (harness, url_a) = start_on(db, |config| {
+            config.solve.default_budget_micro_usd = 1000;
+            config.solve.spend_cap_micro_usd = 1500;
+            // Rows renewed every second, so a slow machine does not let a live one run out.
+            config.lease_secs = 3;
+        })
+        .await;
+        let agent = harness.submit_agent("noop").await.to_string();
+        let (alice, bob) = (key(&harness, "alice", KeyLimits::default()).await, key(&harness, "bob", KeyLimits::default()).await);
+        let keys = KeyStore::open(&harness.database()).await.expect("key store");
+        let (status, accepted) = submit(&url_a, &alice, &agent).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        // Bob's job on a coordinator that crashed: its row's lease has run out.
+        let bob_id = keys.list().await.expect("keys").into_iter().find(|k| k.name == "bob").expect("bob").key_id;
+        let now_ms = i64::try_from(std::time::SystemTime::UNIX_EPOCH.elapsed().expect("clock").as_millis()).expect("ms");
+        let gone = JobLease { coordinator: "127.0.0.1:1/crashed", expires_at_ms: now_ms - 1 };
+        keys.job_created("solve-of-a-crashed-coordinator", &bob_id, &agent, 1000, gone).await.expect("row");
+
+        let mut other = harness.start_another().await;
+        let url_b = other.solve_url.clone().expect("the second coordinator's solve API");
+        let (status, body) = submit(&url_b, &alice, &agent).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::PAYMENT_REQUIRED, Some("spend_cap_reached")),
+            "alice's job on the first coordinator still holds her budget: {body}"
+        );
+        // The crashed coordinator's row is closed (at the second one's start, or by either's
+        // sweep): bob's budget is free.
+        eventually("bob's abandoned job to be closed", || async {
+            let listed = keys.list().await.expect("keys");
+            listed.iter().any(|k| k.name == "bob" && k.spent_micro_usd == 0).then_some(())
+        })
+        .await;
+        let (status, body) = submit(&url_b, &bob, &agent).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+        // The first coordinator stops: its jobs (in its memory) end with it, and their rows.
+        let mut harness = harness;
+        harness.server.stop().await;
+        let (status, body) = submit(&url_b, &alice, &agent).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        other.stop().await;
+    }
 }

@@ -1,9 +1,11 @@
 //! Durable state: the real migrations on a real SQLite file and a real PostgreSQL database,
-//! and what survives a restart. Every test here runs on both (`backends`).
+//! what survives a restart, and the leases on solve jobs' rows. Every test here runs on both
+//! (`backends`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use whetstone_coordinator::solve::keys::{JobLease, KeyLimits, KeyStore};
 use whetstone_coordinator::store::{
     Counts, ExpiredLease, HeldLease, LeaseTerms, LeasedJob, NewAgent, NewTask, Recorded, RunCost, SqlStore, Store,
 };
@@ -221,6 +223,49 @@ on_each_backend! {
         for store in &stores {
             store.close().await;
         }
+    }
+}
+
+on_each_backend! {
+    async fn solve_job_rows_are_closed_only_by_their_coordinator_or_once_its_lease_ran_out(db) {
+        let dir = tempfile::tempdir().expect("temporary dir");
+        let keys = KeyStore::open(&db.url(dir.path())).await.expect("a fresh database opens and migrates");
+        // One key per job, so each key's spend is its job's: the budget while the row is open,
+        // 0 once closed as failed, what it spent once finished.
+        let mut key_ids = Vec::new();
+        for name in ["a-live", "b-live", "b-done", "a-queued"] {
+            key_ids.push(keys.create(name, KeyLimits::default()).await.expect("key").0.key_id);
+        }
+        let spend = || async {
+            let listed = keys.list().await.expect("list");
+            listed.iter().map(|k| (k.name.clone(), k.spent_micro_usd)).collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let lease = |coordinator, expires_at_ms| JobLease { coordinator, expires_at_ms };
+        keys.job_created("solve-1", &key_ids[0], "sha256:agent", 100, lease("a", 10_000)).await.expect("job");
+        keys.job_created("solve-2", &key_ids[1], "sha256:agent", 200, lease("b", 10_000)).await.expect("job");
+        keys.job_created("solve-3", &key_ids[2], "sha256:agent", 300, lease("b", 10_000)).await.expect("job");
+        keys.job_finished("solve-3", "diff", 30).await.expect("finished");
+        keys.job_created("solve-4", &key_ids[3], "sha256:agent", 400, lease("a", 10_000)).await.expect("job");
+
+        // A renewal moves its holder's unfinished rows only.
+        assert_eq!(keys.renew_job_leases(lease("a", 20_000)).await.expect("renew"), 2);
+        // Rows run out at their expiry, not before, and are closed once.
+        assert_eq!(keys.close_expired_jobs(9_999).await.expect("close"), 0);
+        assert_eq!(keys.close_expired_jobs(10_000).await.expect("close"), 1, "b stopped renewing solve-2");
+        assert_eq!(keys.close_expired_jobs(10_000).await.expect("close again"), 0);
+        let expected = |a_live: u64, b_live: u64, a_queued: u64| -> std::collections::BTreeMap<String, u64> {
+            [("a-live", a_live), ("b-live", b_live), ("b-done", 30), ("a-queued", a_queued)].map(|(name, spent)| (name.to_owned(), spent)).into()
+        };
+        assert_eq!(spend().await, expected(100, 0, 400), "a's jobs hold their budgets, b's finished one keeps its spend");
+
+        // A coordinator that stops closes its own rows and nobody else's.
+        keys.job_created("solve-5", &key_ids[1], "sha256:agent", 50, lease("b", 30_000)).await.expect("job");
+        assert_eq!(keys.close_jobs_of("a", 15_000).await.expect("close a's"), 2);
+        assert_eq!(spend().await, expected(0, 50, 0));
+        assert_eq!(keys.renew_job_leases(lease("a", 40_000)).await.expect("renew"), 0, "a holds nothing any more");
+        // A job closed while its coordinator still ran it gets its real end when it finishes.
+        keys.job_finished("solve-2", "diff", 70).await.expect("finished");
+        assert_eq!(spend().await, expected(0, 120, 0));
     }
 }
 
