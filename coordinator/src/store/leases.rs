@@ -6,14 +6,19 @@
 //! A requeued job keeps `lease_holder` (who held it last, for the record); only `state`
 //! says whether a lease is live.
 
-use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use whetstone_proto::job::RunOutcome;
-use whetstone_tasks::{GradeId, Hotkey, RunId, VerdictStatus};
+use whetstone_tasks::{GradeId, RunId, VerdictStatus};
 
-use super::sql::{SqlStore, digest, to_u32};
-use super::{Backend, ClaimedRun, ExpiredLease, HeldLease, LeaseTerms, LeasedJob, QueuedRun, StoreError};
+use super::sql::{IN_LIST, SqlStore, digest, params, to_u32};
+use super::{Backend, ClaimedRun, ExpiredLease, GradeLease, HeldLease, LeaseTerms, LeasedJob, QueuedRun, StoreError};
 
-pub(super) async fn claim_run(store: &SqlStore, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError> {
+pub(super) async fn claim_runs(store: &SqlStore, terms: &[LeaseTerms<'_>]) -> Result<Vec<ClaimedRun>, StoreError> {
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
     // The same statement on both but for the lock clause: SQLite runs one writer at a time,
     // PostgreSQL lets concurrent claims pass over the row another claim has locked.
     let sql = match store.backend() {
@@ -29,19 +34,22 @@ pub(super) async fn claim_run(store: &SqlStore, terms: &LeaseTerms<'_>) -> Resul
              RETURNING run_id, agent_digest, task_digest, attempts"
         }
     };
-    let Some(row) =
-        sqlx::query(sql).bind(terms.worker).bind(terms.coordinator).bind(terms.expires_at_ms).fetch_optional(store.pool()).await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ClaimedRun {
-        run: QueuedRun {
-            run_id: RunId::new(row.try_get::<String, _>("run_id")?),
-            agent: digest(row.try_get("agent_digest")?)?,
-            task: digest(row.try_get("task_digest")?)?,
-        },
-        attempt: to_u32(row.try_get("attempts")?),
-    }))
+    let mut tx = store.begin_write().await?;
+    let mut claimed = Vec::with_capacity(terms.len());
+    for terms in terms {
+        let row = sqlx::query(sql).bind(terms.worker).bind(terms.coordinator).bind(terms.expires_at_ms).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else { break };
+        claimed.push(ClaimedRun {
+            run: QueuedRun {
+                run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                agent: digest(row.try_get("agent_digest")?)?,
+                task: digest(row.try_get("task_digest")?)?,
+            },
+            attempt: to_u32(row.try_get("attempts")?),
+        });
+    }
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 pub(super) async fn requeue_run(
@@ -73,14 +81,39 @@ pub(super) async fn requeue_run(
     Ok(state.map(|state| state == "queued"))
 }
 
-pub(super) async fn lease_grade(
-    store: &SqlStore,
-    grade_id: &GradeId,
-    terms: &LeaseTerms<'_>,
-    validator: &Hotkey,
-) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
-    let mut tx = store.pool().begin().await?;
-    if store.backend() == Backend::Postgres {
+pub(super) async fn lease_grades(store: &SqlStore, leases: &[GradeLease<'_>]) -> Result<Vec<Option<(u32, Vec<u8>)>>, StoreError> {
+    if leases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = store.begin_write().await?;
+    let mut leased = Vec::with_capacity(leases.len());
+    for lease in leases {
+        leased.push(lease_grade(&mut tx, store.backend(), lease).await?);
+    }
+    // The patches to grade, one read for all.
+    let runs: Vec<&str> = leased.iter().flatten().map(|(_, run_id)| run_id.as_str()).collect();
+    let mut patches = HashMap::with_capacity(runs.len());
+    for chunk in runs.chunks(IN_LIST) {
+        let sql = format!("SELECT run_id, patch FROM runs WHERE run_id IN ({})", params(1, chunk.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for run_id in chunk {
+            query = query.bind(*run_id);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            patches.insert(row.try_get::<String, _>("run_id")?, row.try_get::<Option<Vec<u8>>, _>("patch")?.unwrap_or_default());
+        }
+    }
+    tx.commit().await?;
+    Ok(leased
+        .into_iter()
+        .map(|lease| lease.map(|(attempt, run_id)| (attempt, patches.get(&run_id).cloned().unwrap_or_default())))
+        .collect())
+}
+
+/// One slot, inside the caller's transaction: its attempt number and run when leased.
+async fn lease_grade(tx: &mut AnyConnection, backend: Backend, lease: &GradeLease<'_>) -> Result<Option<(u32, String)>, StoreError> {
+    let GradeLease { grade_id, terms, validator } = *lease;
+    if backend == Backend::Postgres {
         // Slots of one run are leased one at a time, so two coordinators cannot each give a
         // slot of the same run to one validator (the check below reads committed rows only).
         sqlx::query("SELECT run_id FROM runs WHERE run_id = (SELECT run_id FROM grades WHERE grade_id = $1) FOR UPDATE")
@@ -104,11 +137,7 @@ pub(super) async fn lease_grade(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let attempts = to_u32(row.try_get("attempts")?);
-    let run_id: String = row.try_get("run_id")?;
-    let patch: Option<Vec<u8>> = sqlx::query_scalar("SELECT patch FROM runs WHERE run_id = $1").bind(&run_id).fetch_one(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(Some((attempts, patch.unwrap_or_default())))
+    Ok(Some((to_u32(row.try_get("attempts")?), row.try_get("run_id")?)))
 }
 
 pub(super) async fn requeue_grade(
@@ -146,8 +175,7 @@ pub(super) async fn renew_leases(store: &SqlStore, terms: &LeaseTerms<'_>, job_i
     if job_ids.is_empty() {
         return Ok(Vec::new());
     }
-    // Only `$N` placeholders are formatted in; the ids are bound.
-    let ids = (0..job_ids.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
+    let ids = params(4, job_ids.len());
     let mut renewed = Vec::new();
     for (table, column) in [("runs", "run_id"), ("grades", "grade_id")] {
         let sql = format!(

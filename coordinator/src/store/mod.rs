@@ -206,6 +206,22 @@ pub struct NewVerdict<'a> {
     pub worker: &'a str,
 }
 
+/// A run's report to record, from `worker`, whose session signed in as `runner`.
+#[derive(Debug, Clone, Copy)]
+pub struct CompletedRun<'a> {
+    pub report: &'a RunReport,
+    pub worker: &'a str,
+    pub runner: &'a Hotkey,
+}
+
+/// A grade slot to lease to `validator`'s worker on `terms`.
+#[derive(Debug, Clone, Copy)]
+pub struct GradeLease<'a> {
+    pub grade_id: &'a GradeId,
+    pub terms: LeaseTerms<'a>,
+    pub validator: &'a Hotkey,
+}
+
 /// One ledger row, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerRow {
@@ -361,28 +377,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The oldest queued runs, at most `limit` (a look at the queue; [`Self::claim_run`] takes).
     async fn queued_runs(&self, limit: u32) -> Result<Vec<QueuedRun>, StoreError>;
-    /// Leases the oldest queued run on `terms`, atomically: coordinators claiming at once each
-    /// get a different run (PostgreSQL skips a row another claim holds locked; SQLite has one
-    /// writer). `None` when nothing is queued.
-    async fn claim_run(&self, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError>;
+    /// Leases the oldest queued run on each of `terms` in turn, in one transaction: coordinators
+    /// claiming at once each get different runs (PostgreSQL skips a row another claim holds
+    /// locked; SQLite has one writer). The runs claimed, in the order of `terms` (the first
+    /// claimed went to `terms[0]`), fewer when the queue ran out.
+    async fn claim_runs(&self, terms: &[LeaseTerms<'_>]) -> Result<Vec<ClaimedRun>, StoreError>;
+    /// [`Self::claim_runs`] for one: `None` when nothing is queued.
+    async fn claim_run(&self, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError> {
+        Ok(self.claim_runs(std::slice::from_ref(terms)).await?.pop())
+    }
     /// Puts a run `worker` holds back in the queue, or ends it as an infrastructure failure
     /// when it has had `max_attempts`. `Some(true)` when requeued, `None` when `worker` does
     /// not hold its lease (it ran out, or another worker has the run now).
     async fn requeue_run(&self, run_id: &RunId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError>;
-    /// Records a run's first report (made by `runner`'s agent-runner) and, when there is work
-    /// to grade, queues `replicas` grade slots for it.
-    async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError>;
+    /// Records each run's first report (made by its `runner`'s agent-runner) and, when there
+    /// is work to grade, queues `replicas` grade slots for it; all in one transaction. What
+    /// became of each report, in order.
+    async fn complete_runs(&self, runs: &[CompletedRun<'_>], replicas: u32) -> Result<Vec<Recorded>, StoreError>;
+    /// [`Self::complete_runs`] for one.
+    async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError> {
+        let recorded = self.complete_runs(&[CompletedRun { report, worker, runner }], replicas).await?;
+        Ok(recorded.into_iter().next().unwrap_or(Recorded::Unknown))
+    }
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError>;
-    /// Leases a queued slot on `terms` to `validator`'s worker, unless that validator already
-    /// holds another slot of the run or has a verdict on it. Returns the attempt number and
-    /// the patch.
+    /// Leases each queued slot on its terms to its validator's worker, unless that validator
+    /// already holds another slot of the run or has a verdict on it; in one transaction. For
+    /// each, in order: the attempt number and the patch, or `None` when it was not leased.
+    async fn lease_grades(&self, leases: &[GradeLease<'_>]) -> Result<Vec<Option<(u32, Vec<u8>)>>, StoreError>;
+    /// [`Self::lease_grades`] for one.
     async fn lease_grade(
         &self,
         grade_id: &GradeId,
         terms: &LeaseTerms<'_>,
         validator: &Hotkey,
-    ) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        let lease = GradeLease { grade_id, terms: *terms, validator };
+        Ok(self.lease_grades(&[lease]).await?.pop().flatten())
+    }
     /// Puts a slot `worker` holds back in the queue for any validator, or ends it as an
     /// infrastructure failure after `max_attempts`. As [`Self::requeue_run`].
     async fn requeue_grade(&self, grade_id: &GradeId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError>;
@@ -399,14 +431,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Whether `validator` holds a leased grade slot on a run of task `task`: the one reason
     /// to send it the task's grading part (hidden tests, gold patch, expected test ids).
     async fn holds_grade_lease(&self, validator: &Hotkey, task: &Digest) -> Result<bool, StoreError>;
-    /// What a verdict for this slot must be about; `None` when there is no such slot.
-    async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError>;
-    /// Appends a checked verdict to the ledger and fills the slot when its holder reported it.
-    /// `Duplicate` when the validator already has a verdict on the run (the first stands).
-    async fn record_verdict(&self, verdict: &NewVerdict<'_>) -> Result<Recorded, StoreError>;
-    async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError>;
-    /// Queues one more slot for a run.
-    async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError>;
+    /// What a verdict for each slot must be about, in order; `None` where there is no such slot.
+    async fn grade_subjects(&self, grade_ids: &[GradeId]) -> Result<Vec<Option<GradeSubject>>, StoreError>;
+    /// [`Self::grade_subjects`] for one.
+    async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError> {
+        Ok(self.grade_subjects(std::slice::from_ref(grade_id)).await?.pop().flatten())
+    }
+    /// Appends checked verdicts to the ledger, in order and in one transaction, each filling
+    /// its slot when the slot's holder reported it. `Duplicate` where the validator already has
+    /// a verdict on the run (the first stands).
+    async fn record_verdicts(&self, verdicts: &[NewVerdict<'_>]) -> Result<Vec<Recorded>, StoreError>;
+    /// [`Self::record_verdicts`] for one.
+    async fn record_verdict(&self, verdict: &NewVerdict<'_>) -> Result<Recorded, StoreError> {
+        Ok(self.record_verdicts(std::slice::from_ref(verdict)).await?.pop().unwrap_or(Recorded::Unknown))
+    }
+    /// Each run's slots and verdicts, in order.
+    async fn run_gradings(&self, run_ids: &[RunId]) -> Result<Vec<RunGrading>, StoreError>;
+    /// [`Self::run_gradings`] for one.
+    async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError> {
+        Ok(self.run_gradings(std::slice::from_ref(run_id)).await?.pop().unwrap_or_default())
+    }
+    /// Queues one more slot for each run, in one transaction; the new slots' ids, in order.
+    async fn add_grades(&self, grades: &[(RunId, GradePurpose)]) -> Result<Vec<GradeId>, StoreError>;
+    /// [`Self::add_grades`] for one.
+    async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError> {
+        let ids = self.add_grades(&[(run_id.clone(), purpose)]).await?;
+        ids.into_iter().next().ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
     /// Ledger rows after `after_seq`, in order, at most `limit`.
     async fn verdicts_after(&self, after_seq: u64, limit: u32) -> Result<Vec<LedgerRow>, StoreError>;
     /// Every agent's claim, by submission.

@@ -3,21 +3,23 @@
 //! numbers), through sqlx's `Any` driver. Statements use `$N` parameters, which both accept;
 //! where the dialects differ the statement matches on [`Backend`] with both texts side by side.
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AssertSqlSafe};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
-use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome, RunReport};
+use whetstone_proto::job::{LlmCall, LlmUsage, RunOutcome};
 use whetstone_tasks::{Digest, GradeId, Hotkey, RunId};
 
 use super::leases;
 use super::{
-    AgentRow, Backend, ClaimRow, ClaimedRun, CopyMark, Counts, DatabaseUrl, EpochRow, EpochTasks, ExpiredLease, GradePurpose, GradeRow,
-    GradeSubject, HeldLease, LeaseTerms, LedgerRow, NewAgent, NewTask, NewVerdict, Placement, QueuedGrade, QueuedRun, Recorded, RunCost,
-    RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
+    AgentRow, Backend, ClaimRow, ClaimedRun, CompletedRun, CopyMark, Counts, DatabaseUrl, EpochRow, EpochTasks, ExpiredLease, GradeLease,
+    GradePurpose, GradeRow, GradeSubject, HeldLease, LeaseTerms, LedgerRow, NewAgent, NewTask, NewVerdict, Placement, QueuedGrade,
+    QueuedRun, Recorded, RunCost, RunDetail, RunGrading, RunRecord, Store, StoreError, StoredFingerprint,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -47,6 +49,15 @@ pub(super) fn digest(text: String) -> Result<Digest, StoreError> {
 
 pub(super) fn to_u32(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
+}
+
+/// At most this many values in one `IN (…)` list (SQLite allows 32,766 parameters).
+pub(super) const IN_LIST: usize = 500;
+
+/// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list. Only these are
+/// formatted into a statement; the values are bound.
+pub(super) fn params(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 fn new_grade_id() -> String {
@@ -106,6 +117,15 @@ impl SqlStore {
         };
         migrator.run(&pool).await?;
         Ok(Self { pool, backend: url.backend(), url: Arc::new(url.clone()) })
+    }
+
+    /// A transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so one that reads before it writes never fails on a stale snapshot.
+    pub(super) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub(super) fn backend(&self) -> Backend {
@@ -200,21 +220,16 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn claim_run(&self, terms: &LeaseTerms<'_>) -> Result<Option<ClaimedRun>, StoreError> {
-        leases::claim_run(self, terms).await
+    async fn claim_runs(&self, terms: &[LeaseTerms<'_>]) -> Result<Vec<ClaimedRun>, StoreError> {
+        leases::claim_runs(self, terms).await
     }
 
     async fn requeue_run(&self, run_id: &RunId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError> {
         leases::requeue_run(self, run_id, worker, max_attempts, reason, now_ms()).await
     }
 
-    async fn lease_grade(
-        &self,
-        grade_id: &GradeId,
-        terms: &LeaseTerms<'_>,
-        validator: &Hotkey,
-    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
-        leases::lease_grade(self, grade_id, terms, validator).await
+    async fn lease_grades(&self, leases: &[GradeLease<'_>]) -> Result<Vec<Option<(u32, Vec<u8>)>>, StoreError> {
+        leases::lease_grades(self, leases).await
     }
 
     async fn requeue_grade(&self, grade_id: &GradeId, worker: &str, max_attempts: u32, reason: &str) -> Result<Option<bool>, StoreError> {
@@ -233,72 +248,33 @@ impl Store for SqlStore {
         leases::held_leases(self, coordinator).await
     }
 
-    async fn complete_run(&self, report: &RunReport, worker: &str, runner: &Hotkey, replicas: u32) -> Result<Recorded, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn complete_runs(&self, runs: &[CompletedRun<'_>], replicas: u32) -> Result<Vec<Recorded>, StoreError> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
-        let updated = sqlx::query(
-            "UPDATE runs SET state = 'done', outcome = $1, exit_code = $2, patch = $3, log = $4, error = $5, duration_ms = $6,
-                 reported_by = $7, finished_at_ms = $8
-             WHERE run_id = $9 AND state != 'done'",
-        )
-        .bind(report.outcome.as_str())
-        .bind(report.exit_code)
-        .bind(&report.patch)
-        .bind(&report.log)
-        .bind(&report.error)
-        .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-        .bind(worker)
-        .bind(now)
-        .bind(report.run_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = $1").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
-            return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
-        }
-        sqlx::query(
-            "UPDATE runs SET llm_spent_micro_usd = $1, llm_refused = $2, sandbox_ms = $3, runner_hotkey = $4, patch_digest = $5
-             WHERE run_id = $6",
-        )
-        .bind(to_i64(report.llm.spent_micro_usd))
-        .bind(i64::from(report.llm.refused))
-        .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
-        .bind(runner.as_str())
-        .bind(Digest::of_bytes(&report.patch).as_str())
-        .bind(report.run_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        for (seq, call) in report.llm.calls.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(report.run_id.as_str())
-            .bind(to_i64(seq as u64))
-            .bind(&call.model)
-            .bind(to_i64(call.prompt_tokens))
-            .bind(to_i64(call.completion_tokens))
-            .bind(to_i64(call.cost_micro_usd))
-            .bind(to_i64(call.latency_ms))
-            .bind(i64::from(call.status))
-            .execute(&mut *tx)
-            .await?;
-        }
-        if matches!(report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
-            for _ in 0..replicas.max(1) {
-                sqlx::query(
-                    "INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, 'replica', 'queued', $3)",
-                )
-                .bind(new_grade_id())
-                .bind(report.run_id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let mut recorded = Vec::with_capacity(runs.len());
+        let mut to_grade = Vec::with_capacity(runs.len());
+        for run in runs {
+            let outcome = complete_run(&mut tx, run, now).await?;
+            if outcome == Recorded::Accepted && matches!(run.report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
+                to_grade.push(&run.report.run_id);
             }
+            recorded.push(outcome);
+        }
+        let slots: Vec<&RunId> = to_grade.iter().flat_map(|run| std::iter::repeat_n(*run, replicas.max(1) as usize)).collect();
+        for chunk in slots.chunks(IN_LIST / 2) {
+            let rows = (0..chunk.len()).map(|i| format!("(${}, ${}, 'replica', 'queued', $1)", 2 * i + 2, 2 * i + 3)).collect::<Vec<_>>();
+            let sql = format!("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES {}", rows.join(", "));
+            let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for run_id in chunk {
+                insert = insert.bind(new_grade_id()).bind(run_id.as_str());
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Recorded::Accepted)
+        Ok(recorded)
     }
 
     async fn queued_grades(&self, limit: u32) -> Result<Vec<QueuedGrade>, StoreError> {
@@ -352,96 +328,141 @@ impl Store for SqlStore {
         Ok(held.is_some())
     }
 
-    async fn grade_subject(&self, grade_id: &GradeId) -> Result<Option<GradeSubject>, StoreError> {
-        let row = sqlx::query(
-            "SELECT g.run_id, g.validator, r.task_digest, r.agent_digest, r.patch_digest
-             FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id = $1",
-        )
-        .bind(grade_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(GradeSubject {
-            run_id: RunId::new(row.try_get::<String, _>("run_id")?),
-            task: digest(row.try_get("task_digest")?)?,
-            agent: digest(row.try_get("agent_digest")?)?,
-            // Runs stored before schema 3 have no patch digest; no verdict can match it.
-            patch: row.try_get::<Option<String>, _>("patch_digest")?.map(digest).transpose()?.unwrap_or_else(|| Digest::of_bytes(b"")),
-            holder: row.try_get::<Option<String>, _>("validator")?.map(Hotkey::new),
-        }))
-    }
-
-    async fn record_verdict(&self, new: &NewVerdict<'_>) -> Result<Recorded, StoreError> {
-        let report = new.report;
-        let verdict = serde_json::to_string(&report.verdict)
-            .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
-        let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM grades WHERE grade_id = $1").bind(report.grade_id.as_str()).fetch_optional(&mut *tx).await?;
-        if exists.is_none() {
-            return Ok(Recorded::Unknown);
+    async fn grade_subjects(&self, grade_ids: &[GradeId]) -> Result<Vec<Option<GradeSubject>>, StoreError> {
+        let mut found = HashMap::with_capacity(grade_ids.len());
+        for chunk in grade_ids.chunks(IN_LIST) {
+            let sql = format!(
+                "SELECT g.grade_id, g.run_id, g.validator, r.task_digest, r.agent_digest, r.patch_digest
+                 FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id IN ({})",
+                params(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for grade_id in chunk {
+                query = query.bind(grade_id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let subject = GradeSubject {
+                    run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                    task: digest(row.try_get("task_digest")?)?,
+                    agent: digest(row.try_get("agent_digest")?)?,
+                    // Runs stored before schema 3 have no patch digest; no verdict can match it.
+                    patch: row
+                        .try_get::<Option<String>, _>("patch_digest")?
+                        .map(digest)
+                        .transpose()?
+                        .unwrap_or_else(|| Digest::of_bytes(b"")),
+                    holder: row.try_get::<Option<String>, _>("validator")?.map(Hotkey::new),
+                };
+                found.insert(row.try_get::<String, _>("grade_id")?, subject);
+            }
         }
+        Ok(grade_ids.iter().map(|id| found.get(id.as_str()).cloned()).collect())
+    }
+
+    async fn record_verdicts(&self, verdicts: &[NewVerdict<'_>]) -> Result<Vec<Recorded>, StoreError> {
+        if verdicts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO verdicts (run_id, validator, statement, signature, recorded_at_ms) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (run_id, validator) DO NOTHING RETURNING seq",
-        )
-        .bind(new.run_id.as_str())
-        .bind(new.validator.as_str())
-        .bind(&new.signed.statement)
-        .bind(&new.signed.signature)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq) = seq else { return Ok(Recorded::Duplicate) };
-        // The slot is filled when this validator holds it (or nobody does: its lease was
-        // lost and the slot requeued); a slot re-leased to another validator stays theirs.
-        sqlx::query(
-            "UPDATE grades SET state = 'done', validator = $1, status = $2, verdict = $3, verdict_seq = $4, log = $5, duration_ms = $6,
-                 reported_by = $7, finished_at_ms = $8
-             WHERE grade_id = $9 AND state != 'done' AND (validator IS NULL OR validator = $10)",
-        )
-        .bind(new.validator.as_str())
-        .bind(report.verdict.status.as_str())
-        .bind(verdict)
-        .bind(seq)
-        .bind(&report.log)
-        .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-        .bind(new.worker)
-        .bind(now)
-        .bind(report.grade_id.as_str())
-        .bind(new.validator.as_str())
-        .execute(&mut *tx)
-        .await?;
+        // Which grades exist, then every new verdict in one statement per chunk: a verdict
+        // whose (run, validator) is in the ledger already comes back without a sequence number.
+        let mut known = HashSet::with_capacity(verdicts.len());
+        for chunk in verdicts.chunks(IN_LIST) {
+            let sql = format!("SELECT grade_id FROM grades WHERE grade_id IN ({})", params(1, chunk.len()));
+            let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+            for verdict in chunk {
+                query = query.bind(verdict.report.grade_id.as_str());
+            }
+            known.extend(query.fetch_all(&mut *tx).await?);
+        }
+        let new: Vec<&NewVerdict<'_>> = verdicts.iter().filter(|v| known.contains(v.report.grade_id.as_str())).collect();
+        let mut sequence: HashMap<(String, String), i64> = HashMap::with_capacity(new.len());
+        for chunk in new.chunks(IN_LIST / 4) {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("(${}, ${}, ${}, ${}, $1)", 4 * i + 2, 4 * i + 3, 4 * i + 4, 4 * i + 5)).collect();
+            let sql = format!(
+                "INSERT INTO verdicts (run_id, validator, statement, signature, recorded_at_ms) VALUES {}
+                 ON CONFLICT (run_id, validator) DO NOTHING RETURNING seq, run_id, validator",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for verdict in chunk {
+                insert = insert
+                    .bind(verdict.run_id.as_str())
+                    .bind(verdict.validator.as_str())
+                    .bind(&verdict.signed.statement)
+                    .bind(&verdict.signed.signature);
+            }
+            for row in insert.fetch_all(&mut *tx).await? {
+                sequence.insert((row.try_get("run_id")?, row.try_get("validator")?), row.try_get("seq")?);
+            }
+        }
+        let mut recorded = Vec::with_capacity(verdicts.len());
+        for verdict in verdicts {
+            if !known.contains(verdict.report.grade_id.as_str()) {
+                recorded.push(Recorded::Unknown);
+                continue;
+            }
+            // The first of the batch with its (run, validator) takes the sequence number.
+            let key = (verdict.run_id.as_str().to_owned(), verdict.validator.as_str().to_owned());
+            let Some(seq) = sequence.remove(&key) else {
+                recorded.push(Recorded::Duplicate);
+                continue;
+            };
+            fill_slot(&mut tx, verdict, seq, now).await?;
+            recorded.push(Recorded::Accepted);
+        }
         tx.commit().await?;
-        Ok(Recorded::Accepted)
+        Ok(recorded)
     }
 
-    async fn run_grading(&self, run_id: &RunId) -> Result<RunGrading, StoreError> {
-        let slots = sqlx::query("SELECT purpose, state FROM grades WHERE run_id = $1 ORDER BY created_at_ms, grade_id")
-            .bind(run_id.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|row| Ok((GradePurpose::parse(&row.try_get::<String, _>("purpose")?), row.try_get::<String, _>("state")? != "done")))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let statements = sqlx::query_scalar("SELECT statement FROM verdicts WHERE run_id = $1 ORDER BY seq")
-            .bind(run_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(RunGrading { slots, statements })
+    async fn run_gradings(&self, run_ids: &[RunId]) -> Result<Vec<RunGrading>, StoreError> {
+        let mut gradings: HashMap<String, RunGrading> = HashMap::with_capacity(run_ids.len());
+        for chunk in run_ids.chunks(IN_LIST) {
+            let ids = params(1, chunk.len());
+            let sql = format!("SELECT run_id, purpose, state FROM grades WHERE run_id IN ({ids}) ORDER BY created_at_ms, grade_id");
+            let mut slots = sqlx::query(AssertSqlSafe(sql));
+            for run_id in chunk {
+                slots = slots.bind(run_id.as_str());
+            }
+            for row in slots.fetch_all(&self.pool).await? {
+                let open = row.try_get::<String, _>("state")? != "done";
+                let slot = (GradePurpose::parse(&row.try_get::<String, _>("purpose")?), open);
+                gradings.entry(row.try_get("run_id")?).or_default().slots.push(slot);
+            }
+            let sql = format!("SELECT run_id, statement FROM verdicts WHERE run_id IN ({ids}) ORDER BY seq");
+            let mut statements = sqlx::query(AssertSqlSafe(sql));
+            for run_id in chunk {
+                statements = statements.bind(run_id.as_str());
+            }
+            for row in statements.fetch_all(&self.pool).await? {
+                gradings.entry(row.try_get("run_id")?).or_default().statements.push(row.try_get("statement")?);
+            }
+        }
+        Ok(run_ids.iter().map(|id| gradings.get(id.as_str()).cloned().unwrap_or_default()).collect())
     }
 
-    async fn add_grade(&self, run_id: &RunId, purpose: GradePurpose) -> Result<GradeId, StoreError> {
-        let grade_id = new_grade_id();
-        sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, $3, 'queued', $4)")
-            .bind(&grade_id)
-            .bind(run_id.as_str())
-            .bind(purpose.as_str())
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(GradeId::new(grade_id))
+    async fn add_grades(&self, grades: &[(RunId, GradePurpose)]) -> Result<Vec<GradeId>, StoreError> {
+        if grades.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(grades.len());
+        for (run_id, purpose) in grades {
+            let grade_id = new_grade_id();
+            sqlx::query("INSERT INTO grades (grade_id, run_id, purpose, state, created_at_ms) VALUES ($1, $2, $3, 'queued', $4)")
+                .bind(&grade_id)
+                .bind(run_id.as_str())
+                .bind(purpose.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            ids.push(GradeId::new(grade_id));
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn verdicts_after(&self, after_seq: u64, limit: u32) -> Result<Vec<LedgerRow>, StoreError> {
@@ -728,4 +749,81 @@ fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
         verdicts: to_u32(row.try_get("verdict_count")?),
         cost: RunCost { llm_micro_usd: to_u64(row.try_get("llm_spent_micro_usd")?), sandbox_ms: to_u64(row.try_get("sandbox_ms")?) },
     })
+}
+
+/// One run's report, inside the caller's transaction. A duplicate or unknown run writes nothing.
+async fn complete_run(tx: &mut AnyConnection, run: &CompletedRun<'_>, now: i64) -> Result<Recorded, StoreError> {
+    let CompletedRun { report, worker, runner } = *run;
+    let updated = sqlx::query(
+        "UPDATE runs SET state = 'done', outcome = $1, exit_code = $2, patch = $3, log = $4, error = $5, duration_ms = $6,
+             reported_by = $7, finished_at_ms = $8, llm_spent_micro_usd = $9, llm_refused = $10, sandbox_ms = $11,
+             runner_hotkey = $12, patch_digest = $13
+         WHERE run_id = $14 AND state != 'done'",
+    )
+    .bind(report.outcome.as_str())
+    .bind(report.exit_code)
+    .bind(&report.patch)
+    .bind(&report.log)
+    .bind(&report.error)
+    .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
+    .bind(worker)
+    .bind(now)
+    .bind(to_i64(report.llm.spent_micro_usd))
+    .bind(i64::from(report.llm.refused))
+    .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
+    .bind(runner.as_str())
+    .bind(Digest::of_bytes(&report.patch).as_str())
+    .bind(report.run_id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = $1").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
+        return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
+    }
+    for (seq, call) in report.llm.calls.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(report.run_id.as_str())
+        .bind(to_i64(seq as u64))
+        .bind(&call.model)
+        .bind(to_i64(call.prompt_tokens))
+        .bind(to_i64(call.completion_tokens))
+        .bind(to_i64(call.cost_micro_usd))
+        .bind(to_i64(call.latency_ms))
+        .bind(i64::from(call.status))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Recorded::Accepted)
+}
+
+/// Fills a verdict's slot with it, inside the caller's transaction, once the verdict is in the
+/// ledger as `seq`.
+async fn fill_slot(tx: &mut AnyConnection, new: &NewVerdict<'_>, seq: i64, now: i64) -> Result<(), StoreError> {
+    let report = new.report;
+    let verdict = serde_json::to_string(&report.verdict)
+        .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
+    // The slot is filled when this validator holds it (or nobody does: its lease was
+    // lost and the slot requeued); a slot re-leased to another validator stays theirs.
+    sqlx::query(
+        "UPDATE grades SET state = 'done', validator = $1, status = $2, verdict = $3, verdict_seq = $4, log = $5, duration_ms = $6,
+             reported_by = $7, finished_at_ms = $8
+         WHERE grade_id = $9 AND state != 'done' AND (validator IS NULL OR validator = $10)",
+    )
+    .bind(new.validator.as_str())
+    .bind(report.verdict.status.as_str())
+    .bind(verdict)
+    .bind(seq)
+    .bind(&report.log)
+    .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
+    .bind(new.worker)
+    .bind(now)
+    .bind(report.grade_id.as_str())
+    .bind(new.validator.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
