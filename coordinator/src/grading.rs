@@ -64,8 +64,26 @@ pub enum Refused {
 /// Checks that `report` carries a verdict the ledger may keep: signed by the session's hotkey,
 /// about this grade's run, task, agent and patch, with the result the report states.
 pub fn check_verdict(report: &GradeReport, subject: &GradeSubject, session: &Hotkey) -> Result<(SignedVerdict, VerdictStatement), Refused> {
+    check_verified(report, verify_signature(report), subject, session)
+}
+
+/// The statement `report`'s signature vouches for: the costly half of [`check_verdict`], done
+/// where the report arrives (each worker session's own task), so the scheduler, which handles
+/// every report in turn, only compares what it names ([`check_verified`]).
+pub fn verify_signature(report: &GradeReport) -> Result<VerdictStatement, Refused> {
+    let signed = report.signed.as_ref().ok_or(Refused::Unsigned)?;
+    signed.verify().map_err(|e| Refused::Invalid(e.to_string()))
+}
+
+/// [`check_verdict`] given what [`verify_signature`] said about this report.
+pub fn check_verified(
+    report: &GradeReport,
+    verified: Result<VerdictStatement, Refused>,
+    subject: &GradeSubject,
+    session: &Hotkey,
+) -> Result<(SignedVerdict, VerdictStatement), Refused> {
+    let statement = verified?;
     let signed = report.signed.clone().ok_or(Refused::Unsigned)?;
-    let statement = signed.verify().map_err(|e| Refused::Invalid(e.to_string()))?;
     if &statement.validator != session {
         return Err(Refused::WrongSigner { signed: statement.validator, session: session.clone() });
     }

@@ -26,7 +26,10 @@ use whetstone_proto::job::{Capability, Report};
 use whetstone_proto::{error_chain, pb};
 use whetstone_tasks::Hotkey;
 
+use whetstone_chain::verdict::VerdictStatement;
+
 use crate::config::SchedulerConfig;
+use crate::grading::Refused;
 use crate::store::{LeasedJob, Store};
 use crate::telemetry;
 
@@ -61,6 +64,8 @@ pub(crate) enum Event {
     Report {
         worker_id: String,
         report: Report,
+        /// A grade report's signature, verified by the session task it arrived on.
+        signature: Option<Box<Result<VerdictStatement, Refused>>>,
     },
     /// New runs may be queued (agent submitted, task published, solve job queued).
     WorkAdded,
@@ -257,11 +262,11 @@ impl Scheduler {
                 }
             }
             Event::Heartbeat { worker_id, active } => self.renew(&worker_id, active).await,
-            Event::Report { worker_id, report } => {
+            Event::Report { worker_id, report, signature } => {
                 // Recorded with the others of this batch before the next dispatch; the hotkey
                 // is the session's now, whatever happens to the session meanwhile.
                 let hotkey = self.sessions.get(&worker_id).map(|s| s.hotkey.clone());
-                self.pending.push(PendingReport { worker_id, hotkey, report });
+                self.pending.push(PendingReport { worker_id, hotkey, report, signature });
             }
             Event::WorkAdded => self.needs_dispatch = true,
             Event::CancelSolve { solve_id } => self.cancel_solve(&solve_id),

@@ -5,13 +5,14 @@
 //! failed is not acknowledged: its worker keeps it and sends it again.
 
 use tracing::Instrument as _;
+use whetstone_chain::verdict::VerdictStatement;
 use whetstone_proto::error_chain;
 use whetstone_proto::job::{GradeReport, Report, RunOutcome, RunReport};
 use whetstone_proto::pb;
 use whetstone_tasks::{Hotkey, RunId, VerdictStatus};
 
 use super::Scheduler;
-use crate::grading::{check_verdict, next_grade};
+use crate::grading::{Refused, check_verified, next_grade, verify_signature};
 use crate::store::{CompletedRun, NewVerdict, Recorded, StoreError};
 use crate::telemetry;
 
@@ -22,6 +23,8 @@ pub(crate) struct PendingReport {
     /// The hotkey of the session it arrived on, when the session was still there.
     pub(super) hotkey: Option<Hotkey>,
     pub(super) report: Report,
+    /// A grade report's signature as its session task verified it.
+    pub(super) signature: Option<Box<Result<VerdictStatement, Refused>>>,
 }
 
 /// What became of one report: `Some(first)` once recorded (whether it was the job's first
@@ -182,7 +185,8 @@ impl Scheduler {
                 outcomes[index] = Some(false);
                 continue;
             };
-            match check_verdict(grade, &subject, validator) {
+            let verified = pending[index].signature.as_deref().cloned().unwrap_or_else(|| verify_signature(grade));
+            match check_verified(grade, verified, &subject, validator) {
                 Ok((signed, _)) => checked.push((index, grade, validator, subject.run_id, signed)),
                 Err(refused) => {
                     tracing::warn!(grade = %grade.grade_id, worker = worker_id, %validator, reason = %refused, "verdict refused");

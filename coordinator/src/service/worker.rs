@@ -11,6 +11,7 @@ use whetstone_proto::pb;
 use whetstone_proto::pb::worker_message::Kind;
 
 use super::Services;
+use crate::grading::verify_signature;
 use crate::scheduler::{Event, SchedulerHandle};
 
 /// More than this is a misconfiguration, not a bigger machine.
@@ -79,21 +80,25 @@ async fn read_session(mut inbound: Streaming<pb::WorkerMessage>, worker_id: Stri
         let event = match message.kind {
             Some(Kind::Heartbeat(beat)) => Some(Event::Heartbeat { worker_id: worker_id.clone(), active: beat.active_job_ids }),
             Some(Kind::RunReport(report)) => match RunReport::try_from(report) {
-                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Run(report) }),
+                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Run(report), signature: None }),
                 Err(error) => {
                     tracing::warn!(worker = %worker_id, %error, "dropping a malformed run report");
                     None
                 }
             },
             Some(Kind::GradeReport(report)) => match GradeReport::try_from(report) {
-                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Grade(report) }),
+                Ok(report) => {
+                    // Verified here, on this session's task, not in the scheduler's one loop.
+                    let signature = Some(Box::new(verify_signature(&report)));
+                    Some(Event::Report { worker_id: worker_id.clone(), report: Report::Grade(report), signature })
+                }
                 Err(error) => {
                     tracing::warn!(worker = %worker_id, %error, "dropping a malformed grade report");
                     None
                 }
             },
             Some(Kind::SolveReport(report)) => match SolveReport::try_from(report) {
-                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Solve(report) }),
+                Ok(report) => Some(Event::Report { worker_id: worker_id.clone(), report: Report::Solve(report), signature: None }),
                 Err(error) => {
                     tracing::warn!(worker = %worker_id, %error, "dropping a malformed solve report");
                     None
