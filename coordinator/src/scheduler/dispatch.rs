@@ -3,14 +3,14 @@
 //! hands out in one transaction per kind, then sends the assignments.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use whetstone_proto::convert::assignment_to_wire;
 use whetstone_proto::job::{Assignment, Capability, GradeAssignment, RunAssignment, SandboxLimits};
 use whetstone_tasks::{Hotkey, RunId};
 
-use super::{JobKind, Lease, Scheduler};
+use super::{JobKind, Lease, Scheduler, Session};
 use crate::store::{GradeLease, LeaseTerms, QueuedGrade, StoreError, now_ms};
 
 impl Scheduler {
@@ -88,46 +88,35 @@ impl Scheduler {
     /// Hands queued grade slots, oldest first, to validators: each slot to the grader with the
     /// most room that may take it (see [`Graders::pick`]), all leased in one transaction.
     async fn dispatch_grades(&mut self) -> Result<(), StoreError> {
-        let mut graders = Graders::default();
-        for (worker_id, session) in &self.sessions {
-            if !session.capabilities.contains(&Capability::Grade) {
-                continue;
-            }
-            graders.hotkeys.insert(session.hotkey.clone());
-            let room = session.capacity.saturating_sub(session.held);
-            if room > 0 && !session.sender.is_closed() && session.sender.capacity() > 0 {
-                graders.by_room.insert((Reverse(room), worker_id.clone()));
-                graders.hotkey_of.insert(worker_id.clone(), session.hotkey.clone());
-            }
-        }
-        let total: u32 = graders.by_room.iter().map(|(Reverse(room), _)| room).sum();
+        let total: u32 =
+            self.sessions.values().filter(|s| s.capabilities.contains(&Capability::Grade)).map(|s| s.capacity.saturating_sub(s.held)).sum();
         if total == 0 {
             return Ok(());
         }
         // Slots some grader may not take are skipped, so look further than the free room.
-        let mut picked: Vec<(String, QueuedGrade)> = Vec::new();
-        for grade in self.store.queued_grades(total.saturating_mul(4).saturating_add(32)).await? {
-            if graders.by_room.is_empty() {
-                break;
-            }
-            if let Some(worker_id) = graders.pick(&grade) {
-                picked.push((worker_id, grade));
-            }
-        }
+        let queued = self.store.queued_grades(total.saturating_mul(4).saturating_add(32)).await?;
+        let picked: Vec<(String, Hotkey, QueuedGrade)> = {
+            let mut graders = Graders::new(&self.sessions);
+            queued
+                .into_iter()
+                .map_while(|grade| graders.has_room().then(|| graders.pick(&grade).map(|(w, h)| (w, h, grade))))
+                .flatten()
+                .collect()
+        };
         if picked.is_empty() {
             return Ok(());
         }
         let expires_at_ms = now_ms() + self.lease_ms();
         let leases: Vec<GradeLease<'_>> = picked
             .iter()
-            .map(|(worker_id, grade)| GradeLease {
+            .map(|(worker_id, validator, grade)| GradeLease {
                 grade_id: &grade.grade_id,
                 terms: LeaseTerms { worker: worker_id, coordinator: &self.coordinator_id, expires_at_ms },
-                validator: &graders.hotkey_of[worker_id],
+                validator,
             })
             .collect();
         let leased = self.store.lease_grades(&leases).await?;
-        for ((worker_id, grade), leased) in picked.into_iter().zip(leased) {
+        for ((worker_id, _, grade), leased) in picked.into_iter().zip(leased) {
             // Not leased: another coordinator took the slot first.
             let Some((attempt, patch)) = leased else { continue };
             let limits = SandboxLimits {
@@ -182,40 +171,56 @@ impl Scheduler {
 
 /// The connected validators during one dispatch pass: who has room (most room first, ties to
 /// the first worker id) and which hotkeys are connected at all.
-#[derive(Default)]
-struct Graders {
-    by_room: BTreeSet<(Reverse<u32>, String)>,
-    hotkey_of: HashMap<String, Hotkey>,
+struct Graders<'a> {
+    by_room: BTreeSet<(Reverse<u32>, &'a str)>,
+    hotkey_of: HashMap<&'a str, &'a Hotkey>,
     /// Every connected grader's hotkey, with room or without.
-    hotkeys: HashSet<Hotkey>,
+    hotkeys: HashSet<&'a Hotkey>,
     /// Hotkeys given a slot of a run in this pass: no second slot of that run for them.
-    picked: HashMap<RunId, Vec<Hotkey>>,
+    picked: HashMap<RunId, Vec<&'a Hotkey>>,
 }
 
-impl Graders {
-    /// The grader for a slot, its room taken: one with free room whose hotkey has no other
-    /// slot or verdict on the run, preferring the most free room. The hotkey whose runner made
-    /// the patch is passed over while another validator that could grade the run is
-    /// connected, even if busy: the slot waits for it.
-    fn pick(&mut self, grade: &QueuedGrade) -> Option<String> {
+impl<'a> Graders<'a> {
+    fn new(sessions: &'a BTreeMap<String, Session>) -> Self {
+        let mut graders = Self { by_room: BTreeSet::new(), hotkey_of: HashMap::new(), hotkeys: HashSet::new(), picked: HashMap::new() };
+        for (worker_id, session) in sessions {
+            if !session.capabilities.contains(&Capability::Grade) {
+                continue;
+            }
+            graders.hotkeys.insert(&session.hotkey);
+            let room = session.capacity.saturating_sub(session.held);
+            if room > 0 && !session.sender.is_closed() && session.sender.capacity() > 0 {
+                graders.by_room.insert((Reverse(room), worker_id));
+                graders.hotkey_of.insert(worker_id, &session.hotkey);
+            }
+        }
+        graders
+    }
+
+    fn has_room(&self) -> bool {
+        !self.by_room.is_empty()
+    }
+
+    /// The grader for a slot and its hotkey, its room taken: one with free room whose hotkey
+    /// has no other slot or verdict on the run, preferring the most free room. The hotkey
+    /// whose runner made the patch is passed over while another validator that could grade
+    /// the run is connected, even if busy: the slot waits for it.
+    fn pick(&mut self, grade: &QueuedGrade) -> Option<(String, Hotkey)> {
         let picked = self.picked.get(&grade.run_id);
-        let eligible = |hotkey: &Hotkey| !grade.taken_by.contains(hotkey) && !picked.is_some_and(|p| p.contains(hotkey));
+        let eligible = |hotkey: &Hotkey| !grade.taken_by.contains(hotkey) && !picked.is_some_and(|p| p.contains(&hotkey));
         let is_runner = |hotkey: &Hotkey| grade.runner.as_ref() == Some(hotkey);
         let others_connected = self.hotkeys.iter().any(|h| eligible(h) && !is_runner(h));
-        let chosen = self
-            .by_room
-            .iter()
-            .find(|(_, worker_id)| {
-                let hotkey = &self.hotkey_of[worker_id];
-                eligible(hotkey) && !(others_connected && is_runner(hotkey))
-            })
-            .cloned()?;
+        let chosen = *self.by_room.iter().find(|(_, worker_id)| {
+            let hotkey = self.hotkey_of[worker_id];
+            eligible(hotkey) && !(others_connected && is_runner(hotkey))
+        })?;
         self.by_room.remove(&chosen);
         let (Reverse(room), worker_id) = chosen;
         if room > 1 {
-            self.by_room.insert((Reverse(room - 1), worker_id.clone()));
+            self.by_room.insert((Reverse(room - 1), worker_id));
         }
-        self.picked.entry(grade.run_id.clone()).or_default().push(self.hotkey_of[&worker_id].clone());
-        Some(worker_id)
+        let hotkey = self.hotkey_of[worker_id];
+        self.picked.entry(grade.run_id.clone()).or_default().push(hotkey);
+        Some((worker_id.to_owned(), hotkey.clone()))
     }
 }
