@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use whetstone_coordinator::solve::keys::{JobLease, KeyLimits, KeyStore};
 use whetstone_coordinator::store::{
-    Counts, ExpiredLease, HeldLease, LeaseTerms, LeasedJob, NewAgent, NewTask, Recorded, RunCost, SqlStore, Store,
+    CompletedRun, Counts, ExpiredLease, GradeLease, GradePurpose, HeldLease, LeaseTerms, LeasedJob, NewAgent, NewTask, NewVerdict,
+    Recorded, RunCost, SqlStore, Store,
 };
 use whetstone_proto::job::{Capability, RunOutcome, RunReport};
 use whetstone_proto::pb;
@@ -266,6 +267,137 @@ on_each_backend! {
         // A job closed while its coordinator still ran it gets its real end when it finishes.
         keys.job_finished("solve-2", "diff", 70).await.expect("finished");
         assert_eq!(spend().await, expected(0, 120, 0));
+    }
+}
+
+on_each_backend! {
+    async fn a_batch_gives_each_item_what_it_would_get_alone(db) {
+        // The scheduler records a batch of reports and leases a dispatch pass in one
+        // transaction per kind: duplicates and unknown jobs inside a batch must come out as
+        // they would one at a time, and in the batch's order.
+        let dir = tempfile::tempdir().expect("temporary dir");
+        let store = SqlStore::open(&db.url(dir.path())).await.expect("store opens");
+        let hotkey = Hotkey::parse(HOTKEY).expect("valid hotkey");
+        for (index, name) in ["first", "second", "third"].into_iter().enumerate() {
+            let task = NewTask { digest: Digest::of_bytes(name.as_bytes()), task_id: format!("task-{index}"), timeout_secs: 60 };
+            store.insert_task(&task).await.expect("insert task");
+        }
+        let agent = NewAgent {
+            digest: Digest::of_bytes(b"agent"),
+            name: "noop".into(),
+            version: "0.1.0".into(),
+            hotkey: hotkey.clone(),
+            claimed_at_ms: 1,
+            claim_signature: vec![7; 64],
+        };
+        store.insert_agent(&agent).await.expect("insert agent");
+        assert_eq!(store.schedule_missing_runs(None).await.expect("schedule"), 3, "three runs with one timestamp");
+
+        // Four takers, three runs: each taker in turn gets the oldest left, ties by id.
+        let terms = |worker| LeaseTerms { worker, coordinator: "coordinator-a", expires_at_ms: 10_000 };
+        let takers = [terms("runner-1"), terms("runner-2"), terms("runner-1"), terms("runner-3")];
+        let claimed = store.claim_runs(&takers).await.expect("claim");
+        let mut ids: Vec<RunId> = claimed.iter().map(|c| c.run.run_id.clone()).collect();
+        assert_eq!(ids.len(), 3, "as many as were queued");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first, ties by id: {ids:?}");
+        assert_eq!(store.claim_runs(&takers).await.expect("claim again"), Vec::new());
+
+        // Runs: accepted, the same again (duplicate), an unknown run, and a crashed one
+        // (recorded, but nothing to grade).
+        let report = |run_id: &RunId, outcome| RunReport {
+            run_id: run_id.clone(),
+            outcome,
+            patch: format!("diff {run_id}").into_bytes(),
+            exit_code: 0,
+            log: String::new(),
+            duration: Duration::from_secs(1),
+            error: String::new(),
+            llm: Default::default(),
+            sandbox: Duration::from_millis(5),
+        };
+        let reports = [
+            report(&ids[0], RunOutcome::Completed),
+            report(&ids[1], RunOutcome::Completed),
+            report(&ids[0], RunOutcome::Completed),
+            report(&RunId::new("run-unknown"), RunOutcome::Completed),
+            report(&ids[2], RunOutcome::AgentError),
+        ];
+        let batch: Vec<CompletedRun<'_>> = reports.iter().map(|report| CompletedRun { report, worker: "runner-1", runner: &hotkey }).collect();
+        let recorded = store.complete_runs(&batch, 2).await.expect("complete");
+        use Recorded::{Accepted, Duplicate, Unknown};
+        assert_eq!(recorded, vec![Accepted, Accepted, Duplicate, Unknown, Accepted]);
+        let counts = store.counts().await.expect("counts");
+        assert_eq!((counts.runs_done, counts.grades_total), (3, 4), "two slots for each completed run, none for the crashed one");
+
+        // Slots: one validator gets one slot of a run even when a pass asks for two.
+        let slots = store.queued_grades(10).await.expect("queued");
+        let of_run = |run: &RunId| slots.iter().filter(|s| &s.run_id == run).map(|s| s.grade_id.clone()).collect::<Vec<_>>();
+        let (first, second) = (of_run(&ids[0]), of_run(&ids[1]));
+        let (alice, ferdie) = (Hotkey::new(whetstone_chain::wallet::dev::ALICE), Hotkey::new(whetstone_chain::wallet::dev::FERDIE));
+        let lease = |grade_id, worker, validator| GradeLease { grade_id, terms: terms(worker), validator };
+        let leases = [
+            lease(&first[0], "validator-a", &alice),
+            lease(&first[1], "validator-a", &alice),
+            lease(&second[0], "validator-f", &ferdie),
+            lease(&first[1], "validator-f", &ferdie),
+        ];
+        let leased = store.lease_grades(&leases).await.expect("lease");
+        assert_eq!(leased.iter().map(Option::is_some).collect::<Vec<_>>(), vec![true, false, true, true]);
+        assert_eq!(leased[2].as_ref().map(|(attempt, patch)| (*attempt, patch.clone())), Some((1, format!("diff {}", ids[1]).into_bytes())));
+
+        // What each verdict is about, in order, unknown ones as None.
+        let unknown = whetstone_tasks::GradeId::new("grade-unknown");
+        let asked = [first[1].clone(), unknown.clone(), first[0].clone()];
+        let subjects = store.grade_subjects(&asked).await.expect("subjects");
+        assert_eq!(subjects.iter().map(|s| s.as_ref().map(|s| s.run_id.clone())).collect::<Vec<_>>(), vec![
+            Some(ids[0].clone()),
+            None,
+            Some(ids[0].clone())
+        ]);
+
+        // Verdicts: accepted, the same validator on the same run again (duplicate), an
+        // unknown grade, and another validator on that run.
+        let grade_report = |grade_id: &whetstone_tasks::GradeId| whetstone_proto::job::GradeReport {
+            grade_id: grade_id.clone(),
+            verdict: whetstone_tasks::Verdict {
+                status: whetstone_tasks::VerdictStatus::Resolved,
+                fail_to_pass_passed: 1,
+                fail_to_pass_total: 1,
+                pass_to_pass_passed: 0,
+                pass_to_pass_total: 0,
+                tests: Vec::new(),
+                notes: String::new(),
+            },
+            log: String::new(),
+            duration: Duration::from_millis(3),
+            signed: None,
+        };
+        let signed = |validator: &Hotkey| whetstone_chain::verdict::SignedVerdict {
+            statement: format!("statement by {validator}").into_bytes(),
+            signature: vec![1; 64],
+        };
+        let (by_alice, by_ferdie) = (signed(&alice), signed(&ferdie));
+        let reports = [grade_report(&first[0]), grade_report(&first[0]), grade_report(&unknown), grade_report(&first[1])];
+        let verdicts = [
+            NewVerdict { report: &reports[0], run_id: &ids[0], validator: &alice, signed: &by_alice, worker: "validator-a" },
+            NewVerdict { report: &reports[1], run_id: &ids[0], validator: &alice, signed: &by_alice, worker: "validator-a" },
+            NewVerdict { report: &reports[2], run_id: &ids[0], validator: &alice, signed: &by_alice, worker: "validator-a" },
+            NewVerdict { report: &reports[3], run_id: &ids[0], validator: &ferdie, signed: &by_ferdie, worker: "validator-f" },
+        ];
+        assert_eq!(store.record_verdicts(&verdicts).await.expect("record"), vec![Accepted, Duplicate, Unknown, Accepted]);
+        let ledger = store.verdicts_after(0, 10).await.expect("ledger");
+        assert_eq!(ledger.len(), 2, "one ledger row per (run, validator)");
+
+        // Gradings, in the order asked, and extra slots in one go.
+        ids.push(RunId::new("run-unknown"));
+        let gradings = store.run_gradings(&[ids[1].clone(), ids[0].clone(), ids[3].clone()]).await.expect("gradings");
+        assert_eq!(gradings[0].statements.len(), 0);
+        assert_eq!(gradings[1].statements.len(), 2);
+        assert_eq!(gradings[1].slots.iter().filter(|(_, open)| !open).count(), 2, "both of the first run's slots are filled");
+        assert_eq!(gradings[2], Default::default(), "an unknown run has nothing");
+        let added = store.add_grades(&[(ids[0].clone(), GradePurpose::Audit), (ids[1].clone(), GradePurpose::Dispute)]).await.expect("add");
+        assert_eq!(added.len(), 2);
+        assert_eq!(store.counts().await.expect("counts").grades_total, 6);
     }
 }
 
