@@ -51,8 +51,18 @@ pub(super) fn to_u32(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
 }
 
-/// At most this many values in one `IN (…)` list (SQLite allows 32,766 parameters).
+/// At most this many values in one `IN (…)` or `VALUES` list (SQLite allows 32,766 parameters).
 pub(super) const IN_LIST: usize = 500;
+/// Columns of one completed run in `complete_runs`'s `VALUES`.
+const COMPLETED_COLUMNS: usize = 13;
+/// Columns of one filled slot in `fill_slots`'s `VALUES`.
+const FILLED_COLUMNS: usize = 8;
+
+/// `($first, …), (…)`: `rows` rows of `columns` numbered parameters for a `VALUES` list, in
+/// row order. Only these are formatted into a statement; the values are bound.
+pub(super) fn values(first: usize, rows: usize, columns: usize) -> String {
+    (0..rows).map(|row| format!("({})", params(first + row * columns, columns))).collect::<Vec<_>>().join(", ")
+}
 
 /// `$first, $first+1, …`: `count` numbered parameters for an `IN (…)` list. Only these are
 /// formatted into a statement; the values are bound.
@@ -254,14 +264,90 @@ impl Store for SqlStore {
         }
         let mut tx = self.begin_write().await?;
         let now = now_ms();
-        let mut recorded = Vec::with_capacity(runs.len());
-        let mut to_grade = Vec::with_capacity(runs.len());
-        for run in runs {
-            let outcome = complete_run(&mut tx, run, now).await?;
-            if outcome == Recorded::Accepted && matches!(run.report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
-                to_grade.push(&run.report.run_id);
+        // One statement per chunk records the first report of each run; a later one for the
+        // same run in this batch is a duplicate, like a report for a run already done.
+        let mut seen = HashSet::with_capacity(runs.len());
+        let firsts: Vec<&CompletedRun<'_>> = runs.iter().filter(|run| seen.insert(run.report.run_id.as_str())).collect();
+        let mut accepted: HashSet<String> = HashSet::with_capacity(firsts.len());
+        for chunk in firsts.chunks(IN_LIST / COMPLETED_COLUMNS) {
+            let sql = format!(
+                "WITH report (run_id, outcome, exit_code, patch, log, error, duration_ms, reported_by, llm_spent_micro_usd, llm_refused,
+                              sandbox_ms, runner_hotkey, patch_digest) AS (VALUES {})
+                 UPDATE runs SET state = 'done', outcome = report.outcome, exit_code = report.exit_code, patch = report.patch,
+                     log = report.log, error = report.error, duration_ms = report.duration_ms, reported_by = report.reported_by,
+                     finished_at_ms = $1, llm_spent_micro_usd = report.llm_spent_micro_usd, llm_refused = report.llm_refused,
+                     sandbox_ms = report.sandbox_ms, runner_hotkey = report.runner_hotkey, patch_digest = report.patch_digest
+                 FROM report WHERE runs.run_id = report.run_id AND runs.state != 'done'
+                 RETURNING runs.run_id",
+                values(2, chunk.len(), COMPLETED_COLUMNS)
+            );
+            let mut update = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(now);
+            for CompletedRun { report, worker, runner } in chunk.iter().copied().copied() {
+                update = update
+                    .bind(report.run_id.as_str())
+                    .bind(report.outcome.as_str())
+                    .bind(report.exit_code)
+                    .bind(&report.patch)
+                    .bind(&report.log)
+                    .bind(&report.error)
+                    .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
+                    .bind(worker)
+                    .bind(to_i64(report.llm.spent_micro_usd))
+                    .bind(i64::from(report.llm.refused))
+                    .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
+                    .bind(runner.as_str())
+                    .bind(Digest::of_bytes(&report.patch).as_str().to_owned());
             }
-            recorded.push(outcome);
+            accepted.extend(update.fetch_all(&mut *tx).await?);
+        }
+        // Of the rest, which runs exist (duplicates) and which do not (unknown).
+        let others: Vec<&str> = seen.iter().copied().filter(|id| !accepted.contains(*id)).collect::<HashSet<_>>().into_iter().collect();
+        let mut existing: HashSet<String> = HashSet::new();
+        for chunk in others.chunks(IN_LIST) {
+            let sql = format!("SELECT run_id FROM runs WHERE run_id IN ({})", params(1, chunk.len()));
+            let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            existing.extend(query.fetch_all(&mut *tx).await?);
+        }
+        let mut recorded = Vec::with_capacity(runs.len());
+        let mut to_grade = Vec::new();
+        let mut calls = Vec::new();
+        for run in runs {
+            let id = run.report.run_id.as_str();
+            // `remove`: only the first report of a run takes its acceptance.
+            if accepted.remove(id) {
+                existing.insert(id.to_owned());
+                if matches!(run.report.outcome, RunOutcome::Completed | RunOutcome::TimedOut) {
+                    to_grade.push(&run.report.run_id);
+                }
+                calls.extend(run.report.llm.calls.iter().enumerate().map(|(seq, call)| (id, seq, call)));
+                recorded.push(Recorded::Accepted);
+            } else if existing.contains(id) {
+                recorded.push(Recorded::Duplicate);
+            } else {
+                recorded.push(Recorded::Unknown);
+            }
+        }
+        for chunk in calls.chunks(IN_LIST / 8) {
+            let sql = format!(
+                "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status) VALUES {}",
+                values(1, chunk.len(), 8)
+            );
+            let mut insert = sqlx::query(AssertSqlSafe(sql));
+            for (run_id, seq, call) in chunk {
+                insert = insert
+                    .bind(*run_id)
+                    .bind(to_i64(*seq as u64))
+                    .bind(&call.model)
+                    .bind(to_i64(call.prompt_tokens))
+                    .bind(to_i64(call.completion_tokens))
+                    .bind(to_i64(call.cost_micro_usd))
+                    .bind(to_i64(call.latency_ms))
+                    .bind(i64::from(call.status));
+            }
+            insert.execute(&mut *tx).await?;
         }
         let slots: Vec<&RunId> = to_grade.iter().flat_map(|run| std::iter::repeat_n(*run, replicas.max(1) as usize)).collect();
         for chunk in slots.chunks(IN_LIST / 2) {
@@ -399,6 +485,7 @@ impl Store for SqlStore {
             }
         }
         let mut recorded = Vec::with_capacity(verdicts.len());
+        let mut fills = Vec::with_capacity(verdicts.len());
         for verdict in verdicts {
             if !known.contains(verdict.report.grade_id.as_str()) {
                 recorded.push(Recorded::Unknown);
@@ -410,9 +497,10 @@ impl Store for SqlStore {
                 recorded.push(Recorded::Duplicate);
                 continue;
             };
-            fill_slot(&mut tx, verdict, seq, now).await?;
+            fills.push((verdict, seq));
             recorded.push(Recorded::Accepted);
         }
+        fill_slots(&mut tx, &fills, now).await?;
         tx.commit().await?;
         Ok(recorded)
     }
@@ -752,78 +840,40 @@ fn run_record(row: &AnyRow) -> Result<RunRecord, StoreError> {
 }
 
 /// One run's report, inside the caller's transaction. A duplicate or unknown run writes nothing.
-async fn complete_run(tx: &mut AnyConnection, run: &CompletedRun<'_>, now: i64) -> Result<Recorded, StoreError> {
-    let CompletedRun { report, worker, runner } = *run;
-    let updated = sqlx::query(
-        "UPDATE runs SET state = 'done', outcome = $1, exit_code = $2, patch = $3, log = $4, error = $5, duration_ms = $6,
-             reported_by = $7, finished_at_ms = $8, llm_spent_micro_usd = $9, llm_refused = $10, sandbox_ms = $11,
-             runner_hotkey = $12, patch_digest = $13
-         WHERE run_id = $14 AND state != 'done'",
-    )
-    .bind(report.outcome.as_str())
-    .bind(report.exit_code)
-    .bind(&report.patch)
-    .bind(&report.log)
-    .bind(&report.error)
-    .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-    .bind(worker)
-    .bind(now)
-    .bind(to_i64(report.llm.spent_micro_usd))
-    .bind(i64::from(report.llm.refused))
-    .bind(i64::try_from(report.sandbox.as_millis()).unwrap_or(i64::MAX))
-    .bind(runner.as_str())
-    .bind(Digest::of_bytes(&report.patch).as_str())
-    .bind(report.run_id.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = $1").bind(report.run_id.as_str()).fetch_optional(&mut *tx).await?;
-        return Ok(if exists.is_some() { Recorded::Duplicate } else { Recorded::Unknown });
+/// Fills each verdict's slot with it, inside the caller's transaction, once the verdict is in
+/// the ledger as its `seq`. A slot is filled when this validator holds it (or nobody does: its
+/// lease was lost and the slot requeued); a slot re-leased to another validator stays theirs.
+/// Of two verdicts for one slot in a batch, the first fills it.
+async fn fill_slots(tx: &mut AnyConnection, fills: &[(&NewVerdict<'_>, i64)], now: i64) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(fills.len());
+    let fills: Vec<&(&NewVerdict<'_>, i64)> = fills.iter().filter(|(new, _)| seen.insert(new.report.grade_id.as_str())).collect();
+    for chunk in fills.chunks(IN_LIST / FILLED_COLUMNS) {
+        let sql = format!(
+            "WITH filled (grade_id, validator, status, verdict, seq, log, duration_ms, worker) AS (VALUES {})
+             UPDATE grades SET state = 'done', validator = filled.validator, status = filled.status, verdict = filled.verdict,
+                 verdict_seq = filled.seq, log = filled.log, duration_ms = filled.duration_ms, reported_by = filled.worker,
+                 finished_at_ms = $1
+             FROM filled
+             WHERE grades.grade_id = filled.grade_id AND grades.state != 'done'
+               AND (grades.validator IS NULL OR grades.validator = filled.validator)",
+            values(2, chunk.len(), FILLED_COLUMNS)
+        );
+        let mut update = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for (new, seq) in chunk.iter().copied() {
+            let report = new.report;
+            let verdict = serde_json::to_string(&report.verdict)
+                .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
+            update = update
+                .bind(report.grade_id.as_str())
+                .bind(new.validator.as_str())
+                .bind(report.verdict.status.as_str())
+                .bind(verdict)
+                .bind(*seq)
+                .bind(&report.log)
+                .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
+                .bind(new.worker);
+        }
+        update.execute(&mut *tx).await?;
     }
-    for (seq, call) in report.llm.calls.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO llm_calls (run_id, seq, model, prompt_tokens, completion_tokens, cost_micro_usd, latency_ms, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(report.run_id.as_str())
-        .bind(to_i64(seq as u64))
-        .bind(&call.model)
-        .bind(to_i64(call.prompt_tokens))
-        .bind(to_i64(call.completion_tokens))
-        .bind(to_i64(call.cost_micro_usd))
-        .bind(to_i64(call.latency_ms))
-        .bind(i64::from(call.status))
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(Recorded::Accepted)
-}
-
-/// Fills a verdict's slot with it, inside the caller's transaction, once the verdict is in the
-/// ledger as `seq`.
-async fn fill_slot(tx: &mut AnyConnection, new: &NewVerdict<'_>, seq: i64, now: i64) -> Result<(), StoreError> {
-    let report = new.report;
-    let verdict = serde_json::to_string(&report.verdict)
-        .map_err(|source| StoreError::CorruptVerdict { grade_id: report.grade_id.to_string(), source })?;
-    // The slot is filled when this validator holds it (or nobody does: its lease was
-    // lost and the slot requeued); a slot re-leased to another validator stays theirs.
-    sqlx::query(
-        "UPDATE grades SET state = 'done', validator = $1, status = $2, verdict = $3, verdict_seq = $4, log = $5, duration_ms = $6,
-             reported_by = $7, finished_at_ms = $8
-         WHERE grade_id = $9 AND state != 'done' AND (validator IS NULL OR validator = $10)",
-    )
-    .bind(new.validator.as_str())
-    .bind(report.verdict.status.as_str())
-    .bind(verdict)
-    .bind(seq)
-    .bind(&report.log)
-    .bind(i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX))
-    .bind(new.worker)
-    .bind(now)
-    .bind(report.grade_id.as_str())
-    .bind(new.validator.as_str())
-    .execute(&mut *tx)
-    .await?;
     Ok(())
 }
