@@ -6,47 +6,66 @@
 //! A requeued job keeps `lease_holder` (who held it last, for the record); only `state`
 //! says whether a lease is live.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 use whetstone_proto::job::RunOutcome;
 use whetstone_tasks::{GradeId, RunId, VerdictStatus};
 
-use super::sql::{IN_LIST, SqlStore, digest, params, to_u32};
+use super::sql::{IN_LIST, SqlStore, digest, params, to_u32, values};
 use super::{Backend, ClaimedRun, ExpiredLease, GradeLease, HeldLease, LeaseTerms, LeasedJob, QueuedRun, StoreError};
 
 pub(super) async fn claim_runs(store: &SqlStore, terms: &[LeaseTerms<'_>]) -> Result<Vec<ClaimedRun>, StoreError> {
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    // The same statement on both but for the lock clause: SQLite runs one writer at a time,
-    // PostgreSQL lets concurrent claims pass over the row another claim has locked.
-    let sql = match store.backend() {
-        Backend::Sqlite => {
-            "UPDATE runs SET state = 'leased', attempts = attempts + 1, lease_holder = $1, lease_coordinator = $2, lease_expires_at_ms = $3
-             WHERE state = 'queued' AND run_id = (SELECT run_id FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT 1)
-             RETURNING run_id, agent_digest, task_digest, attempts"
-        }
-        Backend::Postgres => {
-            "UPDATE runs SET state = 'leased', attempts = attempts + 1, lease_holder = $1, lease_coordinator = $2, lease_expires_at_ms = $3
-             WHERE state = 'queued' AND run_id = (SELECT run_id FROM runs WHERE state = 'queued' ORDER BY created_at_ms, run_id LIMIT 1
-                                                   FOR UPDATE SKIP LOCKED)
-             RETURNING run_id, agent_digest, task_digest, attempts"
-        }
+    // The n-th oldest queued run goes to the n-th taker, all in one statement. The same text on
+    // both but for the lock clause: SQLite runs one writer at a time, PostgreSQL lets
+    // concurrent claims pass over the rows another claim has locked.
+    let lock = match store.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
     };
     let mut tx = store.begin_write().await?;
     let mut claimed = Vec::with_capacity(terms.len());
-    for terms in terms {
-        let row = sqlx::query(sql).bind(terms.worker).bind(terms.coordinator).bind(terms.expires_at_ms).fetch_optional(&mut *tx).await?;
-        let Some(row) = row else { break };
-        claimed.push(ClaimedRun {
-            run: QueuedRun {
-                run_id: RunId::new(row.try_get::<String, _>("run_id")?),
-                agent: digest(row.try_get("agent_digest")?)?,
-                task: digest(row.try_get("task_digest")?)?,
-            },
-            attempt: to_u32(row.try_get("attempts")?),
-        });
+    for chunk in terms.chunks(IN_LIST / 4) {
+        let sql = format!(
+            "WITH taker (n, worker, coordinator, expires_at_ms) AS (VALUES {}),
+                  picked AS (SELECT run_id, row_number() OVER (ORDER BY created_at_ms, run_id) AS n
+                             FROM (SELECT run_id, created_at_ms FROM runs WHERE state = 'queued'
+                                   ORDER BY created_at_ms, run_id LIMIT $1 {lock}) AS oldest)
+             UPDATE runs SET state = 'leased', attempts = attempts + 1, lease_holder = taker.worker,
+                 lease_coordinator = taker.coordinator, lease_expires_at_ms = taker.expires_at_ms
+             FROM picked JOIN taker ON taker.n = picked.n
+             WHERE runs.run_id = picked.run_id AND runs.state = 'queued'
+             RETURNING runs.run_id, runs.agent_digest, runs.task_digest, runs.attempts, runs.created_at_ms",
+            values(2, chunk.len(), 4)
+        );
+        let mut update = sqlx::query(AssertSqlSafe(sql)).bind(i64::try_from(chunk.len()).unwrap_or(i64::MAX));
+        for (n, terms) in chunk.iter().enumerate() {
+            update =
+                update.bind(i64::try_from(n + 1).unwrap_or(i64::MAX)).bind(terms.worker).bind(terms.coordinator).bind(terms.expires_at_ms);
+        }
+        let mut rows = Vec::with_capacity(chunk.len());
+        for row in update.fetch_all(&mut *tx).await? {
+            let created: i64 = row.try_get("created_at_ms")?;
+            let run = ClaimedRun {
+                run: QueuedRun {
+                    run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                    agent: digest(row.try_get("agent_digest")?)?,
+                    task: digest(row.try_get("task_digest")?)?,
+                },
+                attempt: to_u32(row.try_get("attempts")?),
+            };
+            rows.push((created, run));
+        }
+        // Back in queue order, which is the takers' order.
+        rows.sort_by(|a, b| (a.0, &a.1.run.run_id).cmp(&(b.0, &b.1.run.run_id)));
+        let short = rows.len() < chunk.len();
+        claimed.extend(rows.into_iter().map(|(_, run)| run));
+        if short {
+            break;
+        }
     }
     tx.commit().await?;
     Ok(claimed)
@@ -86,12 +105,71 @@ pub(super) async fn lease_grades(store: &SqlStore, leases: &[GradeLease<'_>]) ->
         return Ok(Vec::new());
     }
     let mut tx = store.begin_write().await?;
-    let mut leased = Vec::with_capacity(leases.len());
-    for lease in leases {
-        leased.push(lease_grade(&mut tx, store.backend(), lease).await?);
+    // The runs of the slots asked for. On PostgreSQL their rows are locked (in run order, so
+    // two coordinators never wait on each other in a cycle): slots of one run are leased by one
+    // transaction at a time, so two coordinators cannot each give a slot of a run to one
+    // validator (the check in the UPDATE reads committed rows only).
+    let mut run_of: HashMap<String, String> = HashMap::with_capacity(leases.len());
+    for chunk in leases.chunks(IN_LIST) {
+        let sql = match store.backend() {
+            Backend::Sqlite => format!("SELECT grade_id, run_id FROM grades WHERE grade_id IN ({})", params(1, chunk.len())),
+            Backend::Postgres => format!(
+                "SELECT g.grade_id, g.run_id FROM grades g JOIN runs r ON r.run_id = g.run_id WHERE g.grade_id IN ({})
+                 ORDER BY r.run_id FOR UPDATE OF r",
+                params(1, chunk.len())
+            ),
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for lease in chunk {
+            query = query.bind(lease.grade_id.as_str());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            run_of.insert(row.try_get("grade_id")?, row.try_get("run_id")?);
+        }
+    }
+    // As one at a time would: one slot of a run per validator, one validator per slot, the
+    // first ask that may have it gets it.
+    let mut taken = HashSet::with_capacity(leases.len());
+    let mut planned: HashMap<&str, usize> = HashMap::with_capacity(leases.len());
+    let mut plan: Vec<&GradeLease<'_>> = Vec::with_capacity(leases.len());
+    for (index, lease) in leases.iter().enumerate() {
+        let Some(run) = run_of.get(lease.grade_id.as_str()) else { continue };
+        if planned.contains_key(lease.grade_id.as_str()) || taken.contains(&(run.as_str(), lease.validator.as_str())) {
+            continue;
+        }
+        taken.insert((run.as_str(), lease.validator.as_str()));
+        planned.insert(lease.grade_id.as_str(), index);
+        plan.push(lease);
+    }
+    let mut leased: HashMap<String, (u32, String)> = HashMap::with_capacity(plan.len());
+    for chunk in plan.chunks(IN_LIST / 5) {
+        let sql = format!(
+            "WITH plan (grade_id, validator, worker, coordinator, expires_at_ms) AS (VALUES {})
+             UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = plan.validator, lease_holder = plan.worker,
+                 lease_coordinator = plan.coordinator, lease_expires_at_ms = plan.expires_at_ms
+             FROM plan
+             WHERE grades.grade_id = plan.grade_id AND grades.state = 'queued'
+               AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id
+                                                        AND o.validator = plan.validator)
+               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = plan.validator)
+             RETURNING grades.grade_id, grades.attempts, grades.run_id",
+            values(1, chunk.len(), 5)
+        );
+        let mut update = sqlx::query(AssertSqlSafe(sql));
+        for GradeLease { grade_id, terms, validator } in chunk.iter().copied().copied() {
+            update = update
+                .bind(grade_id.as_str())
+                .bind(validator.as_str())
+                .bind(terms.worker)
+                .bind(terms.coordinator)
+                .bind(terms.expires_at_ms);
+        }
+        for row in update.fetch_all(&mut *tx).await? {
+            leased.insert(row.try_get("grade_id")?, (to_u32(row.try_get("attempts")?), row.try_get("run_id")?));
+        }
     }
     // The patches to grade, one read for all.
-    let runs: Vec<&str> = leased.iter().flatten().map(|(_, run_id)| run_id.as_str()).collect();
+    let runs: Vec<&str> = leased.values().map(|(_, run_id)| run_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
     let mut patches = HashMap::with_capacity(runs.len());
     for chunk in runs.chunks(IN_LIST) {
         let sql = format!("SELECT run_id, patch FROM runs WHERE run_id IN ({})", params(1, chunk.len()));
@@ -104,40 +182,15 @@ pub(super) async fn lease_grades(store: &SqlStore, leases: &[GradeLease<'_>]) ->
         }
     }
     tx.commit().await?;
-    Ok(leased
-        .into_iter()
-        .map(|lease| lease.map(|(attempt, run_id)| (attempt, patches.get(&run_id).cloned().unwrap_or_default())))
+    Ok(leases
+        .iter()
+        .enumerate()
+        .map(|(index, lease)| {
+            let grade_id = lease.grade_id.as_str();
+            let (attempt, run_id) = leased.get(grade_id).filter(|_| planned.get(grade_id) == Some(&index))?;
+            Some((*attempt, patches.get(run_id).cloned().unwrap_or_default()))
+        })
         .collect())
-}
-
-/// One slot, inside the caller's transaction: its attempt number and run when leased.
-async fn lease_grade(tx: &mut AnyConnection, backend: Backend, lease: &GradeLease<'_>) -> Result<Option<(u32, String)>, StoreError> {
-    let GradeLease { grade_id, terms, validator } = *lease;
-    if backend == Backend::Postgres {
-        // Slots of one run are leased one at a time, so two coordinators cannot each give a
-        // slot of the same run to one validator (the check below reads committed rows only).
-        sqlx::query("SELECT run_id FROM runs WHERE run_id = (SELECT run_id FROM grades WHERE grade_id = $1) FOR UPDATE")
-            .bind(grade_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    }
-    let row = sqlx::query(
-        "UPDATE grades SET state = 'leased', attempts = attempts + 1, validator = $1,
-             lease_holder = $3, lease_coordinator = $4, lease_expires_at_ms = $5
-         WHERE grade_id = $2 AND state = 'queued'
-           AND NOT EXISTS (SELECT 1 FROM grades o WHERE o.run_id = grades.run_id AND o.grade_id != grades.grade_id AND o.validator = $1)
-           AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.run_id = grades.run_id AND v.validator = $1)
-         RETURNING attempts, run_id",
-    )
-    .bind(validator.as_str())
-    .bind(grade_id.as_str())
-    .bind(terms.worker)
-    .bind(terms.coordinator)
-    .bind(terms.expires_at_ms)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some((to_u32(row.try_get("attempts")?), row.try_get("run_id")?)))
 }
 
 pub(super) async fn requeue_grade(
