@@ -13,6 +13,9 @@ use whetstone_tasks::{Hotkey, RunId};
 use super::{JobKind, Lease, Scheduler, Session};
 use crate::store::{GradeLease, LeaseTerms, QueuedGrade, StoreError, now_ms};
 
+/// At most this many grade slots are handed out in one dispatch pass.
+const GRADES_PER_PASS: u32 = 256;
+
 impl Scheduler {
     pub(super) async fn dispatch(&mut self) -> Result<(), StoreError> {
         self.dispatch_grades().await?;
@@ -93,8 +96,11 @@ impl Scheduler {
         if total == 0 {
             return Ok(());
         }
-        // Slots some grader may not take are skipped, so look further than the free room.
-        let queued = self.store.queued_grades(total.saturating_mul(4).saturating_add(32)).await?;
+        // Slots some grader may not take are skipped, so look further than the free room; but
+        // each slot read costs a look at who holds its run's other slots, so one pass reads a
+        // bounded window and the next pass (after the next batch of events) takes the rest.
+        let wanted = total.min(GRADES_PER_PASS);
+        let queued = self.store.queued_grades(wanted.saturating_mul(2).saturating_add(32)).await?;
         let picked: Vec<(String, Hotkey, QueuedGrade)> = {
             let mut graders = Graders::new(&self.sessions);
             queued
