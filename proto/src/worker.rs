@@ -286,6 +286,7 @@ async fn session(
         capacity: config.capacity,
         hotkey: config.signer.hotkey().to_string(),
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        active_job_ids: work.active_job_ids(),
     };
     // Only the hello goes in before the call: the coordinator answers once it has read it, and
     // anything more could fill the channel before the transport starts draining it.

@@ -50,6 +50,8 @@ pub(crate) enum Event {
         hotkey: Hotkey,
         capabilities: HashSet<Capability>,
         capacity: u32,
+        /// Jobs the worker says (in its hello) it is still running from an earlier session.
+        active: Vec<String>,
         sender: WorkerSender,
         reply: oneshot::Sender<u64>,
     },
@@ -243,14 +245,20 @@ impl Scheduler {
 
     async fn handle(&mut self, event: Event) {
         match event {
-            Event::Connected { worker_id, hotkey, capabilities, capacity, sender, reply } => {
+            Event::Connected { worker_id, hotkey, capabilities, capacity, active, sender, reply } => {
                 self.next_session += 1;
                 let id = self.next_session;
                 tracing::info!(worker = %worker_id, %hotkey, capacity, ?capabilities, "worker connected");
                 // A returning worker still holds the leases it had (their jobs may be running).
                 let held = u32::try_from(self.leases.values().filter(|l| l.worker_id == worker_id).count()).unwrap_or(u32::MAX);
-                self.sessions.insert(worker_id, Session { id, hotkey, capabilities, capacity, held, sender });
+                self.sessions.insert(worker_id.clone(), Session { id, hotkey, capabilities, capacity, held, sender });
                 telemetry::workers_connected(self.sessions.len());
+                // Jobs it still runs that this process does not know of (it restarted, or the
+                // worker came from another coordinator) take their room before anything new
+                // is offered: renewed here and counted, as a heartbeat would.
+                if !active.is_empty() {
+                    self.renew(&worker_id, active).await;
+                }
                 self.needs_dispatch = true;
                 let _ = reply.send(id);
             }

@@ -39,6 +39,9 @@ impl pb::worker_server::Worker for Services {
         if hello.capacity == 0 || hello.capacity > MAX_CAPACITY {
             return Err(Status::invalid_argument(format!("hello.capacity must be 1 to {MAX_CAPACITY}")));
         }
+        if hello.active_job_ids.len() > MAX_CAPACITY as usize {
+            return Err(Status::invalid_argument(format!("hello.active_job_ids names more than {MAX_CAPACITY} jobs")));
+        }
         let hotkey = self.auth.worker(&metadata, &hello, &capabilities)?;
         if hello.hotkey != hotkey.as_str() {
             return Err(Status::invalid_argument(format!("hello.hotkey is {:?} but the hello is signed by {hotkey}", hello.hotkey)));
@@ -52,7 +55,15 @@ impl pb::worker_server::Worker for Services {
 
         let (reply, session) = oneshot::channel();
         let worker_id = hello.worker_id.clone();
-        let connected = Event::Connected { worker_id: worker_id.clone(), hotkey, capabilities, capacity: hello.capacity, sender, reply };
+        let connected = Event::Connected {
+            worker_id: worker_id.clone(),
+            hotkey,
+            capabilities,
+            capacity: hello.capacity,
+            active: hello.active_job_ids,
+            sender,
+            reply,
+        };
         self.scheduler.send(connected).await;
         let session = session.await.map_err(|_| Status::unavailable("coordinator is shutting down"))?;
         tokio::spawn(read_session(inbound, worker_id, session, self.scheduler.clone()));

@@ -96,6 +96,7 @@ fn hello(hotkey: &Hotkey, capability: pb::Capability) -> pb::WorkerMessage {
             capacity: 1,
             hotkey: hotkey.to_string(),
             software_version: "integration-test".into(),
+            active_job_ids: Vec::new(),
         })),
     }
 }

@@ -86,6 +86,7 @@ impl ChainCoordinator {
                 capacity: 1,
                 hotkey: signer.hotkey().to_string(),
                 software_version: "integration-test".into(),
+                active_job_ids: Vec::new(),
             })),
         };
         let (outbound, receiver) = mpsc::channel(1);

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use whetstone_chain::wallet::dev::DevKey;
 use whetstone_coordinator::solve::keys::{JobLease, KeyLimits, KeyStore};
 use whetstone_coordinator::store::{
     CompletedRun, Counts, ExpiredLease, GradeLease, GradePurpose, HeldLease, LeaseTerms, LeasedJob, NewAgent, NewTask, NewVerdict,
@@ -175,6 +176,30 @@ on_each_backend! {
         let progress = harness.wait_for_progress("the run to finish", |p| p.runs_done == 1).await;
         assert_eq!((progress.runs_total, progress.grades_total), (1, 1));
         assert!(runner.seen.all().is_empty(), "{:?}", runner.seen.all());
+    }
+}
+
+on_each_backend! {
+    async fn a_worker_back_with_a_job_from_before_a_restart_gets_no_more_than_its_room(db) {
+        let mut harness = Harness::start_on(db, |config| config.lease_secs = 600).await;
+        harness.publish_tasks(2).await;
+        harness.submit_agent("noop").await;
+        let bob = DevKey::of_address(HOTKEY).unwrap_or(DevKey::Bob);
+        let mut worker = RawWorker::connect_as(harness.url(), bob, "runner-a", pb::Capability::RunAgent, 1).await;
+        let first = worker.next_run().await;
+        harness.restart().await;
+        worker.ended().await;
+
+        // Back with the first run still going and room for one: nothing more until it reports.
+        let active = [first.run_id.as_str()];
+        let mut back = RawWorker::connect_running(harness.url(), bob, "runner-a", pb::Capability::RunAgent, 1, &active).await;
+        let early = back.next_within(Duration::from_millis(800)).await;
+        assert!(early.is_none(), "a worker at capacity was sent more work: {early:?}");
+        back.send(run_report(&first.run_id, pb::RunOutcome::Completed, b"diff --git a/x b/x\n")).await;
+        let ack = back.next_ack().await;
+        assert_eq!((ack.job_id.as_str(), ack.accepted), (first.run_id.as_str(), true), "its lease was renewed here");
+        let second = back.next_run().await;
+        assert_ne!(second.run_id, first.run_id);
     }
 }
 

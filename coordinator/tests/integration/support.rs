@@ -662,6 +662,7 @@ pub fn hello_as(hotkey: &str, worker_id: &str, capabilities: &[pb::Capability], 
             capacity,
             hotkey: hotkey.to_owned(),
             software_version: "integration-test".into(),
+            active_job_ids: Vec::new(),
         })),
     }
 }
@@ -732,8 +733,24 @@ impl RawWorker {
 
     /// [`Self::connect`] as the dev key `key`.
     pub async fn connect_as(url: &str, key: DevKey, worker_id: &str, capability: pb::Capability, capacity: u32) -> Self {
+        Self::connect_running(url, key, worker_id, capability, capacity, &[]).await
+    }
+
+    /// [`Self::connect_as`] by a worker still running `active` from an earlier session.
+    pub async fn connect_running(
+        url: &str,
+        key: DevKey,
+        worker_id: &str,
+        capability: pb::Capability,
+        capacity: u32,
+        active: &[&str],
+    ) -> Self {
         let signer = RequestSigner::new(key.pair(), Hotkey::new(DevKey::Alice.address()));
-        let opening = vec![hello_as(key.address(), worker_id, &[capability], capacity)];
+        let mut opening = hello_as(key.address(), worker_id, &[capability], capacity);
+        if let Some(pb::worker_message::Kind::Hello(hello)) = &mut opening.kind {
+            hello.active_job_ids = active.iter().map(|id| (*id).to_owned()).collect();
+        }
+        let opening = vec![opening];
         let (outbound, inbound) = open_session_as(url, signer, opening).await.expect("session accepted");
         let mut worker = Self { outbound, inbound };
         match worker.next().await {
@@ -741,6 +758,12 @@ impl RawWorker {
             other => panic!("expected a welcome, got {other:?}"),
         }
         worker
+    }
+
+    /// The next message from the coordinator if one comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<pb::coordinator_message::Kind> {
+        let message = tokio::time::timeout(wait, self.inbound.message()).await.ok()?;
+        message.expect("stream is healthy").expect("stream is open").kind
     }
 
     /// The next message from the coordinator, within 10 s.
