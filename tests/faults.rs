@@ -2,10 +2,11 @@
 //! validators) with the coordinator (`whetstone coordinator`: one on SQLite, and two at once on
 //! one PostgreSQL database, each worker listing both), three agent-runners and three validators
 //! as separate processes, while a seeded schedule SIGKILLs one of them every one to three
-//! seconds (every third time a coordinator) for the first 40 s and starts it again. At the end
-//! every run is done exactly once and each of its two grade slots holds one verdict, from two
-//! different validators: nothing lost, nothing counted twice. And the Docker workers left no
-//! container and no network behind.
+//! seconds (every third time a coordinator; the two Docker workers below are killed on their
+//! own schedule) for the first 40 s and starts it again. At the end every run is done exactly
+//! once and each of its two grade slots holds one verdict, from two different validators:
+//! nothing lost, nothing counted twice. And the Docker workers left no container and no
+//! network behind.
 //!
 //! Most workers are real worker sessions (`whetstone_proto::worker::run_worker`: signed hello,
 //! heartbeats, acks, reports resent after a reconnect) in processes of their own: this test
@@ -16,11 +17,11 @@
 //! beside the agent's container), and one real `whetstone validator`, one grade at a time: a
 //! handful of runs go through Docker and a handful of patches are graded in it. Each of the
 //! two is also SIGKILLed once in the middle of a job (the runner in its second pair of runs,
-//! the validator in its second grade), which leaves that job's containers and networks
-//! behind; its start-up sweep (`Sandbox::remove_orphans` for its `--worker-id`) must remove
-//! them when it comes back. After the round the two are stopped with SIGTERM, as an operator
-//! stops them, and the Docker API is asked for anything left with their `whetstone.owner`
-//! labels: there must be nothing.
+//! the validator in its second grade, before the quick validators start), which leaves that
+//! job's containers and networks behind; its start-up sweep (`Sandbox::remove_orphans` for its
+//! `--worker-id`) must remove them when it comes back. After the round the two are stopped
+//! with SIGTERM, as an operator stops them, and the Docker API is asked for anything left with
+//! their `whetstone.owner` labels: there must be nothing.
 //!
 //! The ledger may hold a verdict more than the slots: a validator cut off for longer than its
 //! lease may finish a grade that meanwhile went to another validator, and its verdict is kept
@@ -544,6 +545,8 @@ async fn fault_round(database: Option<String>) {
         };
         processes.push(Process::new(name, command));
     }
+    // The seeded schedule kills these quick workers and the coordinators.
+    let quick_workers = processes.len() - coordinators;
     let proxy_config = dir.path().join("proxy.toml");
     std::fs::write(&proxy_config, PROXY_CONFIG).expect("write the proxy config");
     let mut docker_workers = Vec::new();
@@ -580,7 +583,6 @@ async fn fault_round(database: Option<String>) {
         });
         processes.push(Process::new(name, command).logging_to(dir.path().join(format!("{name}.log"))));
     }
-    let workers = processes.len() - coordinators;
 
     // The coordinators first, with the round's tasks and agents.
     for process in &mut processes[..coordinators] {
@@ -614,15 +616,24 @@ async fn fault_round(database: Option<String>) {
         assert!(Instant::now() < deadline, "the Docker runner started no container within 60 s; its log:\n{log}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for process in &mut processes[coordinators..] {
-        if process.child.is_none() {
+    // The quick validators wait until the Docker validator has been killed in the middle of a
+    // grade: they grade in milliseconds, and with them about the Docker validator, one grade at
+    // a time (tens of seconds each on a loaded host), may get a single grade in the whole round.
+    // Until then the runs wait for their second validator, so the round cannot end first.
+    let held_back: Vec<usize> =
+        (coordinators..coordinators + quick_workers).filter(|&i| processes[i].name.starts_with("validator-")).collect();
+    for (index, process) in processes.iter_mut().enumerate().skip(coordinators) {
+        if process.child.is_none() && !held_back.contains(&index) {
             process.start();
         }
     }
+    let mut holding = true;
 
     // Kill one process every 1 to 3 s (the second, fifth, eighth… kill is the coordinator's),
     // start it again 0.2 to 1 s later, until the round is done or the chaos window closes.
-    // Besides, each Docker worker is killed once in the middle of a job.
+    // Each Docker worker is killed once, in the middle of a job, whenever that comes: killed at
+    // random as well, a slow Docker validator lost its one grade again and again and never got
+    // to a second.
     let mut rng = Rng(SEED);
     let mut scheduled_kills = 0u32;
     let started = Instant::now();
@@ -638,11 +649,31 @@ async fn fault_round(database: Option<String>) {
             break p;
         }
         let chaos = started.elapsed() < CHAOS_WINDOW;
+        if holding {
+            let validator = docker_workers.iter().find(|w| w.job_role == "grade").expect("a Docker validator");
+            assert!(
+                started.elapsed() < ROUND_LIMIT / 2,
+                "the Docker validator was not caught in its second grade within {:?}; its log:\n{}",
+                ROUND_LIMIT / 2,
+                processes[validator.process].log_since_start()
+            );
+        }
+        if holding && docker_workers.iter().any(|w| w.job_role == "grade" && w.orphaned.is_some()) {
+            for &index in &held_back {
+                processes[index].start();
+            }
+            holding = false;
+        }
         if Instant::now() >= next_kill && chaos {
-            // Every third kill is a coordinator's, the others a random worker's.
+            // Every third kill is a coordinator's, the others a random quick worker's (one still
+            // held back is passed over: it has not started).
             let pick = |rng: &mut Rng, n: usize| usize::try_from(rng.next()).expect("index") % n;
-            let victim = if scheduled_kills % 3 == 1 { pick(&mut rng, coordinators) } else { coordinators + pick(&mut rng, workers) };
+            let victim = if scheduled_kills % 3 == 1 { pick(&mut rng, coordinators) } else { coordinators + pick(&mut rng, quick_workers) };
             scheduled_kills += 1;
+            if processes[victim].child.is_none() {
+                next_kill = Instant::now() + rng.millis(1000, 3000);
+                continue;
+            }
             let process = &mut processes[victim];
             process.kill();
             process.kills += 1;
@@ -651,7 +682,7 @@ async fn fault_round(database: Option<String>) {
             process.start();
             next_kill = Instant::now() + rng.millis(1000, 3000);
         }
-        for worker in docker_workers.iter_mut().filter(|w| chaos && w.orphaned.is_none()) {
+        for worker in docker_workers.iter_mut().filter(|w| w.orphaned.is_none()) {
             let running = running_jobs(&docker, &worker.owner, worker.job_role).await;
             worker.jobs_seen.extend(running.iter().cloned());
             if running.is_empty() || worker.jobs_seen.len() < worker.kill_at_job {
