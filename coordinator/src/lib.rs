@@ -43,6 +43,10 @@ use crate::scheduler::Scheduler;
 use crate::service::Services;
 use crate::store::{SqlStore, Store, StoreError};
 
+/// How often a coordinator on SQLite copies the WAL back into the database file
+/// ([`SqlStore::spawn_checkpoints`]).
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
     #[error("failed to open the coordinator store")]
@@ -190,6 +194,7 @@ impl Coordinator {
                 shutdown.clone(),
             )),
         };
+        let checkpoints = store.spawn_checkpoints(WAL_CHECKPOINT_EVERY, shutdown.clone());
         let scheduler = tokio::spawn(scheduler.0.run(shutdown.clone()));
         let job_leases = tokio::spawn({
             let (solves, shutdown) = (Arc::clone(&solves), shutdown.clone());
@@ -249,6 +254,9 @@ impl Coordinator {
             let _ = gc.await;
         }
         let _ = job_leases.await;
+        if let Some(checkpoints) = checkpoints {
+            let _ = checkpoints.await;
+        }
         // After the solve API and the scheduler stopped: no job starts or ends any more.
         solves.close_own_jobs().await;
         store.close().await;

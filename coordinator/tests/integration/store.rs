@@ -436,3 +436,41 @@ async fn an_unreachable_postgres_server_is_a_clear_error_without_the_password() 
     assert!(chain.to_lowercase().contains("refused"), "the cause is named: {chain}");
     assert!(!chain.contains("hunter2"), "{chain}");
 }
+
+/// On SQLite the coordinator's checkpointer copies the WAL back into the database file, so no
+/// writer pays for it inside a commit; SQLite's own checkpoint waits for 16,384 pages, so without
+/// it the few pages written here would stay in the WAL until the store closes.
+#[tokio::test]
+async fn on_sqlite_the_wal_is_copied_into_the_database_file_in_the_background() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().expect("temporary dir");
+    let url = whetstone_coordinator::store::DatabaseUrl::in_data_dir(dir.path());
+    let whetstone_coordinator::store::DatabaseUrl::Sqlite(path) = &url else { panic!("SQLite by default") };
+    let store = SqlStore::open(&url).await.expect("open");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let checkpoints = store.spawn_checkpoints(Duration::from_millis(50), shutdown.clone()).expect("SQLite has a checkpointer");
+    for task in 0..200 {
+        let digest = Digest::of_bytes(format!("task {task}").as_bytes());
+        store.insert_task(&NewTask { digest, task_id: format!("task-{task:03}"), timeout_secs: 60 }).await.expect("task");
+    }
+    // The file holds every page once the WAL is copied back: its length is the page count
+    // times the page size (a reader's view, which copies nothing itself).
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("a reader");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (pages, page_size): (i64, i64) = sqlx::query_as("SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()")
+            .fetch_one(&mut reader)
+            .await
+            .expect("pages");
+        let on_disk = std::fs::metadata(path).expect("the database file").len();
+        if on_disk == u64::try_from(pages * page_size).expect("positive") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the WAL was not checkpointed: the file has {on_disk} bytes of {pages} pages");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    reader.close().await.expect("close the reader");
+    shutdown.cancel();
+    checkpoints.await.expect("the checkpointer stops");
+    store.close().await;
+}
