@@ -25,7 +25,10 @@
 //!    coordinator's own delay.
 //!
 //! **coordinator RSS** is the child process's peak resident set (`VmHWM`; with two
-//! coordinators the larger); a PostgreSQL server's own memory is not in it.
+//! coordinators the larger); a PostgreSQL server's own memory is not in it. **CPU µs/trip** is
+//! the coordinators' CPU time (user and system, every thread) per round trip in the saturated
+//! window: the cost that does not depend on how many cores the machine has or how much of
+//! them the bench's own workers take (a PostgreSQL server's CPU is not in it either).
 //!
 //! The Postgres rows run when `WHETSTONE_BENCH_POSTGRES_URL` names a PostgreSQL server the
 //! bench may create databases on (`tools/pg-test-server start DIR` makes a throwaway one):
@@ -191,6 +194,16 @@ impl CoordinatorProcess {
         Ok(Self { url: format!("http://{addr}"), child })
     }
 
+    /// CPU time used so far, user and system, all threads: `utime` and `stime` of
+    /// `/proc/<pid>/stat`, in Linux's fixed 100 ticks per second (`USER_HZ`).
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces, so split after its ')').
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     /// Peak resident set in bytes, from `/proc/<pid>/status`.
     fn peak_rss(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -337,6 +350,8 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     rss_mib: f64,
+    /// Saturated: the coordinators' CPU time (user and system, all threads) per round trip.
+    cpu_per_round_trip: Option<Duration>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -360,7 +375,8 @@ async fn run_one(args: &Args, postgres: Option<&str>, coordinators: u32) -> anyh
     eprintln!("seeded {queued} queued runs in {:.1?}", started.elapsed());
     let processes = dirs.iter().map(|dir| CoordinatorProcess::start(dir.path(), postgres)).collect::<anyhow::Result<Vec<_>>>()?;
     let urls: Vec<String> = processes.iter().map(|p| p.url.clone()).collect();
-    measure(args, &urls, || processes.iter().filter_map(CoordinatorProcess::peak_rss).max()).await
+    let cpu = || processes.iter().map(CoordinatorProcess::cpu_time).sum::<Option<Duration>>();
+    measure(args, &urls, || processes.iter().filter_map(CoordinatorProcess::peak_rss).max(), cpu).await
 }
 
 /// A fresh database on the server at `admin_url` for one bench, dropped after `run`.
@@ -377,7 +393,12 @@ async fn on_fresh_postgres(admin_url: &str, run: impl AsyncFnOnce(&str) -> anyho
 }
 
 /// Connects the workers (spread over `urls`), warms up, measures.
-async fn measure(args: &Args, urls: &[String], peak_rss: impl Fn() -> Option<u64>) -> anyhow::Result<Figures> {
+async fn measure(
+    args: &Args,
+    urls: &[String],
+    peak_rss: impl Fn() -> Option<u64>,
+    cpu_time: impl Fn() -> Option<Duration>,
+) -> anyhow::Result<Figures> {
     let samples = Arc::new(Samples::default());
     let shutdown = CancellationToken::new();
     let runners = ((f64::from(args.workers) * args.runner_share).round() as u32).clamp(1, args.workers.saturating_sub(1).max(1));
@@ -405,12 +426,15 @@ async fn measure(args: &Args, urls: &[String], peak_rss: impl Fn() -> Option<u64
         "warm: {} workers connected to the first coordinator, {} runs and {} grades done",
         warm.workers_connected, warm.runs_done, warm.grades_done
     );
-    let saturated = window(args, urls, "saturated").await?;
+    let cpu_before = cpu_time();
+    let (saturated, round_trips) = window(args, urls, "saturated").await?;
+    let cpu_per_round_trip =
+        cpu_before.zip(cpu_time()).map(|(before, after)| (after - before) / u32::try_from(round_trips.max(1)).unwrap_or(u32::MAX));
     samples.work_ms.store(args.work_ms, Ordering::Relaxed);
     // Let every worker's instant job end and the paced ones start before timing.
     tokio::time::sleep(Duration::from_millis(args.work_ms.saturating_mul(3).max(500))).await;
     samples.measuring.store(true, Ordering::Relaxed);
-    let paced = window(args, urls, &format!("paced at {} ms per job", args.work_ms)).await?;
+    let (paced, _) = window(args, urls, &format!("paced at {} ms per job", args.work_ms)).await?;
     samples.measuring.store(false, Ordering::Relaxed);
     let rss = peak_rss().unwrap_or(0);
     shutdown.cancel();
@@ -426,11 +450,12 @@ async fn measure(args: &Args, urls: &[String], peak_rss: impl Fn() -> Option<u64
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         rss_mib: rss as f64 / (1024.0 * 1024.0),
+        cpu_per_round_trip,
     })
 }
 
-/// Round trips per second over one window of `--seconds`.
-async fn window(args: &Args, urls: &[String], name: &str) -> anyhow::Result<f64> {
+/// Round trips per second over one window of `--seconds`, and how many there were.
+async fn window(args: &Args, urls: &[String], name: &str) -> anyhow::Result<(f64, u64)> {
     let done = |p: &pb::ProgressResponse| u64::from(p.runs_done) + u64::from(p.grades_done);
     let before = progress(&urls[0]).await?;
     let started = Instant::now();
@@ -440,39 +465,42 @@ async fn window(args: &Args, urls: &[String], name: &str) -> anyhow::Result<f64>
     if after.runs_done >= after.runs_total {
         eprintln!("warning: the queue ran dry during the window; seed more with --runs");
     }
-    let rate = (done(&after) - done(&before)) as f64 / elapsed.as_secs_f64();
+    let round_trips = done(&after) - done(&before);
+    let rate = round_trips as f64 / elapsed.as_secs_f64();
     eprintln!(
         "{name}: {} runs and {} grades stored in {:.1?}: {rate:.0} round trips/s",
         after.runs_done - before.runs_done,
         after.grades_done - before.grades_done,
         elapsed
     );
-    Ok(rate)
+    Ok((rate, round_trips))
 }
 
 fn print_table(args: &Args, rows: &[Row]) {
     let offered = f64::from(args.workers) * 1000.0 / args.work_ms.max(1) as f64;
     println!(
-        "{:<10} {:>12} {:>18} {:>22} {:>8} {:>8} {:>8}",
+        "{:<10} {:>12} {:>18} {:>22} {:>8} {:>8} {:>8} {:>13}",
         "store",
         "coordinators",
         "max round trips/s",
         format!("round trips/s @ {offered:.0}"),
         "p50 ms",
         "p99 ms",
-        "RSS MiB"
+        "RSS MiB",
+        "CPU µs/trip"
     );
     for row in rows {
         match &row.outcome {
             Ok(f) => println!(
-                "{:<10} {:>12} {:>18.0} {:>22.0} {:>8.1} {:>8.1} {:>8.0}",
+                "{:<10} {:>12} {:>18.0} {:>22.0} {:>8.1} {:>8.1} {:>8.0} {:>13}",
                 row.store,
                 row.coordinators,
                 f.max_round_trips_per_sec,
                 f.round_trips_per_sec,
                 f.p50.as_secs_f64() * 1000.0,
                 f.p99.as_secs_f64() * 1000.0,
-                f.rss_mib
+                f.rss_mib,
+                f.cpu_per_round_trip.map_or("?".to_owned(), |cpu| format!("{:.0}", cpu.as_secs_f64() * 1e6))
             ),
             Err(why) => println!("{:<10} {:>12} {why}", row.store, row.coordinators),
         }
