@@ -620,14 +620,14 @@ async fn fault_round(database: Option<String>) {
     // grade: they grade in milliseconds, and with them about the Docker validator, one grade at
     // a time (tens of seconds each on a loaded host), may get a single grade in the whole round.
     // Until then the runs wait for their second validator, so the round cannot end first.
-    let held_back: Vec<usize> =
+    let mut held_back: Vec<usize> =
         (coordinators..coordinators + quick_workers).filter(|&i| processes[i].name.starts_with("validator-")).collect();
     for (index, process) in processes.iter_mut().enumerate().skip(coordinators) {
         if process.child.is_none() && !held_back.contains(&index) {
             process.start();
         }
     }
-    let mut holding = true;
+    let docker_validator = docker_workers.iter().position(|w| w.job_role == "grade").expect("a Docker validator");
 
     // Kill one process every 1 to 3 s (the second, fifth, eighth… kill is the coordinator's),
     // start it again 0.2 to 1 s later, until the round is done or the chaos window closes.
@@ -649,20 +649,20 @@ async fn fault_round(database: Option<String>) {
             break p;
         }
         let chaos = started.elapsed() < CHAOS_WINDOW;
-        if holding {
-            let validator = docker_workers.iter().find(|w| w.job_role == "grade").expect("a Docker validator");
-            assert!(
-                started.elapsed() < ROUND_LIMIT / 2,
-                "the Docker validator was not caught in its second grade within {:?}; its log:\n{}",
-                ROUND_LIMIT / 2,
-                processes[validator.process].log_since_start()
-            );
-        }
-        if holding && docker_workers.iter().any(|w| w.job_role == "grade" && w.orphaned.is_some()) {
-            for &index in &held_back {
-                processes[index].start();
+        if !held_back.is_empty() {
+            let validator = &docker_workers[docker_validator];
+            if validator.orphaned.is_some() {
+                for index in held_back.drain(..) {
+                    processes[index].start();
+                }
+            } else {
+                assert!(
+                    started.elapsed() < ROUND_LIMIT / 2,
+                    "the Docker validator was not caught in its second grade within {:?}; its log:\n{}",
+                    ROUND_LIMIT / 2,
+                    processes[validator.process].log_since_start()
+                );
             }
-            holding = false;
         }
         if Instant::now() >= next_kill && chaos {
             // Every third kill is a coordinator's, the others a random quick worker's (one still
